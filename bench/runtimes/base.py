@@ -1,0 +1,55 @@
+"""What every runtime adapter provides. One module per runtime under bench/runtimes/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol
+
+import numpy as np
+
+from twinbench.exporters.artifact import Artifact, ArtifactKind
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load one artifact in one cell. `settings` are runtime-specific knobs
+    (e.g. {"inference_precision": "f32"} for OpenVINO, {"graph_optimization_level": "all"} for ORT)."""
+
+    device: str = "cpu"
+    threads: int = 1
+    run_dir: str = "."
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Session(Protocol):
+    """A loaded artifact. `bind` does input preparation (dtype casts, host->device copies)
+    outside the timed region and returns a zero-argument call that runs inference once."""
+
+    def bind(self, feeds: Mapping[str, np.ndarray]) -> Callable[[], Any]: ...
+
+    def fetch(self, result: Any) -> list[np.ndarray]:
+        """Turn what the bound call returned into host numpy arrays (not timed)."""
+        ...
+
+    def sync(self) -> None:
+        """Block until queued device work is done (no-op on CPU)."""
+        ...
+
+    def info(self) -> dict[str, Any]:
+        """Settings actually in effect: threads read back, precision, providers, io_in_timing."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A registered runtime. `available()` returns None when usable, else the reason it is not;
+    `devices()` lists devices present here (e.g. ["cpu"] or ["cpu", "cuda"])."""
+
+    name: str
+    accepts: frozenset[ArtifactKind]
+    available: Callable[[], str | None]
+    devices: Callable[[], list[str]]
+    load: Callable[[Artifact, LoadOptions], Session]
+    doc: str = ""
