@@ -1,0 +1,207 @@
+"""The pipeline: config -> twins (train, transfer) -> artifacts -> cells -> tables -> reports.
+
+Each stage writes its output into the run directory, so any stage can be re-run from it alone.
+Failures of one export or one cell become rows with the error; only bad input stops a run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from twinbench.config import RunConfig, TwinSpec
+from twinbench.errors import ConfigError
+from twinbench.rundir import create_run_dir, update_manifest
+
+Say = Callable[[str], None]
+#: Config fields a twin may use for its fixed sequence length; filled from the data's max_len.
+_LENGTH_FIELDS = ("length", "seq_len", "max_len", "fixed_length", "max_positions")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    parity_verdict: str  # PASS | FAIL | SKIP
+    report_md: Path | None
+    report_html: Path | None
+
+
+def _auto_overrides(spec: TwinSpec, splits: Any) -> dict[str, Any]:
+    """Sizes the data decides (vocabulary, classes/tags, fixed length) unless the user set them."""
+    from twinbench.models.registry import get_twin
+
+    default = get_twin(spec.name)
+    fields = {f.name for f in dataclasses.fields(default.config)}
+    auto: dict[str, Any] = {"vocab_size": len(splits.vocab)}
+    sigmoid = getattr(default.config, "head", None) == "sigmoid" or spec.overrides.get("head") == "sigmoid"
+    if "num_classes" in fields and not sigmoid and default.task == "classify":
+        auto["num_classes"] = int(splits.num_classes)
+    if "num_tags" in fields:
+        auto["num_tags"] = int(splits.num_classes)
+    for name in _LENGTH_FIELDS:
+        if name in fields:
+            auto[name] = int(splits.x_train.shape[1])
+    auto.update(spec.overrides)
+    return auto
+
+
+def _save_splits(run_dir: Path, task: str, splits: Any) -> None:
+    import numpy as np
+
+    out = run_dir / "data" / task
+    out.mkdir(parents=True, exist_ok=True)
+    splits.vocab.save(out / "vocab.json")
+    np.savez_compressed(out / "splits.npz", x_train=splits.x_train, y_train=splits.y_train,
+                        x_val=splits.x_val, y_val=splits.y_val)
+
+
+def _load_all_data(cfg: RunConfig, tasks: set[str], run_dir: Path) -> dict[str, Any]:
+    from twinbench.models.data import DataConfig, load_data
+
+    sections = {"classify": dict(cfg.data), "tag": {"task": "tag", **dict(cfg.tag_data)}}
+    out = {}
+    for task in sorted(tasks):
+        data_cfg = DataConfig(**sections[task])
+        splits = load_data(data_cfg)
+        _save_splits(run_dir, task, splits)
+        out[task] = splits
+    return out
+
+
+def _export_failure_row(run_id: str, twin: str, name: str, error: str) -> dict[str, Any]:
+    return {"run_id": run_id, "twin": twin, "artifact": name, "exporter": name, "source": "",
+            "precision": "", "runtime": "(export)", "device": "", "status": "failed", "error": error}
+
+
+def _build_twin_artifacts(cfg: RunConfig, spec: TwinSpec, splits: Any, run_dir: Path, run_id: str,
+                          say: Say) -> tuple[list[Any], list[dict[str, Any]], Any]:
+    """Train the twin in both frameworks, save natives, export, derive variants, write parity data."""
+    from twinbench.bench.parity import golden_outputs, parity_inputs, save_golden, save_parity_inputs
+    from twinbench.exporters import ExportFailure, ExportRequest, export_all
+    from twinbench.exporters.native import save_native
+    from twinbench.exporters.variants import VARIANTS
+    from twinbench.models.registry import get_twin
+    from twinbench.models.train import TrainRecipe, train_twins
+
+    twin = get_twin(spec.name, **_auto_overrides(spec, splits))
+    say(f"training {twin.name} in torch and keras")
+    result = train_twins(twin, splits, TrainRecipe(**dict(cfg.training)))
+    history = result.history.copy()
+    history.insert(0, "run_id", run_id)
+
+    out_dir = run_dir / "artifacts" / twin.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    artifacts = list(save_native(twin, result.torch_model, result.keras_model, out_dir, run_dir))
+    failures: list[dict[str, Any]] = []
+    say(f"exporting {twin.name}: {', '.join(cfg.exporters)}")
+    req = ExportRequest(twin=twin, torch_model=result.torch_model, keras_model=result.keras_model,
+                        out_dir=out_dir, run_dir=run_dir, opset=cfg.opset,
+                        example_seq=int(splits.x_train.shape[1]))
+    onnx_artifacts = []
+    for item in export_all(req, list(cfg.exporters)):
+        if isinstance(item, ExportFailure):
+            failures.append(_export_failure_row(run_id, twin.name, item.name, item.error))
+        else:
+            onnx_artifacts.append(item)
+    for base in list(onnx_artifacts):
+        for variant in cfg.variants:
+            try:
+                onnx_artifacts.append(VARIANTS[variant](base, run_dir))
+            except Exception as exc:  # one failed variant is a row, not a crashed run
+                failures.append(_export_failure_row(run_id, twin.name, f"{base.name}-{variant}", _one_line(exc)))
+    artifacts.extend(onnx_artifacts)
+
+    batches = parity_inputs(splits.x_val, len(splits.vocab), twin)
+    save_parity_inputs(out_dir / "parity_inputs.npz", batches)
+    save_golden(out_dir / "golden.npz", golden_outputs(twin, result.torch_model, batches))
+    return artifacts, failures, history
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
+
+
+def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str], None] | None = None) -> RunOutcome:
+    """Run the whole pipeline; returns where the run directory and reports are."""
+    import pandas as pd
+
+    from twinbench.bench.cells import plan_cells
+    from twinbench.bench.parity import overall_verdict, parity_table
+    from twinbench.bench.timing import TimingPlan
+    from twinbench.bench.worker import run_cells
+    from twinbench.reports.tables import write_table
+
+    cfg.validate()
+    names = [t.name for t in cfg.twins]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"twins: each twin may appear once, got {names}")
+    t0 = time.perf_counter()
+    run_dir, manifest = create_run_dir(cfg.out_dir, cfg.to_dict(), cfg.run_id)
+    run_id = manifest["run_id"]
+    say(f"run directory: {run_dir}")
+    try:
+        from twinbench.models.registry import get_twin
+
+        tasks = {get_twin(spec.name, **dict(spec.overrides)).task for spec in cfg.twins}
+        data = _load_all_data(cfg, tasks, run_dir)
+        artifacts: list[Any] = []
+        failure_rows: list[dict[str, Any]] = []
+        histories = []
+        vocab_sizes: dict[str, int] = {}
+        for spec in cfg.twins:
+            task = get_twin(spec.name, **dict(spec.overrides)).task
+            arts, fails, hist = _build_twin_artifacts(cfg, spec, data[task], run_dir, run_id, say)
+            artifacts += arts
+            failure_rows += fails
+            histories.append(hist)
+            vocab_sizes[spec.name] = len(data[task].vocab)
+        t_built = time.perf_counter()
+        artifacts += _user_onnx_artifacts(cfg, run_dir)
+
+        plan = TimingPlan(**dict(cfg.timing))
+        specs, skipped_rows = plan_cells(
+            run_dir=run_dir, artifacts=artifacts, runtimes=list(cfg.runtimes), devices=list(cfg.devices),
+            batches=list(cfg.batches), seq_lens=_seq_lens(cfg, data), threads=list(cfg.threads), plan=plan,
+            settings={k: dict(v) for k, v in cfg.runtime_settings.items()}, twin_modules=list(cfg.twin_modules),
+            vocab_sizes=vocab_sizes, parity=cfg.parity, calibration=cfg.calibration)
+        say(f"benchmarking {len(specs)} cells ({len(skipped_rows)} skipped) in fresh worker processes")
+        cells = run_cells(specs, timeout_s=cfg.cell_timeout_s, isolate=cfg.isolate, progress=progress)
+        t_bench = time.perf_counter()
+
+        results = pd.concat([pd.DataFrame(failure_rows), pd.DataFrame(skipped_rows), cells], ignore_index=True)
+        results["run_id"] = run_id
+        write_table(results, run_dir, "results")
+        parity = parity_table(run_dir) if cfg.parity else pd.DataFrame()
+        write_table(parity, run_dir, "parity")
+        training = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
+        write_table(training, run_dir, "training")
+        verdict = overall_verdict(parity) if cfg.parity and len(parity) else "SKIP"
+        update_manifest(run_dir, manifest, status="complete", parity_verdict=verdict, timings={
+            "build_s": round(t_built - t0, 2), "bench_s": round(t_bench - t_built, 2),
+            "total_s": round(time.perf_counter() - t0, 2)})
+    except BaseException as exc:
+        update_manifest(run_dir, manifest, status="failed", error=_one_line(exc))
+        raise
+    from twinbench.reports import build_reports
+
+    md, html = build_reports(run_dir)
+    return RunOutcome(run_dir=run_dir, parity_verdict=verdict, report_md=md, report_html=html)
+
+
+def _seq_lens(cfg: RunConfig, data: dict[str, Any]) -> list[int]:
+    if cfg.seq_lens:
+        return list(cfg.seq_lens)
+    lens = sorted({int(s.x_train.shape[1]) for s in data.values()})
+    return lens or [16]
+
+
+def _user_onnx_artifacts(cfg: RunConfig, run_dir: Path) -> list[Any]:
+    if not cfg.onnx:
+        return []
+    from twinbench.exporters.user_onnx import from_user_onnx
+
+    return [from_user_onnx(path, run_dir) for path in cfg.onnx]
