@@ -1,0 +1,91 @@
+"""Helpers shared by the built-in twins: config checks, the token input, the (optionally
+pretrained) embedding built identically on both sides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from twinbench.errors import ConfigError
+from twinbench.models.registry import INPUT_NAME
+
+DEFAULT_VOCAB = 1000
+
+
+def check_positive(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+
+
+def check_fraction(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"{name}: must be a number in [0, 1), got {value!r}")
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name}: must be one of {', '.join(choices)}, got {value!r}")
+
+
+def check_embedding(cfg: Any) -> None:
+    """Fields every embedding twin has: vocab_size, embed_dim, embedding_matrix, freeze_embedding."""
+    check_positive("vocab_size", cfg.vocab_size)
+    check_positive("embed_dim", cfg.embed_dim)
+    if cfg.embedding_matrix is not None and not isinstance(cfg.embedding_matrix, str):
+        raise ValueError(f"embedding_matrix: must be a path to a .npy file or None, got {cfg.embedding_matrix!r}")
+    if not isinstance(cfg.freeze_embedding, bool):
+        raise ValueError(f"freeze_embedding: must be true or false, got {cfg.freeze_embedding!r}")
+    if cfg.freeze_embedding and cfg.embedding_matrix is None:
+        raise ValueError("freeze_embedding: needs embedding_matrix (freezing a random embedding is a mistake)")
+
+
+def load_matrix(cfg: Any) -> np.ndarray | None:
+    """The pretrained matrix named by `cfg.embedding_matrix`, checked against the config's shape."""
+    if cfg.embedding_matrix is None:
+        return None
+    try:
+        matrix = np.load(cfg.embedding_matrix, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"embedding_matrix {cfg.embedding_matrix!r}: cannot be read ({exc})") from None
+    if matrix.shape != (cfg.vocab_size, cfg.embed_dim):
+        raise ConfigError(
+            f"embedding_matrix {cfg.embedding_matrix!r}: shape {matrix.shape} does not match "
+            f"(vocab_size, embed_dim) = ({cfg.vocab_size}, {cfg.embed_dim})"
+        )
+    return matrix.astype(np.float32)
+
+
+def torch_embedding(cfg: Any) -> "Any":
+    """nn.Embedding without padding_idx: Keras cannot freeze one row, so both sides train the pad row."""
+    import torch
+
+    emb = torch.nn.Embedding(cfg.vocab_size, cfg.embed_dim)
+    matrix = load_matrix(cfg)
+    if matrix is not None:
+        with torch.no_grad():
+            emb.weight.copy_(torch.from_numpy(matrix))
+    emb.weight.requires_grad_(not cfg.freeze_embedding)
+    return emb
+
+
+def keras_tokens(fixed_length: int | None = None) -> Any:
+    import keras
+
+    return keras.Input(shape=(fixed_length,), dtype="int64", name=INPUT_NAME)
+
+
+def keras_embedding(cfg: Any) -> Any:
+    import keras
+
+    return keras.layers.Embedding(
+        cfg.vocab_size, cfg.embed_dim, name="embedding", trainable=not cfg.freeze_embedding
+    )
+
+
+def finish_keras(model: Any, cfg: Any) -> Any:
+    """Load the pretrained matrix (if any) into the built model's embedding layer."""
+    matrix = load_matrix(cfg)
+    if matrix is not None:
+        model.get_layer("embedding").set_weights([matrix])
+    return model
