@@ -94,7 +94,7 @@ def _settings(runtime_settings: Mapping[str, Any] | str | None) -> dict[str, Any
     return dict(runtime_settings)
 
 
-def _norm_precision(value: Any) -> str:
+def norm_precision(value: Any) -> str:
     """OpenVINO says 'bf16', 'bfloat16', '<Type: 'bfloat16'>', 'f32' ...: normalise to fp32/bf16/fp16."""
     text = str(value).lower()
     if "bf16" in text or "bfloat16" in text:
@@ -127,9 +127,11 @@ def explain_profile(artifact_precision: str, runtime: str, device: str,
         return prec, f"artifact precision is {prec}"
     effective = s.get("inference_precision", s.get("INFERENCE_PRECISION_HINT"))
     if effective is not None:
-        eff = _norm_precision(effective)
+        eff = norm_precision(effective)
         if eff in ("bf16", "fp16"):
             return eff, f"{runtime} reports inference precision {effective}"
+        if eff == "fp32" and not (device or "cpu").lower().startswith(_CUDA_DEVICES):
+            return "fp32", f"{runtime} reports inference precision {effective}"
     elif runtime in _OPENVINO_RUNTIMES:
         # The runtime did not say: OpenVINO CPU picks bf16 by itself on AVX512_BF16/AMX machines.
         return "bf16", f"{runtime} did not report its inference precision (may be bf16 on this CPU)"
@@ -141,7 +143,7 @@ def explain_profile(artifact_precision: str, runtime: str, device: str,
             return "tf32", f"{runtime} on {device} did not report TF32 off (default may use TF32)"
         if flag:
             return "tf32", f"{runtime} on {device} with TF32 enabled"
-    return "fp32", "fp32 artifact, fp32 arithmetic reported"
+    return "fp32", "fp32 artifact; the runtime reports no lower-precision arithmetic"
 
 
 def choose_profile(artifact_precision: str, runtime: str, device: str,

@@ -32,7 +32,7 @@ RESULTS_COLUMNS = KEY + [
 PARITY_COLUMNS = ["run_id", "twin", "artifact", "exporter", "precision", "runtime", "device",
                   "profile", "inputs", "n", "max_abs", "max_rel", "mean_abs", "rmse", "cosine",
                   "argmax_agree", "worst_index", "atol", "rtol", "verdict", "first_divergent_layer",
-                  "error"]
+                  "error", "profile_reason"]
 
 #: training.csv / training.parquet: one row per twin x framework x epoch.
 TRAINING_COLUMNS = ["run_id", "twin", "framework", "mode", "epoch", "train_loss", "val_loss",

@@ -1,0 +1,204 @@
+"""Cells: one point of the matrix (artifact x runtime x device x batch x seq_len x threads).
+
+`plan_cells` holds the one nested loop of the program. Everything a worker needs travels in a
+`CellSpec`, a frozen JSON-able record, so a cell can be re-run from its spec file alone."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from twinbench.bench.timing import TimingPlan
+from twinbench.errors import ConfigError
+from twinbench.exporters.artifact import Artifact
+
+#: Token ids are drawn from [FIRST_WORD, vocab_size): 0 is PAD and 1 is UNK.
+FIRST_WORD = 2
+#: When no vocabulary size is known (a user's ONNX file), every id is 2, valid for any embedding.
+FALLBACK_VOCAB = 3
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """Everything one worker process needs. Paths inside `artifact` are relative to `run_dir`.
+    `extra_modules` are imported by the worker before looking up the runtime (user or test
+    runtimes registered with `register_runtime`)."""
+
+    cell_id: str
+    run_dir: str
+    artifact: dict[str, Any]
+    runtime: str
+    device: str
+    batch: int
+    seq_len: int
+    threads: int
+    plan: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    twin_modules: tuple[str, ...] = ()
+    parity_inputs: str | None = None
+    input_seed: int = 0
+    vocab_size: int = FALLBACK_VOCAB
+    extra_modules: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("batch", "seq_len", "threads"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"cell {self.cell_id}: {name} must be a positive integer, got {v!r}")
+        if self.vocab_size < FIRST_WORD + 1:
+            raise ConfigError(f"cell {self.cell_id}: vocab_size must be >= {FIRST_WORD + 1}, got {self.vocab_size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["twin_modules"] = list(self.twin_modules)
+        d["extra_modules"] = list(self.extra_modules)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "CellSpec":
+        d = dict(d)
+        for name in ("twin_modules", "extra_modules"):
+            d[name] = tuple(d.get(name) or ())
+        try:
+            return cls(**d)
+        except TypeError as exc:
+            raise ConfigError(f"cell spec: {exc}") from None
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, default=str)
+
+    @property
+    def art(self) -> Artifact:
+        return Artifact.from_dict(self.artifact)
+
+    def timing_plan(self) -> TimingPlan:
+        return TimingPlan.from_dict(self.plan)
+
+    def key_row(self) -> dict[str, Any]:
+        """The schema.KEY columns of this cell's row (run_id is filled in by the pipeline)."""
+        return key_row(self.art, self.runtime, self.device, self.batch, self.seq_len, self.threads)
+
+
+def key_row(art: Artifact, runtime: str, device: str, batch: Any, seq_len: Any, threads: Any) -> dict[str, Any]:
+    return {"run_id": "", "twin": art.twin, "artifact": art.name, "exporter": art.exporter, "source": art.source,
+            "precision": art.precision, "runtime": runtime, "device": device, "batch": batch,
+            "seq_len": seq_len, "threads": threads}
+
+
+def skipped_row(art: Artifact, runtime: str, device: str, reason: str) -> dict[str, Any]:
+    row = key_row(art, runtime, device, None, None, None)
+    row.update(status="skipped", error=reason)
+    return row
+
+
+def make_cell_id(art: Artifact, runtime: str, device: str, batch: int, seq_len: int, threads: int) -> str:
+    """Readable and file-name safe; a short hash keeps ids unique when names had to be cleaned."""
+    raw = f"{art.twin}.{art.name}.{runtime}.{device}.b{batch}.s{seq_len}.t{threads}"
+    clean = re.sub(r"[^A-Za-z0-9_.+-]", "_", raw)
+    if clean != raw:
+        clean += "-" + hashlib.sha1(raw.encode()).hexdigest()[:6]
+    return clean
+
+
+def fixed_length(art: Artifact, twin_modules: Iterable[str] = ()) -> int | None:
+    """The one sequence length an artifact accepts, or None when any length works."""
+    for source in (art.meta, art.twin_config):
+        v = source.get("fixed_length")
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            return v
+    if art.kind in ("torch", "keras") or art.twin_config:
+        try:
+            from twinbench.models.registry import get_twin, load_twin_module
+
+            for mod in twin_modules:
+                load_twin_module(mod)
+            return get_twin(art.twin, **art.twin_config).fixed_length
+        except Exception:  # an unknown twin (user ONNX) simply has no declared length
+            return None
+    return None
+
+
+def _vocab(art: Artifact, vocab_size: int | None, vocab_sizes: Mapping[str, int] | None) -> int:
+    for v in (art.twin_config.get("vocab_size"), (vocab_sizes or {}).get(art.twin), vocab_size,
+              art.meta.get("vocab_size")):
+        if isinstance(v, int) and not isinstance(v, bool) and v > FIRST_WORD:
+            return v
+    return FALLBACK_VOCAB
+
+
+def _as_artifact(a: Any) -> Artifact:
+    if isinstance(a, Artifact):
+        return a
+    if isinstance(a, Mapping):
+        return Artifact.from_dict(dict(a))
+    raise ConfigError(f"artifacts: expected Artifact or dict, got {type(a).__name__}")
+
+
+def plan_cells(run_dir: str | Path, artifacts: Iterable[Any], runtimes: Iterable[str], devices: Iterable[str],
+               batches: Iterable[int], seq_lens: Iterable[int], threads: Iterable[int],
+               plan: TimingPlan | Mapping[str, Any] | None = None,
+               settings: Mapping[str, Mapping[str, Any]] | None = None, twin_modules: Iterable[str] = (),
+               vocab_size: int | None = None, *, vocab_sizes: Mapping[str, int] | None = None,
+               parity: bool = True, calibration: bool = False, input_seed: int = 0,
+               extra_modules: Iterable[str] = ()) -> tuple[list[CellSpec], list[dict[str, Any]]]:
+    """(cell specs to run, skipped rows). An artifact only meets runtimes accepting its kind; an
+    unavailable runtime or a missing device gives a `skipped` row with the reason; fixed-length
+    artifacts get their own length only; the first cell of each artifact x runtime x device also
+    runs the twin's parity inputs (when `parity`)."""
+    from twinbench.bench.runtimes import get_runtime, runtime_devices, unavailable_reason
+
+    run_dir = Path(run_dir)
+    plan = plan if isinstance(plan, TimingPlan) else TimingPlan.from_dict(plan or {})
+    settings = settings or {}
+    twin_modules, extra_modules = tuple(twin_modules), tuple(extra_modules)
+    devices, batches, seq_lens, threads = list(devices), list(batches), list(seq_lens), list(threads)
+    if not seq_lens:
+        raise ConfigError("seq_lens: at least one sequence length is needed")
+    rts = [get_runtime(name) for name in runtimes]
+    specs: list[CellSpec] = []
+    skipped: list[dict[str, Any]] = []
+    common = dict(run_dir=str(run_dir), plan=plan.to_dict(), twin_modules=twin_modules, input_seed=input_seed,
+                  extra_modules=extra_modules)
+    if calibration:
+        from twinbench.bench.calibration import calibration_cell
+
+        spec, row = calibration_cell(run_dir, seq_len=seq_lens[0], threads=threads[0] if threads else 1,
+                                     common=common)
+        specs += [spec] if spec else []
+        skipped += [row] if row else []
+    for art in (_as_artifact(a) for a in artifacts):
+        fixed = fixed_length(art, twin_modules)
+        lens = [fixed] if fixed else list(dict.fromkeys(seq_lens))
+        vocab = _vocab(art, vocab_size, vocab_sizes)
+        parity_path = f"artifacts/{art.twin}/parity_inputs.npz"
+        has_parity = parity and (run_dir / parity_path).is_file()
+        for rt in rts:
+            if art.kind not in rt.accepts:
+                continue
+            reason = unavailable_reason(rt)
+            if reason:
+                skipped.append(skipped_row(art, rt.name, ",".join(devices), reason))
+                continue
+            present = runtime_devices(rt)
+            for device in devices:
+                if device not in present:
+                    skipped.append(skipped_row(art, rt.name, device, f"{rt.name} has no device {device!r} here "
+                                               f"(present: {', '.join(present) or 'none'})"))
+                    continue
+                first = True
+                for batch in batches:
+                    for seq in lens:
+                        for n in threads:
+                            specs.append(CellSpec(
+                                cell_id=make_cell_id(art, rt.name, device, batch, seq, n), artifact=art.to_dict(),
+                                runtime=rt.name, device=device, batch=batch, seq_len=seq, threads=n,
+                                settings=dict(settings.get(rt.name, {})),
+                                parity_inputs=parity_path if (first and has_parity) else None,
+                                vocab_size=vocab, **common))
+                            first = False
+    return specs, skipped

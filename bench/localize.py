@@ -1,0 +1,210 @@
+"""Name the first layer where an exported graph stops computing the golden function.
+
+Torch side: forward hooks on every module of the float64 golden model record each module's output
+in the order modules finish (children before their parent). ONNX side: every intermediate tensor is
+made a graph output and the file is run once (ONNX Runtime CPU, or OpenVINO). Each torch output is
+matched to the ONNX tensors of the same element count under transposes, squeezes and reshapes that
+merge neighbouring axes (ONNX LSTM's Y [S, dirs, B, H] vs torch's [B, S, dirs*H]). The first module
+whose output has shape-compatible ONNX tensors but none within tolerance is the divergent one; a
+module with no shape-compatible tensor at all (fused away) cannot be judged and is skipped.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from twinbench.bench.profiles import Profile, get_profile, norm_precision
+from twinbench.models.registry import INPUT_NAME
+
+if TYPE_CHECKING:
+    import onnx
+    import torch
+
+
+@dataclass(frozen=True)
+class LayerMatch:
+    """One torch module's primary output against its best ONNX counterpart."""
+
+    layer: str
+    shape: tuple[int, ...]
+    onnx_tensor: str | None      # None: no shape-compatible tensor (not observable)
+    error: float                 # max |onnx - torch| / max(1, max |torch|); nan when unobserved
+    ok: bool
+
+
+def torch_layer_outputs(torch_model: "torch.nn.Module", tokens: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """(module name, primary output as float64) in the order modules finished; the whole model
+    comes last as "output". A module called twice appears as "name#2"."""
+    import torch
+
+    model = copy.deepcopy(torch_model).to("cpu").double().eval()
+    records: list[tuple[str, np.ndarray]] = []
+    seen: dict[str, int] = {}
+
+    def hook_for(name: str):
+        def hook(_module: Any, _inputs: Any, output: Any) -> None:
+            t = _primary(output)
+            if t is None or not torch.is_floating_point(t):
+                return
+            seen[name] = seen.get(name, 0) + 1
+            label = name if seen[name] == 1 else f"{name}#{seen[name]}"
+            records.append((label, t.detach().cpu().numpy().astype(np.float64)))
+        return hook
+
+    handles = [m.register_forward_hook(hook_for(n or "output")) for n, m in model.named_modules()]
+    try:
+        with torch.no_grad():
+            model(torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64)))
+    finally:
+        for h in handles:
+            h.remove()
+    return records
+
+
+def _primary(output: Any) -> "torch.Tensor | None":
+    """The first tensor of a module's output (LSTM: the sequence output, not (h, c))."""
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, (tuple, list)):
+        for item in output:
+            t = _primary(item)
+            if t is not None:
+                return t
+    return None
+
+
+def onnx_intermediates(onnx_model: "str | Path | onnx.ModelProto", tokens: np.ndarray, *,
+                       backend: str = "ort", inference_precision: str | None = None) -> dict[str, np.ndarray]:
+    """Every float tensor the graph computes (node outputs), as float64, for one batch."""
+    import onnx
+
+    model = onnx.load(str(onnx_model)) if isinstance(onnx_model, (str, Path)) else copy.deepcopy(onnx_model)
+    existing = {o.name for o in model.graph.output}
+    names = [o for node in model.graph.node for o in node.output if o and o not in existing]
+    for name in names:
+        model.graph.output.append(onnx.ValueInfoProto(name=name))
+    feeds = {model.graph.input[0].name if model.graph.input else INPUT_NAME: np.asarray(tokens, dtype=np.int64)}
+    if backend == "ort":
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        opts.intra_op_num_threads = 1
+        opts.log_severity_level = 3
+        sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        out_names = [o.name for o in sess.get_outputs()]
+        values = sess.run(out_names, feeds)
+        pairs = zip(out_names, values)
+    elif backend == "openvino":
+        pairs = _openvino_intermediates(model, feeds, inference_precision)
+    else:
+        raise ValueError(f"backend: unknown {backend!r} (ort, openvino)")
+    return {n: np.asarray(v, dtype=np.float64) for n, v in pairs
+            if isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.floating)}
+
+
+def _openvino_intermediates(model: "onnx.ModelProto", feeds: dict[str, np.ndarray],
+                            inference_precision: str | None) -> list[tuple[str, np.ndarray]]:
+    """OpenVINO: read the graph with every tensor as an output, compile with the given precision."""
+    import openvino as ov
+
+    core = ov.Core()
+    ov_model = core.read_model(model.SerializeToString(), b"")
+    config = {}
+    if inference_precision:
+        norm = norm_precision(inference_precision)
+        config["INFERENCE_PRECISION_HINT"] = {"fp32": "f32", "fp16": "f16"}.get(norm, norm)
+    compiled = core.compile_model(ov_model, "CPU", config)
+    result = compiled(feeds)
+    pairs = []
+    for port, value in result.items():
+        for name in port.get_names():
+            pairs.append((name, value))
+    return pairs
+
+
+def _squeezed(shape: Sequence[int]) -> tuple[int, ...]:
+    return tuple(d for d in shape if d != 1)
+
+
+def _refines(fine: Sequence[int], coarse: Sequence[int]) -> bool:
+    """True when consecutive runs of `fine` multiply to the dims of `coarse`, in order."""
+    i = 0
+    for c in coarse:
+        prod = 1
+        while prod < c and i < len(fine):
+            prod *= fine[i]
+            i += 1
+        if prod != c:
+            return False
+    return i == len(fine)
+
+
+def view_error(torch_value: np.ndarray, onnx_value: np.ndarray) -> float | None:
+    """Smallest scale-normalised max error over admissible views of the ONNX tensor; None when no
+    view has the torch tensor's layout."""
+    if torch_value.size != onnx_value.size or torch_value.size == 0:
+        return None
+    ts = _squeezed(torch_value.shape)
+    o = onnx_value.reshape(_squeezed(onnx_value.shape))
+    t = torch_value.reshape(ts)
+    scale = max(1.0, float(np.abs(t).max()))
+    best: float | None = None
+    axes = range(o.ndim)
+    perms = itertools.permutations(axes) if o.ndim <= 5 else [tuple(axes)]
+    for perm in perms:
+        ps = tuple(o.shape[i] for i in perm)
+        if not (_refines(ps, ts) or _refines(ts, ps)):
+            continue
+        err = float(np.abs(np.transpose(o, perm).reshape(ts) - t).max()) / scale
+        if math.isnan(err):
+            err = math.inf
+        best = err if best is None else min(best, err)
+    return best
+
+
+def match_layers(torch_outputs: list[tuple[str, np.ndarray]], onnx_values: dict[str, np.ndarray],
+                 profile: str | Profile = "fp32") -> list[LayerMatch]:
+    """Best ONNX counterpart of every torch module output, in forward order."""
+    tol = get_profile(profile).atol
+    by_size: dict[int, list[tuple[str, np.ndarray]]] = {}
+    for name, value in onnx_values.items():
+        by_size.setdefault(value.size, []).append((name, value))
+    matches = []
+    for layer, t in torch_outputs:
+        best_name, best_err = None, math.inf
+        for name, value in by_size.get(t.size, []):
+            err = view_error(t, value)
+            if err is not None and err < best_err:
+                best_name, best_err = name, err
+            if best_err == 0.0:
+                break
+        if best_name is None:
+            matches.append(LayerMatch(layer, tuple(t.shape), None, math.nan, True))
+        else:
+            matches.append(LayerMatch(layer, tuple(t.shape), best_name, best_err, best_err <= tol))
+    return matches
+
+
+def localize(torch_model: "torch.nn.Module", onnx_model: "str | Path | onnx.ModelProto",
+             tokens: np.ndarray, profile: str | Profile = "fp32", *, backend: str = "ort",
+             inference_precision: str | None = None) -> tuple[str, float]:
+    """(first divergent module, its error) for one batch; ("", worst error seen) when every
+    observable module matches (the difference is then in the runtime, not in the graph)."""
+    outs = torch_layer_outputs(torch_model, tokens)
+    values = onnx_intermediates(onnx_model, tokens, backend=backend, inference_precision=inference_precision)
+    matches = match_layers(outs, values, profile)
+    for m in matches:
+        if not m.ok:
+            return m.layer, m.error
+    observed = [m.error for m in matches if m.onnx_tensor is not None]
+    return "", (max(observed) if observed else math.nan)

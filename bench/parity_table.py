@@ -1,0 +1,292 @@
+"""Parity tables over a run directory: every cell's outputs against the twin's golden.
+
+`parity_table` gives one row per (twin, artifact, runtime, device) x named input batch, with the
+profile chosen from what the cell reports it computed in. Cells that failed become ERROR rows,
+runtimes that were skipped SKIP rows. `parity_cross_table` is a separate, informational table of
+differences *between* outputs (torch vs keras, exporter vs exporter on one runtime): it never
+changes the verdict, because every output is already judged against the golden.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twinbench.bench.parity import compare, load_batches, worst_batch
+from twinbench.bench.profiles import PROFILES, Profile, explain_profile
+from twinbench.bench.schema import PARITY_COLUMNS
+from twinbench.errors import RunDirError, TwinbenchError
+
+log = logging.getLogger(__name__)
+
+CROSS_COLUMNS = ["run_id", "twin", "kind", "a", "b", "device", "precision", "profile", "inputs", "n",
+                 "max_abs", "max_rel", "mean_abs", "rmse", "cosine", "argmax_agree", "worst_index",
+                 "atol", "rtol", "verdict", "error"]
+#: Native Keras runtimes in order of preference for the "torch vs keras" cross row.
+KERAS_RUNTIMES = ("tf-function", "keras-eager", "keras-predict")
+GROUP = ("twin", "artifact", "runtime", "device")
+
+
+@dataclass
+class CellGroup:
+    """All cells of one artifact x runtime x device; `outputs` from the first cell that wrote some."""
+
+    key: tuple[str, str, str, str]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    outputs: dict[str, np.ndarray] | None = None
+    outputs_row: dict[str, Any] | None = None
+
+
+def read_cells(cells_dir: Path) -> list[CellGroup]:
+    """Group cell rows; an unreadable cell JSON becomes a failed row so it is seen, not dropped."""
+    groups: dict[tuple[str, str, str, str], CellGroup] = {}
+    for path in sorted(cells_dir.glob("*.json")):
+        try:
+            row = json.loads(path.read_text())
+            if not isinstance(row, dict):
+                raise ValueError("not an object")
+        except (OSError, ValueError) as exc:
+            row = {"twin": "?", "artifact": path.stem, "runtime": "?", "device": "?", "status": "failed",
+                   "error": f"{path.name}: unreadable ({exc})"}
+        row.setdefault("cell_id", path.stem)
+        key = tuple(str(row.get(k, "")) for k in GROUP)
+        group = groups.setdefault(key, CellGroup(key))  # type: ignore[arg-type]
+        group.rows.append(row)
+        out = cells_dir / f"{path.stem}.outputs.npz"
+        if group.outputs is None and out.is_file():
+            try:
+                group.outputs = load_batches(out)
+            except RunDirError as exc:
+                row = dict(row, status="failed", error=str(exc))
+                group.rows[-1] = row
+                continue
+            group.outputs_row = row
+    return list(groups.values())
+
+
+def _settings(row: dict[str, Any]) -> dict[str, Any]:
+    s = row.get("runtime_settings") or {}
+    if isinstance(s, str):
+        try:
+            s = json.loads(s)
+        except json.JSONDecodeError:
+            s = {}
+    return s if isinstance(s, dict) else {}
+
+
+def _base_row(row: dict[str, Any], run_id: str) -> dict[str, Any]:
+    out = {c: None for c in PARITY_COLUMNS}
+    out.update({k: row.get(k, "") for k in ("twin", "artifact", "exporter", "precision", "runtime", "device")})
+    out["run_id"] = row.get("run_id") or run_id
+    out["first_divergent_layer"] = ""
+    out["error"] = ""
+    return out
+
+
+def _run_id(run_dir: Path) -> str:
+    try:
+        return str(json.loads((run_dir / "manifest.json").read_text()).get("run_id", run_dir.name))
+    except (OSError, ValueError):
+        return run_dir.name
+
+
+class _Goldens:
+    """Loads each twin's golden.npz / parity_inputs.npz once."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self._cache: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+
+    def get(self, twin: str, what: str = "golden") -> dict[str, np.ndarray]:
+        key = (twin, what)
+        if key not in self._cache:
+            self._cache[key] = load_batches(self.run_dir / "artifacts" / twin / f"{what}.npz")
+        return self._cache[key]
+
+
+def parity_table(run_dir: str | Path, *, cells_dir: str | Path | None = None,
+                 localize_failures: bool = True) -> Any:
+    """One row per artifact x runtime x device x named batch, columns schema.PARITY_COLUMNS."""
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    cdir = Path(cells_dir) if cells_dir else run_dir / "cells"
+    if not run_dir.is_dir():
+        raise RunDirError(f"{run_dir}: not a run directory")
+    run_id = _run_id(run_dir)
+    goldens = _Goldens(run_dir)
+    rows: list[dict[str, Any]] = []
+    for group in read_cells(cdir) if cdir.is_dir() else []:
+        rows.extend(_group_rows(group, goldens, run_dir, run_id, localize_failures))
+    return pd.DataFrame(rows, columns=PARITY_COLUMNS)
+
+
+def _group_rows(group: CellGroup, goldens: _Goldens, run_dir: Path, run_id: str,
+                localize_failures: bool) -> list[dict[str, Any]]:
+    if group.outputs is None:
+        failed = [r for r in group.rows if r.get("status") == "failed"]
+        skipped = [r for r in group.rows if r.get("status") == "skipped"]
+        if failed:
+            row = _base_row(failed[0], run_id)
+            row.update(verdict="ERROR", inputs="", error=str(failed[0].get("error") or "cell failed"))
+            return [row]
+        if skipped and len(skipped) == len(group.rows):
+            row = _base_row(skipped[0], run_id)
+            row.update(verdict="SKIP", inputs="", error=str(skipped[0].get("error") or "skipped"))
+            return [row]
+        return []  # ok cells without outputs: not a parity cell (e.g. calibration)
+    cell = group.outputs_row or group.rows[0]
+    base = _base_row(cell, run_id)
+    name, reason = explain_profile(str(cell.get("precision") or "fp32"), str(cell.get("runtime", "")),
+                                   str(cell.get("device", "cpu")), _settings(cell))
+    base["profile"], base["profile_reason"] = name, reason
+    try:
+        golden = goldens.get(str(cell.get("twin")))
+    except RunDirError as exc:
+        return [dict(base, verdict="ERROR", inputs="", error=str(exc))]
+    results = {}
+    for batch, g in golden.items():
+        if batch in group.outputs:
+            results[batch] = compare(g, group.outputs[batch], name)
+        else:
+            res = compare(g, np.empty((0,)), name)
+            res["error"] = f"no output for batch {batch!r}"
+            results[batch] = res
+    layer = ""
+    worst = worst_batch(results)
+    if worst is not None and localize_failures:
+        layer = _localize_cell(cell, goldens, run_dir, worst, PROFILES[name])
+    rows = []
+    for batch, res in results.items():
+        row = dict(base)
+        row.update({k: res[k] for k in ("n", "max_abs", "max_rel", "mean_abs", "rmse", "cosine", "argmax_agree",
+                                         "worst_index", "atol", "rtol", "verdict", "error")})
+        row["inputs"] = batch
+        row["first_divergent_layer"] = layer if res["verdict"] != "PASS" else ""
+        rows.append(row)
+    return rows
+
+
+def find_artifact(run_dir: Path, twin: str, name: str) -> Any:
+    """The Artifact named `name` of `twin`, from its sidecar (None when absent)."""
+    from twinbench.exporters.artifact import Artifact
+
+    for side in sorted((run_dir / "artifacts" / twin).glob("*.json")):
+        try:
+            art = Artifact.read_sidecar(side)
+        except (OSError, ValueError, TypeError):
+            continue
+        if art.name == name:
+            return art
+    return None
+
+
+def load_golden_model(run_dir: Path, twin: str) -> Any:
+    """The twin's torch module with the run's weights (the golden's source)."""
+    from twinbench.exporters.native import load_torch
+
+    art = find_artifact(run_dir, twin, "torch")
+    if art is None:
+        raise RunDirError(f"{run_dir}/artifacts/{twin}: no torch artifact to localize against")
+    twin_modules = []
+    try:
+        twin_modules = json.loads((run_dir / "manifest.json").read_text())["config"].get("twin_modules", [])
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
+    return load_torch(art, run_dir, twin_modules=twin_modules)
+
+
+def _localize_cell(cell: dict[str, Any], goldens: _Goldens, run_dir: Path, batch: str, profile: Profile) -> str:
+    """Name the first divergent torch module of a failing ONNX cell ("" when not applicable)."""
+    from twinbench.bench.localize import localize
+
+    twin, artifact = str(cell.get("twin")), str(cell.get("artifact"))
+    art = find_artifact(run_dir, twin, artifact)
+    if art is None or art.kind != "onnx":
+        return ""
+    runtime = str(cell.get("runtime", ""))
+    settings = _settings(cell)
+    backend, precision = "ort", None
+    if runtime in ("openvino", "ort-openvino"):
+        backend = "openvino"
+        precision = settings.get("inference_precision")
+    try:
+        tokens = goldens.get(twin, "parity_inputs")[batch]
+        model = load_golden_model(run_dir, twin)
+        layer, err = localize(model, art.abspath(run_dir), tokens, profile, backend=backend,
+                              inference_precision=precision)
+    except (TwinbenchError, ImportError, RuntimeError, ValueError, KeyError) as exc:
+        log.warning("localize %s/%s on %s failed: %s", twin, artifact, runtime, exc)
+        return ""
+    if layer:
+        return layer
+    return "(none in graph: runtime-specific)" if not math.isnan(err) else ""
+
+
+def _combined(a: str, b: str) -> Profile:
+    """The bound two outputs can differ by when each is within its own profile of the golden
+    (triangle inequality): tolerances add, cosine and argmax floors take the looser one."""
+    pa, pb = PROFILES[a], PROFILES[b]
+    if a == b == "fp32":
+        name = "fp32"
+    else:
+        name = a if pa.atol >= pb.atol else b
+    return Profile(f"cross-{name}", atol=pa.atol + pb.atol, rtol=pa.rtol + pb.rtol,
+                   rel_floor=max(pa.rel_floor, pb.rel_floor),
+                   min_cosine=max(0.0, 2 * min(pa.min_cosine, pb.min_cosine) ** 2 - 1),  # cos(2θ)
+                   min_argmax_agree=min(pa.min_argmax_agree, pb.min_argmax_agree))
+
+
+def _pairs(groups: list[CellGroup]) -> list[tuple[str, CellGroup, CellGroup]]:
+    """(kind, a, b): torch vs keras natives per device; ONNX exporters pairwise per runtime/device."""
+    with_out = [g for g in groups if g.outputs is not None and g.outputs_row is not None]
+    pairs: list[tuple[str, CellGroup, CellGroup]] = []
+    by_twin_dev: dict[tuple[str, str], list[CellGroup]] = {}
+    for g in with_out:
+        by_twin_dev.setdefault((g.key[0], g.key[3]), []).append(g)
+    for members in by_twin_dev.values():
+        torch_native = [g for g in members if g.key[1] == "torch" and g.key[2] == "torch"]
+        keras_native = sorted((g for g in members if g.key[1] == "keras" and g.key[2] in KERAS_RUNTIMES),
+                              key=lambda g: KERAS_RUNTIMES.index(g.key[2]))
+        if torch_native and keras_native:
+            pairs.append(("torch-vs-keras", torch_native[0], keras_native[0]))
+        onnx_by_rt: dict[tuple[str, str], list[CellGroup]] = {}
+        for g in members:
+            row = g.outputs_row or {}
+            if str(row.get("exporter", "native")) not in ("native", ""):
+                onnx_by_rt.setdefault((g.key[2], str(row.get("precision") or "fp32")), []).append(g)
+        for same in onnx_by_rt.values():
+            for a, b in combinations(sorted(same, key=lambda g: g.key[1]), 2):
+                pairs.append(("exporter-vs-exporter", a, b))
+    return pairs
+
+
+def parity_cross_table(run_dir: str | Path, *, cells_dir: str | Path | None = None) -> Any:
+    """Differences between outputs (informational; columns CROSS_COLUMNS), per named batch."""
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    cdir = Path(cells_dir) if cells_dir else run_dir / "cells"
+    run_id = _run_id(run_dir)
+    groups = read_cells(cdir) if cdir.is_dir() else []
+    rows = []
+    for kind, a, b in _pairs(groups):
+        ra, rb = a.outputs_row or {}, b.outputs_row or {}
+        pa = explain_profile(str(ra.get("precision") or "fp32"), a.key[2], a.key[3], _settings(ra))[0]
+        pb = explain_profile(str(rb.get("precision") or "fp32"), b.key[2], b.key[3], _settings(rb))[0]
+        prof = _combined(pa, pb)
+        for batch in sorted(set(a.outputs or {}) & set(b.outputs or {})):
+            res = compare(b.outputs[batch], a.outputs[batch], prof)  # type: ignore[index]
+            row = {c: res.get(c) for c in CROSS_COLUMNS if c in res}
+            row.update(run_id=ra.get("run_id") or run_id, twin=a.key[0], kind=kind, device=a.key[3],
+                       a=f"{a.key[1]}@{a.key[2]}", b=f"{b.key[1]}@{b.key[2]}", inputs=batch,
+                       precision=ra.get("precision") or "fp32", profile=prof.name)
+            rows.append(row)
+    return pd.DataFrame(rows, columns=CROSS_COLUMNS)

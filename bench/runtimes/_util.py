@@ -1,0 +1,68 @@
+"""Small helpers the runtime adapters share (kept free of heavy imports)."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any, Mapping
+
+from twinbench.errors import ConfigError
+
+
+def missing(*modules: str) -> str | None:
+    """'X not installed' for the first module that cannot be found, else None (imports nothing)."""
+    for mod in modules:
+        try:
+            found = importlib.util.find_spec(mod) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return f"{mod} not installed"
+    return None
+
+
+def only_input(feeds: Mapping[str, Any]) -> Any:
+    """Twins take one input ("tokens"); adapters accept any single name."""
+    if len(feeds) != 1:
+        raise ConfigError(f"feeds: expected exactly one input, got {sorted(feeds)}")
+    return next(iter(feeds.values()))
+
+
+def check_device(runtime: str, device: str, allowed: tuple[str, ...]) -> None:
+    if device not in allowed:
+        raise ConfigError(f"device {device!r} is not supported by runtime {runtime!r} (supported: {', '.join(allowed)})")
+
+
+def check_settings(runtime: str, settings: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    """Unknown settings are typos, not silently ignored knobs."""
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise ConfigError(f"runtime_settings.{runtime}: unknown setting(s) {', '.join(unknown)} "
+                          f"(known: {', '.join(known) or 'none'})")
+
+
+def load_native(kind: str, artifact: Any, run_dir: str) -> Any:
+    """Rebuild a native model through the twin registry (exporters/native.py does the work)."""
+    try:
+        from twinbench.exporters import native
+    except ImportError as exc:
+        raise ConfigError(f"native artifacts need twinbench.exporters.native ({exc})") from None
+    loader = native.load_torch if kind == "torch" else native.load_keras
+    return loader(artifact, run_dir)
+
+
+def first_output(result: Any) -> Any:
+    """Models may return a tensor, a tuple/list, or a dict: the first output is the logits."""
+    if isinstance(result, dict):
+        return next(iter(result.values()))
+    if isinstance(result, (tuple, list)):
+        return result[0]
+    return result
+
+
+def gpu_absent() -> bool:
+    """True when this machine surely has no NVIDIA GPU (no device nodes, no nvidia-smi): lets
+    `devices()` answer without importing a framework for seconds."""
+    import glob
+    import shutil
+
+    return not glob.glob("/dev/nvidia[0-9]*") and shutil.which("nvidia-smi") is None

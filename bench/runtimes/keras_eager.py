@@ -1,0 +1,30 @@
+"""`keras-eager`: `model(x, training=False)` called eagerly. Its own runtime: Keras 3's per-call
+overhead is not TensorFlow's speed and is never labelled as such."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twinbench.bench.runtimes import _tf, _util
+from twinbench.bench.runtimes.base import LoadOptions, Runtime
+from twinbench.exporters.artifact import Artifact
+
+SETTINGS = ("allow_tf32",)
+
+
+def devices() -> list[str]:
+    return _tf.devices()
+
+
+def load(artifact: Artifact, opts: LoadOptions) -> _tf.TfSession:
+    _util.check_settings("keras-eager", opts.settings, SETTINGS)
+    model, threads = _tf.load_model(artifact, opts, "keras-eager")
+
+    def infer(tokens: Any) -> Any:
+        return model(tokens, training=False)
+
+    return _tf.TfSession(infer, opts.device, threads, opts.settings)
+
+
+RUNTIME = Runtime(name="keras-eager", accepts=frozenset({"keras"}), available=_tf.available, devices=devices,
+                  load=load, doc="Keras 3 eager call model(x, training=False) (not TensorFlow graph speed)")

@@ -1,0 +1,34 @@
+"""`keras-predict`: `model.predict(x)` on a host numpy array, as many users call it. The input
+conversion and output copy are inside the timed call (io_in_timing is true)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twinbench.bench.runtimes import _tf, _util
+from twinbench.bench.runtimes.base import LoadOptions, Runtime
+from twinbench.exporters.artifact import Artifact
+
+SETTINGS = ("allow_tf32",)
+
+
+def devices() -> list[str]:
+    return _tf.devices()
+
+
+def load(artifact: Artifact, opts: LoadOptions) -> _tf.TfSession:
+    _util.check_settings("keras-predict", opts.settings, SETTINGS)
+    model, threads = _tf.load_model(artifact, opts, "keras-predict")
+    import tensorflow as tf
+
+    device = _tf.tf_device(opts.device)
+
+    def infer(tokens: Any) -> Any:
+        with tf.device(device):
+            return model.predict(tokens, batch_size=max(1, len(tokens)), verbose=0)
+
+    return _tf.TfSession(infer, opts.device, threads, opts.settings, takes_numpy=True)
+
+
+RUNTIME = Runtime(name="keras-predict", accepts=frozenset({"keras"}), available=_tf.available, devices=devices,
+                  load=load, doc="Keras 3 model.predict on numpy input (host copies inside the timing)")

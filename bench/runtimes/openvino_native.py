@@ -1,0 +1,111 @@
+"""`openvino`: the ONNX file compiled by OpenVINO's own Core for the CPU.
+
+OpenVINO CPU picks bf16 by itself on CPUs with AVX512_BF16/AMX, which moves outputs by ~1e-3.
+By default we ask for f32 and record it; `{"inference_precision": "bf16" | "f32" | "default"}` lets a
+user choose (default = leave the plugin's choice). `info()` reports the precision read back from the
+compiled model, which is what parity's profile choice relies on."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from twinbench.bench.runtimes import _util
+from twinbench.bench.runtimes.base import LoadOptions, Runtime
+from twinbench.errors import ConfigError
+from twinbench.exporters.artifact import Artifact
+
+SETTINGS = ("inference_precision", "performance_hint", "num_streams")
+_PRECISIONS = {"f32": "f32", "fp32": "f32", "bf16": "bf16", "f16": "f16", "fp16": "f16", "default": None}
+
+
+def available() -> str | None:
+    reason = _util.missing("openvino")
+    if reason:
+        return reason
+    return None
+
+
+def devices() -> list[str]:
+    return [] if available() else ["cpu"]
+
+
+def normalise_precision(value: Any) -> str:
+    """OpenVINO's element type ('<Type: 'bfloat16'>', 'bf16', 'f32') as fp32 | bf16 | fp16."""
+    text = str(value).lower()
+    if "bf16" in text or "bfloat16" in text:
+        return "bf16"
+    if "f16" in text or "float16" in text:
+        return "fp16"
+    if "f32" in text or "float32" in text:
+        return "fp32"
+    return text
+
+
+class OpenVinoSession:
+    def __init__(self, compiled: Any, threads: int, settings: dict[str, Any]) -> None:
+        import openvino as ov
+
+        self._ov = ov
+        self.compiled = compiled
+        self.request = compiled.create_infer_request()
+        self.threads = threads
+        self.settings = settings
+        port = compiled.inputs[0]
+        self.input_dtype = np.int32 if "i32" in str(port.get_element_type()) else np.int64
+
+    def bind(self, feeds: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+        x = np.ascontiguousarray(_util.only_input(feeds), dtype=self.input_dtype)
+        req = self.request
+        req.set_input_tensor(0, self._ov.Tensor(x, shared_memory=False))
+        infer = req.infer
+
+        def call() -> Any:
+            return infer(None, False, True)
+
+        return call
+
+    def fetch(self, result: Any) -> list[np.ndarray]:
+        return [np.array(self.request.get_output_tensor(i).data, copy=True)
+                for i in range(len(self.compiled.outputs))]
+
+    def sync(self) -> None:
+        return None
+
+    def info(self) -> dict[str, Any]:
+        c = self.compiled
+        actual = c.get_property("INFERENCE_PRECISION_HINT")
+        return {**self.settings, "threads": int(c.get_property("INFERENCE_NUM_THREADS")),
+                "inference_precision": normalise_precision(actual),
+                "precision_effective": normalise_precision(actual),
+                "num_streams": str(c.get_property("NUM_STREAMS")), "io_in_timing": False,
+                "openvino": self._ov.get_version()}
+
+    def close(self) -> None:
+        self.request = None
+        self.compiled = None
+
+
+def load(artifact: Artifact, opts: LoadOptions) -> OpenVinoSession:
+    import openvino as ov
+
+    _util.check_settings("openvino", opts.settings, SETTINGS)
+    _util.check_device("openvino", opts.device, ("cpu",))
+    requested = str(opts.settings.get("inference_precision", "f32")).lower()
+    if requested not in _PRECISIONS:
+        raise ConfigError(f"runtime_settings.openvino.inference_precision: {requested!r} is not one of "
+                          f"{', '.join(_PRECISIONS)}")
+    config: dict[str, Any] = {"INFERENCE_NUM_THREADS": opts.threads,
+                              "NUM_STREAMS": str(opts.settings.get("num_streams", 1)),
+                              "PERFORMANCE_HINT": str(opts.settings.get("performance_hint", "LATENCY"))}
+    if _PRECISIONS[requested] is not None:
+        config["INFERENCE_PRECISION_HINT"] = _PRECISIONS[requested]
+    core = ov.Core()
+    model = core.read_model(str(artifact.abspath(opts.run_dir)))
+    compiled = core.compile_model(model, "CPU", config)
+    return OpenVinoSession(compiled, opts.threads, {"inference_precision_requested": requested})
+
+
+RUNTIME = Runtime(name="openvino", accepts=frozenset({"onnx"}), available=available, devices=devices, load=load,
+                  doc="OpenVINO Core compile_model on CPU (f32 by default; precision read back)")

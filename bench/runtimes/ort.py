@@ -1,0 +1,174 @@
+"""ONNX Runtime with one execution provider per registered runtime: `ort-cpu`, `ort-cuda`, `ort-trt`,
+`ort-openvino`. One intra-op pool of `threads`, one inter-op thread, sequential execution.
+
+On GPUs inputs and outputs are bound to device-resident OrtValues (I/O binding), so the timed call
+is inference alone; `fetch` copies outputs back afterwards."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from twinbench.bench.runtimes import _util
+from twinbench.bench.runtimes.base import LoadOptions, Runtime
+from twinbench.errors import ConfigError, RuntimeUnavailable
+from twinbench.exporters.artifact import Artifact
+
+SETTINGS = ("graph_optimization_level", "allow_tf32", "trt_fp16", "provider_options")
+_LEVELS = ("disable", "basic", "extended", "all")
+_NP_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float)": np.float32,
+             "tensor(double)": np.float64, "tensor(float16)": np.float16}
+
+
+@dataclass(frozen=True)
+class _Ep:
+    runtime: str
+    provider: str
+    device: str
+    doc: str
+
+
+_EPS = (
+    _Ep("ort-cpu", "CPUExecutionProvider", "cpu", "ONNX Runtime, CPU execution provider"),
+    _Ep("ort-cuda", "CUDAExecutionProvider", "cuda", "ONNX Runtime, CUDA execution provider (I/O binding)"),
+    _Ep("ort-trt", "TensorrtExecutionProvider", "cuda", "ONNX Runtime, TensorRT execution provider (I/O binding)"),
+    _Ep("ort-openvino", "OpenVINOExecutionProvider", "cpu", "ONNX Runtime, OpenVINO execution provider"),
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _providers() -> tuple[str, ...] | str:
+    """Available providers, or why onnxruntime cannot be used at all."""
+    reason = _util.missing("onnxruntime")
+    if reason:
+        return reason
+    try:
+        import onnxruntime as ort
+    except Exception as exc:  # a broken install must not break `twinbench list`
+        return f"onnxruntime fails to import: {type(exc).__name__}: {exc}"
+    return tuple(ort.get_available_providers())
+
+
+def _available(ep: _Ep) -> str | None:
+    providers = _providers()
+    if isinstance(providers, str):
+        return providers
+    if ep.provider not in providers:
+        hint = {"ort-cuda": "onnxruntime-gpu", "ort-trt": "onnxruntime-gpu with TensorRT",
+                "ort-openvino": "onnxruntime-openvino"}.get(ep.runtime, "")
+        return f"onnxruntime has no {ep.provider}" + (f" (needs {hint})" if hint else "")
+    return None
+
+
+def _provider_list(ep: _Ep, opts: LoadOptions) -> tuple[list[Any], dict[str, Any]]:
+    """The providers argument and the settings it puts in effect (recorded in the results)."""
+    extra = dict(opts.settings.get("provider_options", {}))
+    tf32 = bool(opts.settings.get("allow_tf32", False))
+    if ep.runtime == "ort-cpu":
+        return ["CPUExecutionProvider"], {}
+    if ep.runtime == "ort-cuda":
+        o = {"device_id": 0, "use_tf32": int(tf32), **extra}
+        return [("CUDAExecutionProvider", o), "CPUExecutionProvider"], {"allow_tf32": bool(o["use_tf32"])}
+    if ep.runtime == "ort-trt":
+        o = {"device_id": 0, "trt_fp16_enable": bool(opts.settings.get("trt_fp16", False)), **extra}
+        cuda = {"device_id": 0, "use_tf32": int(tf32)}
+        eff = {"trt_fp16": o["trt_fp16_enable"], "allow_tf32": tf32}
+        if o["trt_fp16_enable"]:
+            eff["inference_precision"] = "fp16"
+        return [("TensorrtExecutionProvider", o), ("CUDAExecutionProvider", cuda), "CPUExecutionProvider"], eff
+    o = {"device_type": "CPU", "precision": "FP32", "num_of_threads": opts.threads, **extra}
+    return [("OpenVINOExecutionProvider", o), "CPUExecutionProvider"], {"inference_precision": str(o["precision"]).lower()}
+
+
+class OrtSession:
+    def __init__(self, sess: Any, ep: _Ep, threads: int, settings: dict[str, Any]) -> None:
+        import onnxruntime as ort
+
+        self._ort = ort
+        self.sess = sess
+        self.ep = ep
+        self.threads = threads
+        self.settings = settings
+        inp = sess.get_inputs()[0]
+        self.input_name = inp.name
+        self.input_dtype = _NP_TYPES.get(inp.type, np.int64)
+        self.output_names = [o.name for o in sess.get_outputs()]
+        self._gpu = ep.device == "cuda"
+
+    def bind(self, feeds: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+        x = np.ascontiguousarray(_util.only_input(feeds), dtype=self.input_dtype)
+        sess = self.sess
+        if not self._gpu:
+            run, names, f = sess.run, self.output_names, {self.input_name: x}
+            return lambda: run(names, f)
+        io = sess.io_binding()
+        x_dev = self._ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0)
+        io.bind_ortvalue_input(self.input_name, x_dev)
+        for name in self.output_names:
+            io.bind_output(name, "cuda", 0)
+        run_io = sess.run_with_iobinding
+
+        def call() -> Any:
+            run_io(io)
+            return (io, x_dev)
+
+        return call
+
+    def fetch(self, result: Any) -> list[np.ndarray]:
+        if self._gpu:
+            io = result[0]
+            return [np.asarray(o) for o in io.copy_outputs_to_cpu()]
+        return [np.asarray(o) for o in result]
+
+    def sync(self) -> None:
+        # run_with_iobinding returns after the stream work is done; nothing queued remains.
+        return None
+
+    def info(self) -> dict[str, Any]:
+        return {**self.settings, "intra_op_threads": self.threads, "inter_op_threads": 1,
+                "providers": self.sess.get_providers(), "io_in_timing": False,
+                "onnxruntime": self._ort.__version__}
+
+    def close(self) -> None:
+        self.sess = None
+
+
+def _load(ep: _Ep, artifact: Artifact, opts: LoadOptions) -> OrtSession:
+    import onnxruntime as ort
+
+    _util.check_settings(ep.runtime, opts.settings, SETTINGS)
+    _util.check_device(ep.runtime, opts.device, (ep.device,))
+    level = str(opts.settings.get("graph_optimization_level", "all")).lower()
+    if level not in _LEVELS:
+        raise ConfigError(f"runtime_settings.{ep.runtime}.graph_optimization_level: {level!r} "
+                          f"is not one of {', '.join(_LEVELS)}")
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = opts.threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = {
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL, "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }[level]
+    so.log_severity_level = 3
+    providers, effective = _provider_list(ep, opts)
+    sess = ort.InferenceSession(str(artifact.abspath(opts.run_dir)), so, providers=providers)
+    if ep.provider not in sess.get_providers():
+        raise RuntimeUnavailable(f"{ep.runtime}: onnxruntime fell back to {sess.get_providers()} "
+                                 f"({ep.provider} did not load)")
+    settings = {"graph_optimization_level": level, **effective}
+    return OrtSession(sess, ep, opts.threads, settings)
+
+
+def _runtime(ep: _Ep) -> Runtime:
+    return Runtime(
+        name=ep.runtime, accepts=frozenset({"onnx"}),
+        available=functools.partial(_available, ep),
+        devices=lambda: [] if _available(ep) else [ep.device],
+        load=functools.partial(_load, ep), doc=ep.doc)
+
+
+RUNTIMES = [_runtime(ep) for ep in _EPS]

@@ -1,0 +1,140 @@
+"""The timing engine: warm up, then time one call at a time until enough samples exist.
+
+Kept tiny on purpose: the hot loop does two `perf_counter_ns` calls, the call itself, an optional
+device sync and one store into a preallocated list, so the harness adds well under a microsecond.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from twinbench.errors import ConfigError
+
+#: Initial capacity of the sample buffer; it doubles when a fast call needs more.
+_CAPACITY = 4096
+
+
+@dataclass(frozen=True)
+class TimingPlan:
+    """Warm up for >= warmup_iters AND >= warmup_s; then measure until >= min_iters AND >= min_s,
+    stopping at max_s whatever happened. A cell whose CV exceeds max_cv is flagged invalid."""
+
+    warmup_iters: int = 5
+    warmup_s: float = 0.2
+    min_iters: int = 30
+    min_s: float = 1.0
+    max_s: float = 10.0
+    max_cv: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("warmup_iters", "min_iters"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ConfigError(f"timing.{name}: must be an integer, got {v!r}")
+        if self.warmup_iters < 0:
+            raise ConfigError(f"timing.warmup_iters: must be >= 0, got {self.warmup_iters}")
+        if self.min_iters < 1:
+            raise ConfigError(f"timing.min_iters: must be >= 1, got {self.min_iters}")
+        for name in ("warmup_s", "min_s", "max_s", "max_cv"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ConfigError(f"timing.{name}: must be a finite number, got {v!r}")
+        if self.warmup_s < 0:
+            raise ConfigError(f"timing.warmup_s: must be >= 0, got {self.warmup_s}")
+        if self.min_s < 0:
+            raise ConfigError(f"timing.min_s: must be >= 0, got {self.min_s}")
+        if self.max_s <= 0:
+            raise ConfigError(f"timing.max_s: must be positive, got {self.max_s}")
+        if self.max_s < self.min_s:
+            raise ConfigError(f"timing.max_s: must be >= min_s ({self.min_s}), got {self.max_s}")
+        if self.max_cv <= 0:
+            raise ConfigError(f"timing.max_cv: must be positive, got {self.max_cv}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TimingPlan":
+        try:
+            return cls(**dict(d))
+        except TypeError as exc:
+            raise ConfigError(f"timing: {exc}") from None
+
+
+def _noop() -> None:
+    return None
+
+
+def warm_up(call: Callable[[], Any], sync: Callable[[], None] | None, plan: TimingPlan) -> int:
+    """Run until warmup_iters AND warmup_s are both reached (never longer than max_s).
+    Returns the number of warm-up calls made."""
+    sync = sync or _noop
+    pc = time.perf_counter_ns
+    start = pc()
+    need_ns = int(plan.warmup_s * 1e9)
+    cap_ns = int(plan.max_s * 1e9)
+    n = 0
+    while True:
+        call()
+        sync()
+        n += 1
+        elapsed = pc() - start
+        if (n >= plan.warmup_iters and elapsed >= need_ns) or elapsed >= cap_ns:
+            return n
+
+
+def measure(call: Callable[[], Any], sync: Callable[[], None] | None, plan: TimingPlan,
+            *, warmup: bool = True) -> np.ndarray:
+    """Per-iteration wall time in int64 ns of `call(); sync()` after a warm-up.
+
+    `sync` may be None on CPU (saves a no-op call per iteration). The garbage collector is off
+    while timing so its pauses do not land in someone's p99."""
+    if warmup:
+        warm_up(call, sync, plan)
+    pc = time.perf_counter_ns
+    buf = [0] * _CAPACITY
+    cap = _CAPACITY
+    min_iters = plan.min_iters
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        start = pc()
+        min_end = start + int(plan.min_s * 1e9)
+        max_end = start + int(plan.max_s * 1e9)
+        i = 0
+        if sync is None:
+            while True:
+                t0 = pc()
+                call()
+                t1 = pc()
+                buf[i] = t1 - t0
+                i += 1
+                if (i >= min_iters and t1 >= min_end) or t1 >= max_end:
+                    break
+                if i == cap:
+                    buf.extend([0] * cap)
+                    cap *= 2
+        else:
+            while True:
+                t0 = pc()
+                call()
+                sync()
+                t1 = pc()
+                buf[i] = t1 - t0
+                i += 1
+                if (i >= min_iters and t1 >= min_end) or t1 >= max_end:
+                    break
+                if i == cap:
+                    buf.extend([0] * cap)
+                    cap *= 2
+    finally:
+        if gc_was_on:
+            gc.enable()
+    return np.array(buf[:i], dtype=np.int64)

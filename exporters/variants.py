@@ -1,0 +1,183 @@
+"""Derived ONNX artifacts: ORT offline-optimised graph, float16 and int8 (dynamic quantisation).
+
+Each variant is its own Artifact named "<base>-<variant>" next to its base file, with
+meta["derived_from"] = base name, and is checked to load and run in ONNX Runtime CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from twinbench.errors import ConfigError, ExportError
+from twinbench.exporters.artifact import Artifact
+
+if TYPE_CHECKING:
+    import onnx
+
+Variant = Callable[[Artifact, Path], Artifact]
+
+#: ORT level used for "ort-opt": "extended" fuses into com.microsoft ops that only ORT runs.
+ORT_OPT_LEVEL = "extended"
+
+
+def _paths(base: Artifact, run_dir: Path, suffix: str) -> tuple[Path, Path, str]:
+    if base.kind != "onnx":
+        raise ConfigError(f"variant {suffix}: artifact {base.name!r} is {base.kind}, not onnx")
+    src = base.abspath(run_dir)
+    if not src.is_file():
+        raise ExportError(f"variant {suffix}: base file missing: {src}")
+    name = f"{base.name}-{suffix}"
+    return src, src.with_name(f"{name}.onnx"), name
+
+
+def _probe_tokens(base: Artifact) -> Any:
+    import numpy as np
+
+    seq = int(base.meta.get("example", {}).get("seq") or base.meta.get("flops_at", {}).get("seq") or 8)
+    vocab = int(base.twin_config.get("vocab_size", 2) or 2)
+    return np.random.default_rng(0).integers(0, vocab, (2, seq), dtype=np.int64)
+
+
+def _ort_run(path: Path, tokens: Any) -> Any:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return sess.run(None, {name: tokens})[0]
+
+
+def _finish(base: Artifact, run_dir: Path, src: Path, dst: Path, name: str, variant: str,
+            precision: str, seconds: float, extra: dict[str, Any]) -> Artifact:
+    """Stamp metadata, check it runs in ORT CPU next to its base, and write the sidecar."""
+    import numpy as np
+    import onnx
+
+    from twinbench.exporters.finalize import rel_path, set_metadata
+    from twinbench.exporters.inspect import node_count, op_histogram
+
+    model = onnx.load(str(dst))
+    set_metadata(model, {"twinbench.variant": variant, "twinbench.derived_from": base.name})
+    onnx.save(model, str(dst))
+    x = _probe_tokens(base)
+    try:
+        got = _ort_run(dst, x)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ExportError(f"variant {name}: does not run in ONNX Runtime CPU: {first[:300]}") from None
+    want = _ort_run(src, x)
+    if not np.all(np.isfinite(got)):
+        raise ExportError(f"variant {name}: non-finite outputs in ONNX Runtime CPU")
+    meta = {k: base.meta[k] for k in ("opset", "inputs", "outputs", "weights_hash", "flops", "flops_at",
+                                      "example") if k in base.meta}
+    meta.update({
+        "derived_from": base.name, "variant": variant, "seconds": round(seconds, 4),
+        "bytes": dst.stat().st_size, "node_count": node_count(model), "op_histogram": op_histogram(model),
+        "probe_max_abs_vs_base": float(np.abs(got.astype(np.float64) - want).max()),
+        **extra,
+    })
+    art = dataclasses.replace(base, name=name, path=rel_path(dst, run_dir), precision=precision, meta=meta)
+    art.write_sidecar(run_dir)
+    return art
+
+
+def ort_optimized(base: Artifact, run_dir: Path) -> Artifact:
+    """Graph optimised offline by ORT (level "extended"). Fused ops are com.microsoft contrib ops
+    placed for the execution provider that wrote the file: valid for ORT CPU, maybe not elsewhere."""
+    import onnxruntime as ort
+
+    run_dir = Path(run_dir)
+    src, dst, name = _paths(base, run_dir, "ort-opt")
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    so.optimized_model_filepath = str(dst)
+    so.log_severity_level = 3
+    t0 = time.perf_counter()
+    ort.InferenceSession(str(src), so, providers=["CPUExecutionProvider"])
+    seconds = time.perf_counter() - t0
+    return _finish(base, run_dir, src, dst, name, "ort-opt", "fp32", seconds, {
+        "ort_level": ORT_OPT_LEVEL, "optimized_for": "onnxruntime CPUExecutionProvider",
+        "portable": False, "onnxruntime": ort.__version__,
+        "note": "optimised graph may contain EP-specific fused ops; run it only on ORT CPU",
+    })
+
+
+_MISSING_KERNEL = re.compile(r"Could not find an implementation for (\w+)\(")
+
+
+def _cpu_fp16_blocklist(model: "onnx.ModelProto", tries: int = 12) -> tuple["onnx.ModelProto", list[str]]:
+    """Convert, ask ORT CPU which fp16 kernels are missing, keep those ops in fp32, repeat."""
+    import onnxruntime as ort
+
+    from twinbench.exporters.fp16 import convert_fp16
+
+    keep: list[str] = []
+    for _ in range(tries):
+        half = convert_fp16(model, keep_fp32=keep)
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        try:
+            ort.InferenceSession(half.SerializeToString(), so, providers=["CPUExecutionProvider"])
+            return half, keep
+        except Exception as exc:
+            m = _MISSING_KERNEL.search(str(exc))
+            if not m or m.group(1) in keep:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise ExportError(f"variant fp16: ORT CPU rejects the fp16 graph: {first[:300]}") from None
+            keep.append(m.group(1))
+    raise ExportError(f"variant fp16: too many ops without fp16 CPU kernels ({', '.join(keep)})")
+
+
+def fp16(base: Artifact, run_dir: Path) -> Artifact:
+    """float16 weights and activations, int64 tokens in and float32 logits out (keep_io_types)."""
+    import onnx
+
+    run_dir = Path(run_dir)
+    src, dst, name = _paths(base, run_dir, "fp16")
+    t0 = time.perf_counter()
+    half, keep = _cpu_fp16_blocklist(onnx.load(str(src)))
+    onnx.checker.check_model(half)
+    onnx.save(half, str(dst))
+    seconds = time.perf_counter() - t0
+    return _finish(base, run_dir, src, dst, name, "fp16", "fp16", seconds, {
+        "keep_io_types": True, "fp32_ops": keep,
+        "note": "ops in fp32_ops have no fp16 kernel in ORT CPU and run in fp32 between Casts",
+    })
+
+
+#: Ops quantised by "int8": weights to int8, activations quantised on the fly.
+INT8_OPS = ["MatMul", "Gemm", "LSTM", "Gather", "Attention"]
+
+
+def int8(base: Artifact, run_dir: Path) -> Artifact:
+    """Dynamic quantisation (int8 weights, per-call activation scales) of MatMul/Gemm/LSTM/Gather."""
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    run_dir = Path(run_dir)
+    src, dst, name = _paths(base, run_dir, "int8")
+    t0 = time.perf_counter()
+    try:
+        quantize_dynamic(str(src), str(dst), op_types_to_quantize=INT8_OPS, weight_type=QuantType.QInt8)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ExportError(f"variant {name}: quantize_dynamic failed: {first[:300]}") from None
+    seconds = time.perf_counter() - t0
+    return _finish(base, run_dir, src, dst, name, "int8", "int8", seconds, {
+        "quantization": "dynamic", "weight_type": "QInt8", "op_types": INT8_OPS,
+        "onnxruntime": ort.__version__,
+    })
+
+
+VARIANTS: dict[str, Variant] = {"ort-opt": ort_optimized, "fp16": fp16, "int8": int8}
+
+
+def get_variant(name: str) -> Variant:
+    if name not in VARIANTS:
+        raise ConfigError(f"unknown variant {name!r} (known: {', '.join(sorted(VARIANTS))})")
+    return VARIANTS[name]

@@ -1,0 +1,27 @@
+"""report.md: the run report as GitHub-flavoured Markdown (renders on GitHub and in CI summaries)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from twinbench.reports.format import md_table
+from twinbench.reports.sections import Figure, Heading, Para, Table, report_blocks
+
+
+def blocks_to_markdown(blocks: Iterable[Any]) -> str:
+    parts: list[str] = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            parts.append("#" * b.level + " " + b.text)
+        elif isinstance(b, Para):
+            parts.append(b.text)
+        elif isinstance(b, Table):
+            parts.append(md_table(b.headers, b.rows, b.align))
+        elif isinstance(b, Figure):
+            continue
+    return "\n\n".join(parts) + "\n"
+
+
+def render_markdown(run: Any) -> str:
+    """The whole report of a loaded run (`tables.load_run`) as Markdown text."""
+    return blocks_to_markdown(report_blocks(run))

@@ -1,0 +1,221 @@
+"""The content of a run report as plain blocks, rendered by markdown.py and html.py alike.
+
+Building the content once keeps the two reports saying the same thing; `Figure` blocks name a plot
+that only the HTML report draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from twinbench.reports.format import fnum, fratio, fsci, is_missing, text
+
+#: Worst first: the verdict shown for a group of parity rows is its worst row's.
+VERDICT_ORDER = ("FAIL", "ERROR", "PASS", "SKIP")
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Para:
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    align: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A plot by name (see plots.PLOTS) with its arguments; Markdown skips it."""
+
+    kind: str
+    twin: str = ""
+
+
+Block = Heading | Para | Table | Figure
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> Table:
+    al = tuple(align.ljust(len(headers), "l")) if align else ("l",) * len(headers)
+    return Table(tuple(headers), tuple(tuple(text(c) for c in r) for r in rows), al)
+
+
+def worst_verdict(verdicts: Sequence[Any]) -> str:
+    vs = {text(v) for v in verdicts}
+    for v in VERDICT_ORDER:
+        if v in vs:
+            return v
+    return "SKIP"
+
+
+def overall_verdict(parity: Any) -> str:
+    """FAIL when any row is FAIL or ERROR, PASS when some row passed, else SKIP (nothing checked)."""
+    if parity is None or not len(parity):
+        return "SKIP"
+    v = worst_verdict(list(parity["verdict"]))
+    return "FAIL" if v in ("FAIL", "ERROR") else v
+
+
+def _twins(run: Any) -> list[str]:
+    names: list[str] = []
+    for df in (run.results, run.parity, run.training):
+        if len(df) and "twin" in df:
+            names += [text(t) for t in df["twin"] if text(t)]
+    return sorted(set(names))
+
+
+def header_blocks(run: Any) -> list[Block]:
+    m = run.manifest
+    mach = m.get("machine") or {}
+    gpu = mach.get("gpu") or {}
+    gpu_s = f"{gpu.get('name')} ({gpu.get('memory_gb')} GB, driver {gpu.get('driver')})" if gpu else "none"
+    rows = [("run", run.run_id), ("created", m.get("created", "")), ("git commit", m.get("git_commit") or "-"),
+            ("CPU", f"{mach.get('cpu_model', '?')} ({mach.get('cpu_cores', '?')} cores)"),
+            ("memory", f"{mach.get('memory_gb', '?')} GB"), ("GPU", gpu_s), ("host", mach.get("host", "")),
+            ("OS", mach.get("os", "")), ("machine fingerprint", mach.get("fingerprint", ""))]
+    timings = m.get("timings") or {}
+    if timings:
+        rows.append(("timings", ", ".join(f"{k} {v}" for k, v in timings.items())))
+    versions = m.get("versions") or {}
+    blocks: list[Block] = [Heading(1, f"twinbench report: {run.run_id}"), table(["", ""], rows)]
+    if versions:
+        blocks += [Heading(3, "Library versions"), table(["library", "version"], sorted(versions.items()))]
+    return blocks
+
+
+def parity_blocks(run: Any) -> list[Block]:
+    df = run.parity
+    blocks: list[Block] = [Heading(2, "Parity")]
+    if not len(df):
+        return blocks + [Para("No parity checks in this run.")]
+    blocks.append(Para(f"**Overall verdict: {overall_verdict(df)}** (every output against the twin's float64 "
+                       "torch golden; cells show the worst eval set: verdict, max abs error, profile)"))
+    for twin in sorted({text(t) for t in df["twin"]}):
+        sub = df[df["twin"].map(text) == twin]
+        runtimes = sorted({text(r) for r in sub["runtime"]})
+        rows = []
+        for art in sorted({text(a) for a in sub["artifact"]}):
+            row = [art]
+            for rt in runtimes:
+                g = sub[(sub["artifact"].map(text) == art) & (sub["runtime"].map(text) == rt)]
+                if not len(g):
+                    row.append("")
+                    continue
+                mx = g["max_abs"].astype(float).max() if g["max_abs"].notna().any() else None
+                profiles = "/".join(sorted({text(p) for p in g["profile"] if text(p)}))
+                row.append(f"{worst_verdict(list(g['verdict']))} {fsci(mx)} ({profiles or '-'})")
+            rows.append(row)
+        blocks += [Heading(3, f"{twin}"), table(["artifact"] + runtimes, rows), Figure("parity", twin)]
+    bad = df[df["verdict"].map(text).isin(["FAIL", "ERROR"])]
+    if len(bad):
+        rows = [(r.twin, r.artifact, r.runtime, r.device, r.inputs, r.verdict, fsci(r.max_abs), fsci(r.atol),
+                 fsci(r.rtol), text(r.first_divergent_layer), text(r.error)) for r in bad.itertuples()]
+        blocks += [Heading(3, "Failures"), table(["twin", "artifact", "runtime", "device", "inputs", "verdict",
+                                                  "max abs", "atol", "rtol", "first divergent layer", "error"],
+                                                 rows)]
+    return blocks
+
+
+def _timed(results: Any) -> Any:
+    ok = results["status"].map(text).isin(["ok", "invalid"])
+    return results[ok & results["p50_ms"].notna()]
+
+
+def speed_blocks(run: Any) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Speed")]
+    df = _timed(run.results)
+    if not len(df):
+        return blocks + [Para("No timed cells in this run.")]
+    blocks.append(Para("Per batch x sequence length, runtimes ranked by median latency (p50); "
+                       "'vs fastest' is p50 / the fastest p50; throughput is sequences per second."))
+    for twin in sorted({text(t) for t in df["twin"]}):
+        sub = df[df["twin"].map(text) == twin]
+        blocks += [Heading(3, twin), Figure("latency_vs_batch", twin), Figure("latency_vs_seq", twin),
+                   Figure("throughput", twin), Figure("distribution", twin)]
+        for (batch, seq), g in sub.groupby(["batch", "seq_len"], sort=True):
+            g = g.sort_values("p50_ms", kind="stable")
+            best = float(g["p50_ms"].iloc[0])
+            rows = []
+            for i, r in enumerate(g.itertuples(), 1):
+                flag = f"invalid: {text(r.error)}" if text(r.status) == "invalid" else ""
+                rows.append((i, r.artifact, r.runtime, r.device, text(r.threads), fnum(r.p50_ms),
+                             fratio(float(r.p50_ms) / best if best > 0 else None), fnum(r.p90_ms),
+                             fnum(r.p99_ms), fnum(r.throughput_sps), fnum(r.cv, 2),
+                             "-" if is_missing(r.iterations) else int(r.iterations), flag))
+            blocks += [Heading(4, f"{twin}: batch {batch}, seq_len {seq}"),
+                       table(["#", "artifact", "runtime", "device", "threads", "p50 ms", "vs fastest", "p90 ms",
+                              "p99 ms", "seq/s", "CV", "iters", "flags"], rows, "rllllrrrrrrrl")]
+        cold = sub.groupby(["artifact", "runtime", "device"], sort=True)[["cold_load_ms", "cold_first_run_ms",
+                                                                         "peak_rss_mb"]]
+        rows = [(a, rt, dev, fnum(v["cold_load_ms"]), fnum(v["cold_first_run_ms"]), fnum(v["peak_rss_mb"]))
+                for (a, rt, dev), v in cold.median().iterrows()]
+        blocks += [Heading(4, f"{twin}: cold start (median over cells)"),
+                   table(["artifact", "runtime", "device", "load ms", "first run ms", "peak RSS MB"], rows,
+                         "lllrrr")]
+    return blocks
+
+
+def training_blocks(run: Any) -> list[Block]:
+    df = run.training
+    blocks: list[Block] = [Heading(2, "Training")]
+    if not len(df):
+        return blocks + [Para("No training in this run.")]
+    for twin in sorted({text(t) for t in df["twin"]}):
+        sub = df[df["twin"].map(text) == twin]
+        fws = sorted({text(f) for f in sub["framework"]})
+        metrics = [m for m in ("train_loss", "val_loss", "val_acc", "val_token_acc", "seconds")
+                   if sub[m].notna().any()]
+        headers = ["epoch"] + [f"{fw} {m}" for m in metrics for fw in fws]
+        rows = []
+        for epoch in sorted({int(e) for e in sub["epoch"].dropna()}):
+            e = sub[sub["epoch"] == epoch]
+            row: list[Any] = [epoch]
+            for m in metrics:
+                for fw in fws:
+                    v = e[e["framework"].map(text) == fw][m]
+                    row.append(fnum(v.iloc[0], 4) if len(v) else "-")
+            rows.append(row)
+        modes = ", ".join(sorted({text(x) for x in sub["mode"] if text(x)})) or "-"
+        blocks += [Heading(3, f"{twin} (mode: {modes})"), table(headers, rows, "l" + "r" * (len(headers) - 1)),
+                   Figure("training", twin)]
+        summary = []
+        for fw in fws:
+            f = sub[sub["framework"].map(text) == fw].sort_values("epoch")
+            last = f.iloc[-1]
+            summary.append((fw, int(last["epoch"]), fnum(last["train_loss"], 4), fnum(last["val_loss"], 4),
+                            fnum(last["val_acc"], 4), fnum(f["seconds"].astype(float).sum())))
+        if len(fws) == 2:
+            a, b = (sub[sub["framework"].map(text) == fw].set_index("epoch")["train_loss"] for fw in fws)
+            diff = (a.astype(float) - b.astype(float)).abs().max()
+            summary.append(("max abs train-loss difference", "", fsci(diff), "", "", ""))
+        blocks.append(table(["framework", "epochs", "final train loss", "final val loss", "final val acc",
+                             "total s"], summary, "lrrrrr"))
+    return blocks
+
+
+def problem_blocks(run: Any) -> list[Block]:
+    df = run.results
+    bad = df[df["status"].map(text).isin(["failed", "skipped", "invalid"])]
+    blocks: list[Block] = [Heading(2, "Skipped, failed and invalid cells")]
+    if not len(bad):
+        return blocks + [Para("None.")]
+    bad = bad.sort_values(["status", "twin", "artifact", "runtime", "batch", "seq_len"], kind="stable")
+    rows = [(r.status, r.twin, r.artifact, r.runtime, r.device, text(r.batch), text(r.seq_len), text(r.error))
+            for r in bad.itertuples()]
+    return blocks + [table(["status", "twin", "artifact", "runtime", "device", "batch", "seq_len", "reason"],
+                           rows)]
+
+
+def report_blocks(run: Any) -> list[Block]:
+    """The whole report, top to bottom."""
+    return (header_blocks(run) + parity_blocks(run) + speed_blocks(run) + training_blocks(run)
+            + problem_blocks(run))

@@ -1,0 +1,106 @@
+"""The worker: files it writes, deterministic inputs, and failure isolation (raise, abort,
+segfault, hang each give a failed row and the run goes on)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from twinbench.bench.cells import CellSpec, plan_cells
+from twinbench.bench.schema import RESULTS_COLUMNS
+from twinbench.bench.timing import TimingPlan
+from twinbench.bench.worker import make_inputs, run_cell, run_cells
+
+PLAN = TimingPlan(warmup_iters=2, warmup_s=0.0, min_iters=5, min_s=0.05, max_s=1.0, max_cv=1e9)
+
+
+def _specs(tiny_run, runtimes, **kw):
+    specs, skipped = plan_cells(tiny_run.run_dir, [tiny_run.artifacts["torch-script"]], runtimes, ["cpu"], [2],
+                                [6], [1], PLAN, {}, [], 40, **kw)
+    assert not skipped
+    return specs
+
+
+def test_inputs_are_deterministic_word_ids(tiny_run) -> None:
+    spec = _specs(tiny_run, ["ort-cpu"])[0]
+    x = make_inputs(spec)
+    assert x.dtype == np.int64 and x.shape == (2, 6) and x.min() >= 2 and x.max() < 40
+    np.testing.assert_array_equal(x, make_inputs(spec))
+
+
+def test_run_cell_in_process_writes_row_samples_and_outputs(tiny_run) -> None:
+    spec = _specs(tiny_run, ["ort-cpu"])[0]
+    row = run_cell(spec)
+    assert row["status"] == "ok", row["error"]
+    assert set(RESULTS_COLUMNS) <= set(row)
+    cells = tiny_run.run_dir / "cells"
+    ns = np.load(cells / f"{spec.cell_id}.npy")
+    assert ns.dtype == np.int64 and len(ns) == row["iterations"] >= 5
+    assert row["samples_file"] == f"cells/{spec.cell_id}.npy"
+    assert row["cold_load_ms"] > 0 and row["cold_first_run_ms"] > 0 and row["peak_rss_mb"] > 0
+    assert row["threads_actual"] == 1 and row["io_in_timing"] is False
+    assert json.loads(row["runtime_settings"])["intra_op_threads"] == 1
+    assert json.loads((cells / f"{spec.cell_id}.json").read_text())["status"] == "ok"
+    with np.load(cells / f"{spec.cell_id}.outputs.npz") as z:
+        assert set(z.files) == set(tiny_run.batches)
+        for k in z.files:
+            assert z[k].dtype == np.float64
+            np.testing.assert_allclose(z[k], tiny_run.reference[k], rtol=1e-4, atol=1e-5)
+
+
+def test_high_cv_or_too_few_iterations_is_invalid(tiny_run) -> None:
+    plan = TimingPlan(warmup_iters=0, warmup_s=0.0, min_iters=10**9, min_s=0.0, max_s=0.05)
+    spec = plan_cells(tiny_run.run_dir, [tiny_run.artifacts["torch-script"]], ["ort-cpu"], ["cpu"], [1], [6], [1],
+                      plan, {}, [], 40, parity=False)[0][0]
+    row = run_cell(spec)
+    assert row["status"] == "invalid" and "min_iters" in row["error"]
+
+
+def test_worker_cli_runs_a_list_of_specs(tiny_run, tmp_path) -> None:
+    specs = _specs(tiny_run, ["ort-cpu", "openvino"], parity=False)
+    path = tmp_path / "specs.json"
+    path.write_text(json.dumps([s.to_dict() for s in specs]))
+    proc = subprocess.run([sys.executable, "-m", "twinbench.bench.worker", str(path)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for s in specs:
+        row = json.loads((tiny_run.run_dir / "cells" / f"{s.cell_id}.json").read_text())
+        assert row["status"] == "ok", row["error"]
+
+
+@pytest.mark.slow
+def test_failures_become_rows_and_the_run_continues(tiny_run, bad_runtimes) -> None:
+    names = ["test-raise", "test-abort", "test-segfault", "test-hang", "ort-cpu"]
+    specs = _specs(tiny_run, names, extra_modules=[bad_runtimes], parity=False)
+    seen = []
+    df = run_cells(specs, timeout_s=8, progress=lambda done, total, label: seen.append((done, total)))
+    assert list(df.columns) == RESULTS_COLUMNS
+    by_rt = {r.runtime: r for r in df.itertuples()}
+    assert by_rt["test-raise"].status == "failed"
+    assert by_rt["test-raise"].error == "ValueError: this runtime always fails to load"
+    assert "SIGABRT" in by_rt["test-abort"].error and by_rt["test-abort"].status == "failed"
+    assert "SIGSEGV" in by_rt["test-segfault"].error and by_rt["test-segfault"].status == "failed"
+    assert "timed out" in by_rt["test-hang"].error and by_rt["test-hang"].status == "failed"
+    assert by_rt["ort-cpu"].status == "ok", by_rt["ort-cpu"].error
+    assert seen == [(i, 5) for i in range(1, 6)]
+    log = (tiny_run.run_dir / "cells" / f"{specs[0].cell_id}.log").read_text()
+    assert "Traceback" in log and "second line" in log
+
+
+def test_in_process_failure_is_a_row(tiny_run, bad_runtimes) -> None:
+    specs = _specs(tiny_run, ["test-raise"], extra_modules=[bad_runtimes], parity=False)
+    df = run_cells(specs, isolate=False)
+    assert df.loc[0, "status"] == "failed" and "ValueError" in df.loc[0, "error"]
+
+
+def test_missing_artifact_file_fails_cleanly(tiny_run, tmp_path) -> None:
+    spec = _specs(tiny_run, ["ort-cpu"], parity=False)[0]
+    d = spec.to_dict()
+    d["artifact"] = dict(d["artifact"], path="artifacts/lstm/nope.onnx")
+    d["cell_id"] = "missing-file"
+    row = run_cells([CellSpec.from_dict(d)], isolate=False).iloc[0]
+    assert row["status"] == "failed" and row["error"]

@@ -1,0 +1,191 @@
+"""Every registered twin: exact weight transfer both ways, same function in torch and Keras."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+from twinbench.errors import ConfigError
+from twinbench.models.registry import INPUT_NAME, OUTPUT_NAME, get_twin, list_twins
+
+TOL = 1e-6
+TWINS = list_twins()
+
+
+def seq_lens(twin) -> list[int]:
+    """Sequence lengths every twin accepts: its fixed length, or 5 (widest CNN kernel) and 9."""
+    return [twin.fixed_length] if twin.fixed_length else [5, 9]
+
+
+def batches(twin, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    vocab = twin.config.vocab_size
+    out = [rng.integers(0, vocab, size=(b, s), dtype=np.int64) for b in (1, 3) for s in seq_lens(twin)]
+    out.append(np.zeros((2, seq_lens(twin)[-1]), dtype=np.int64))  # all padding
+    return out
+
+
+def build_pair(twin, seed: int = 0):
+    import keras
+    import torch
+
+    torch.manual_seed(seed)
+    keras.utils.set_random_seed(seed)
+    return twin.build_torch(twin.config).eval(), twin.build_keras(twin.config)
+
+
+def torch_out(tm, x: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return tm(torch.from_numpy(x)).numpy()
+
+
+def keras_out(km, x: np.ndarray) -> np.ndarray:
+    return np.asarray(km(x, training=False))
+
+
+def assert_same_function(twin, tm, km) -> None:
+    for x in batches(twin):
+        a, b = torch_out(tm, x), keras_out(km, x)
+        assert a.dtype == np.float32 and b.dtype == np.float32
+        expected = (x.shape[0], twin.num_outputs) if twin.task == "classify" else (*x.shape, twin.num_outputs)
+        assert a.shape == b.shape == expected
+        np.testing.assert_allclose(a, b, atol=TOL, rtol=0, err_msg=f"{twin.name} {x.shape}")
+
+
+def assert_torch_state_equal(tm_a, tm_b) -> None:
+    """Exact equality, except LSTM biases where only bias_ih + bias_hh is defined by Keras."""
+    import torch
+
+    lstm_prefixes = [n + "." if n else "" for n, m in tm_a.named_modules() if isinstance(m, torch.nn.LSTM)]
+    sa, sb = tm_a.state_dict(), tm_b.state_dict()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        in_lstm = any(key.startswith(p) and "bias_" in key[len(p):] for p in lstm_prefixes)
+        if in_lstm and "bias_hh" in key:
+            continue
+        if in_lstm:
+            other = key.replace("bias_ih", "bias_hh")
+            got = (sb[key] + sb[other]).numpy()
+            want = (sa[key].numpy().astype(np.float32) + sa[other].numpy().astype(np.float32))
+            np.testing.assert_array_equal(got, want, err_msg=key)
+            assert not sb[other].any(), f"{other} should be zero after keras -> torch"
+        else:
+            np.testing.assert_array_equal(sa[key].numpy(), sb[key].numpy(), err_msg=key)
+
+
+@pytest.mark.parametrize("name", TWINS)
+def test_contract(name):
+    twin = get_twin(name)
+    assert twin.name == name and twin.config.vocab_size == 1000
+    tm, km = build_pair(twin)
+    assert km.inputs[0].name == INPUT_NAME and "int64" in str(km.inputs[0].dtype)
+    assert list(km.output_names) == [OUTPUT_NAME]
+    assert km.inputs[0].shape[1] == twin.fixed_length
+
+
+@pytest.mark.parametrize("name", TWINS)
+def test_torch_to_keras_same_function(name):
+    twin = get_twin(name)
+    tm, km = build_pair(twin)
+    twin.torch_to_keras(tm, km)
+    assert_same_function(twin, tm, km)
+
+
+@pytest.mark.parametrize("name", TWINS)
+def test_keras_to_torch_same_function(name):
+    twin = get_twin(name)
+    tm, km = build_pair(twin, seed=1)
+    twin.keras_to_torch(km, tm)
+    assert_same_function(twin, tm, km)
+
+
+@pytest.mark.parametrize("name", TWINS)
+def test_round_trips_exact(name):
+    twin = get_twin(name)
+    tm, km = build_pair(twin, seed=2)
+    tm2, km2 = build_pair(twin, seed=3)
+    twin.torch_to_keras(tm, km)
+    twin.keras_to_torch(km, tm2)  # torch -> keras -> torch
+    assert_torch_state_equal(tm, tm2)
+    twin.torch_to_keras(tm2, km2)  # keras -> torch -> keras: every Keras weight comes back exactly
+    for w1, w2 in zip(km.get_weights(), km2.get_weights()):
+        np.testing.assert_array_equal(w1, w2)
+
+
+@pytest.mark.parametrize("name", TWINS)
+def test_keras_rebuild_and_load_weights(name, tmp_path):
+    """Workers rebuild the Keras model from the registry and load weights: no custom objects."""
+    twin = get_twin(name)
+    tm, km = build_pair(twin)
+    twin.torch_to_keras(tm, km)
+    path = tmp_path / "keras.weights.h5"
+    km.save_weights(path)
+    km2 = twin.build_keras(twin.config)
+    km2.load_weights(path)
+    x = batches(twin)[-2]
+    np.testing.assert_array_equal(keras_out(km, x), keras_out(km2, x))
+
+
+@pytest.mark.parametrize("name", TWINS)
+@pytest.mark.parametrize("field", ["vocab_size", "embed_dim"])
+def test_bad_sizes_name_the_field(name, field):
+    if not hasattr(get_twin(name).config, field):
+        pytest.skip(f"{name} has no {field}")
+    with pytest.raises(ConfigError, match=field):
+        get_twin(name, **{field: -1})
+
+
+@pytest.mark.parametrize("name", TWINS)
+def test_unknown_field_is_config_error(name):
+    with pytest.raises(ConfigError, match="bad config override"):
+        get_twin(name, no_such_field=1)
+
+
+# -- lstm specifics -------------------------------------------------------------------------------
+
+
+def test_lstm_gate_blocks_one_by_one():
+    """Perturb one gate block at a time in torch: only that block moves in Keras, same order."""
+    import torch
+
+    twin = get_twin("lstm", vocab_size=20, embed_dim=4, hidden=3)
+    tm, km = build_pair(twin)
+    h = twin.config.hidden
+    twin.torch_to_keras(tm, km)
+    base = km.get_layer("lstm_0").get_weights()
+    for gate in range(4):  # i, f, g, o in both frameworks
+        tm2, km2 = build_pair(twin)
+        tm2.load_state_dict(tm.state_dict())
+        with torch.no_grad():
+            tm2.lstm.weight_ih_l0[gate * h:(gate + 1) * h] += 1.0
+            tm2.lstm.weight_hh_l0[gate * h:(gate + 1) * h] += 2.0
+            tm2.lstm.bias_hh_l0[gate * h:(gate + 1) * h] += 3.0
+        twin.torch_to_keras(tm2, km2)
+        kernel, recurrent, bias = km2.get_layer("lstm_0").get_weights()
+        for blk in range(4):
+            cols = slice(blk * h, (blk + 1) * h)
+            moved = blk == gate
+            np.testing.assert_allclose(kernel[:, cols] - base[0][:, cols], 1.0 if moved else 0.0, atol=1e-6)
+            np.testing.assert_allclose(recurrent[:, cols] - base[1][:, cols], 2.0 if moved else 0.0, atol=1e-6)
+            np.testing.assert_allclose(bias[cols] - base[2][cols], 3.0 if moved else 0.0, atol=1e-6)
+
+
+def test_lstm_reads_the_last_time_step_even_if_padding():
+    twin = get_twin("lstm", vocab_size=30)
+    tm, km = build_pair(twin)
+    twin.torch_to_keras(tm, km)
+    x = np.array([[5, 6, 7, 0, 0, 0]], dtype=np.int64)
+    trimmed = x[:, :3]
+    assert not np.allclose(torch_out(tm, x), torch_out(tm, trimmed))
+    np.testing.assert_allclose(keras_out(km, x), torch_out(tm, x), atol=TOL)
+
+
+def test_lstm_seed_notebook_sizes():
+    cfg = get_twin("lstm").config
+    assert (cfg.embed_dim, cfg.hidden, cfg.num_classes) == (16, 32, 2)
