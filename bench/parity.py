@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from twinbench.models.registry import Twin
 
 __all__ = ["PROFILES", "Profile", "choose_profile", "explain_profile", "get_profile", "parity_inputs",
-           "save_parity_inputs", "load_batches", "golden_outputs", "save_golden", "compare",
+           "save_parity_inputs", "load_batches", "golden_outputs", "keras_golden_outputs", "golden_path",
+           "save_golden", "save_goldens", "compare",
            "compare_batches", "worst_batch",
            "overall_verdict", "parity_table", "run_parity_only", "localize"]
 
@@ -151,6 +152,30 @@ def golden_outputs(twin: "Twin | None", torch_model: "torch.nn.Module",
     return out
 
 
+def keras_golden_outputs(twin: "Twin", keras_model: Any, batches: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The golden of the *Keras* weights: a fresh torch twin given the Keras weights through the
+    twin's own `keras_to_torch`, run in float64. Keras-sourced artifacts (keras, tf2onnx and its
+    variants) are judged against this, so a training drift between the two frameworks (synced or
+    independent mode) is not mistaken for an export or runtime error."""
+    torch_model = twin.build_torch(twin.config)
+    twin.keras_to_torch(keras_model, torch_model)
+    return golden_outputs(twin, torch_model.eval(), batches)
+
+
+def golden_path(twin_dir: str | Path, source: str = "torch") -> Path:
+    """`golden.npz` (torch weights) or `golden.keras.npz` (Keras weights) in a twin's artifacts."""
+    return Path(twin_dir) / ("golden.keras.npz" if source == "keras" else "golden.npz")
+
+
+def save_goldens(twin: "Twin", torch_model: Any, keras_model: Any, batches: Mapping[str, np.ndarray],
+                 twin_dir: str | Path) -> list[Path]:
+    """Write the golden of each framework's weights (Keras only when a Keras model is given)."""
+    paths = [save_golden(golden_path(twin_dir, "torch"), golden_outputs(twin, torch_model, batches))]
+    if keras_model is not None:
+        paths.append(save_golden(golden_path(twin_dir, "keras"), keras_golden_outputs(twin, keras_model, batches)))
+    return paths
+
+
 def _tolerance_rows(g: np.ndarray, p: Profile) -> np.ndarray:
     return p.atol + p.rtol * np.abs(g)
 
@@ -158,11 +183,14 @@ def _tolerance_rows(g: np.ndarray, p: Profile) -> np.ndarray:
 def _argmax_agreement(g: np.ndarray, a: np.ndarray, p: Profile) -> tuple[float, int]:
     """Fraction of rows (tokens for tag outputs) whose argmax agrees, counting a disagreement as
     agreement when the golden logits of the two classes are within the profile's tolerance (a tie
-    at this precision). Returns (fraction, rows)."""
-    if g.ndim == 0 or g.shape[-1] < 2:
-        return 1.0, int(g.size)
+    at this precision). A single logit (sigmoid head) is judged by its sign. Returns (fraction, rows)."""
+    if g.ndim == 0:
+        return 1.0, 1
     g2 = g.reshape(-1, g.shape[-1])
     a2 = a.reshape(-1, a.shape[-1])
+    if g2.shape[1] == 1:
+        ok = ((g2[:, 0] > 0) == (a2[:, 0] > 0)) | (np.abs(g2[:, 0]) <= p.atol + p.rtol * np.abs(g2[:, 0]))
+        return (float(ok.mean()) if ok.size else 1.0), int(ok.size)
     ig, ia = g2.argmax(axis=1), a2.argmax(axis=1)
     rows = np.arange(g2.shape[0])
     margin = g2[rows, ig] - g2[rows, ia]
@@ -222,7 +250,9 @@ def compare(golden: np.ndarray, actual: np.ndarray, profile: str | Profile, *, t
     if float(excess.max()) > 0:
         reasons.append(f"max abs {res['max_abs']:.3g} exceeds atol {p.atol:g} + rtol {p.rtol:g}*|golden| "
                        f"(sample {res['worst_index']})")
-    if res["cosine"] < p.min_cosine:
+    # cosine is scale-free: for outputs as small as the absolute noise floor it would judge noise,
+    # so it applies only when the error is above that floor (RMSE > atol)
+    if res["cosine"] < p.min_cosine and res["rmse"] > p.atol:
         reasons.append(f"cosine {res['cosine']:.9f} < {p.min_cosine}")
     if res["argmax_agree"] < p.min_argmax_agree:
         reasons.append(f"argmax agreement {res['argmax_agree']:.4f} < {p.min_argmax_agree}")

@@ -94,7 +94,7 @@ def run_parity_only(run_dir: str | Path, *, runtimes: Iterable[str] | None = Non
 
 def _spawn(spec: dict[str, Any], out_dir: Path) -> None:
     """Run one runtime in a fresh interpreter; a crash or timeout becomes failed rows."""
-    path = out_dir / f"_spec_{spec['runtime']}.json"
+    path = out_dir / f"_{spec['runtime']}.spec.json"  # ".spec.json" is never read as a cell row
     path.write_text(json.dumps(spec))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     try:
@@ -155,15 +155,18 @@ def run_runtime(spec: dict[str, Any], *, force_error: str | None = None) -> None
             row.update(status="failed", error=force_error)
         else:
             try:
-                outputs, info = _run_artifact(rt, art, spec)
+                outputs, errors, info = _run_artifact(rt, art, spec)
                 np.savez(out_dir / f"{cell_id}.outputs.npz", **outputs)
+                (out_dir / f"{cell_id}.outputs.json").write_text(json.dumps({"errors": errors}))
                 row["runtime_settings"] = json.dumps(info, default=str, sort_keys=True)
             except Exception as exc:  # any runtime error is a row: one line, never a traceback
                 row.update(status="failed", error=_one_line(exc))
         (out_dir / f"{cell_id}.json").write_text(json.dumps(row, default=str))
 
 
-def _run_artifact(rt: Any, art: Any, spec: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def _run_artifact(rt: Any, art: Any, spec: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, str],
+                                                                   dict[str, Any]]:
+    """(outputs, per-batch errors, runtime info): a batch the runtime cannot take is a finding."""
     from twinbench.bench.parity import load_batches
     from twinbench.bench.runtimes.base import LoadOptions
     from twinbench.models.registry import INPUT_NAME
@@ -174,15 +177,18 @@ def _run_artifact(rt: Any, art: Any, spec: dict[str, Any]) -> tuple[dict[str, np
                        settings=dict(spec.get("settings") or {}))
     session = rt.load(art, opts)
     try:
-        outputs = {}
+        outputs, errors = {}, {}
         for name, x in batches.items():
-            result = session.bind({INPUT_NAME: x})()
-            session.sync()
-            outputs[name] = np.asarray(session.fetch(result)[0], dtype=np.float64)
+            try:
+                result = session.bind({INPUT_NAME: x})()
+                session.sync()
+                outputs[name] = np.asarray(session.fetch(result)[0], dtype=np.float64)
+            except Exception as exc:  # e.g. a frozen sequence axis: recorded per batch
+                errors[name] = _one_line(exc)
         info = dict(session.info() or {})
     finally:
         session.close()
-    return outputs, info
+    return outputs, errors, info
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from twinbench.bench.parity import compare, load_batches, worst_batch
+from twinbench.bench.parity import compare, golden_path, load_batches, worst_batch
 from twinbench.bench.profiles import PROFILES, Profile, explain_profile
 from twinbench.bench.schema import PARITY_COLUMNS
-from twinbench.errors import RunDirError, TwinbenchError
+from twinbench.errors import RunDirError
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +42,41 @@ class CellGroup:
     rows: list[dict[str, Any]] = field(default_factory=list)
     outputs: dict[str, np.ndarray] | None = None
     outputs_row: dict[str, Any] | None = None
+    batch_errors: dict[str, str] = field(default_factory=dict)
+    parity_expected: bool = False   # some cell's spec asked for parity outputs (or no spec says)
+    parity_asked: bool = False      # ... and a spec said so explicitly
+
+
+#: Files beside a cell's row that are not rows themselves (worker: `<cell_id>.<suffix>`).
+SIDE_SUFFIXES = (".outputs.json", ".spec.json")
+
+
+def _expects_parity(spec: Path) -> bool | None:
+    """Whether a worker cell's spec asked for parity outputs (the harness calibration cell and
+    timing-only cells do not); None without a readable spec."""
+    if not spec.is_file():
+        return None
+    try:
+        return bool(json.loads(spec.read_text()).get("parity_inputs"))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _batch_errors(path: Path) -> dict[str, str]:
+    """Per-batch errors the worker wrote beside the outputs (`{"errors": {batch: error}}`)."""
+    try:
+        errors = json.loads(path.read_text()).get("errors") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {str(k): str(v) for k, v in errors.items()} if isinstance(errors, dict) else {}
 
 
 def read_cells(cells_dir: Path) -> list[CellGroup]:
     """Group cell rows; an unreadable cell JSON becomes a failed row so it is seen, not dropped."""
     groups: dict[tuple[str, str, str, str], CellGroup] = {}
     for path in sorted(cells_dir.glob("*.json")):
+        if path.name.endswith(SIDE_SUFFIXES):
+            continue
         try:
             row = json.loads(path.read_text())
             if not isinstance(row, dict):
@@ -59,6 +88,9 @@ def read_cells(cells_dir: Path) -> list[CellGroup]:
         key = tuple(str(row.get(k, "")) for k in GROUP)
         group = groups.setdefault(key, CellGroup(key))  # type: ignore[arg-type]
         group.rows.append(row)
+        asked = _expects_parity(cells_dir / f"{path.stem}.spec.json")
+        group.parity_expected |= asked is not False
+        group.parity_asked |= asked is True
         out = cells_dir / f"{path.stem}.outputs.npz"
         if group.outputs is None and out.is_file():
             try:
@@ -68,6 +100,7 @@ def read_cells(cells_dir: Path) -> list[CellGroup]:
                 group.rows[-1] = row
                 continue
             group.outputs_row = row
+            group.batch_errors = _batch_errors(cells_dir / f"{path.stem}.outputs.json")
     return list(groups.values())
 
 
@@ -87,6 +120,8 @@ def _base_row(row: dict[str, Any], run_id: str) -> dict[str, Any]:
     out["run_id"] = row.get("run_id") or run_id
     out["first_divergent_layer"] = ""
     out["error"] = ""
+    out["profile"] = ""
+    out["profile_reason"] = ""
     return out
 
 
@@ -110,6 +145,14 @@ class _Goldens:
             self._cache[key] = load_batches(self.run_dir / "artifacts" / twin / f"{what}.npz")
         return self._cache[key]
 
+    def golden(self, twin: str, source: str) -> tuple[dict[str, np.ndarray], str]:
+        """The golden of the artifact's own weights: Keras-sourced artifacts use golden.keras.npz
+        when the run has one (older runs: golden.npz). Returns (golden, file name)."""
+        keras = golden_path(self.run_dir / "artifacts" / twin, "keras")
+        if source == "keras" and keras.is_file():
+            return self.get(twin, "golden.keras"), keras.name
+        return self.get(twin), "golden.npz"
+
 
 def parity_table(run_dir: str | Path, *, cells_dir: str | Path | None = None,
                  localize_failures: bool = True) -> Any:
@@ -131,6 +174,8 @@ def parity_table(run_dir: str | Path, *, cells_dir: str | Path | None = None,
 def _group_rows(group: CellGroup, goldens: _Goldens, run_dir: Path, run_id: str,
                 localize_failures: bool) -> list[dict[str, Any]]:
     if group.outputs is None:
+        if not group.parity_expected:
+            return []  # e.g. the calibration cell: nothing to compare, its failure is not parity's
         failed = [r for r in group.rows if r.get("status") == "failed"]
         skipped = [r for r in group.rows if r.get("status") == "skipped"]
         if failed:
@@ -141,23 +186,37 @@ def _group_rows(group: CellGroup, goldens: _Goldens, run_dir: Path, run_id: str,
             row = _base_row(skipped[0], run_id)
             row.update(verdict="SKIP", inputs="", error=str(skipped[0].get("error") or "skipped"))
             return [row]
+        if group.parity_asked and not skipped:
+            row = _base_row(group.rows[0], run_id)
+            row.update(verdict="ERROR", inputs="", error="the cell ran but wrote no parity outputs")
+            return [row]
         return []  # ok cells without outputs: not a parity cell (e.g. calibration)
     cell = group.outputs_row or group.rows[0]
     base = _base_row(cell, run_id)
     name, reason = explain_profile(str(cell.get("precision") or "fp32"), str(cell.get("runtime", "")),
                                    str(cell.get("device", "cpu")), _settings(cell))
     base["profile"], base["profile_reason"] = name, reason
+    source = str(cell.get("source") or "")
+    if not source:
+        art = find_artifact(run_dir, str(cell.get("twin")), str(cell.get("artifact")))
+        source = art.source if art is not None else "torch"
+    twin_dir = run_dir / "artifacts" / str(cell.get("twin"))
+    if source == "user" and not golden_path(twin_dir).is_file():
+        return [dict(base, verdict="SKIP", inputs="", error="user ONNX file: no golden reference of its weights")]
     try:
-        golden = goldens.get(str(cell.get("twin")))
+        golden, golden_file = goldens.golden(str(cell.get("twin")), source)
     except RunDirError as exc:
         return [dict(base, verdict="ERROR", inputs="", error=str(exc))]
+    if golden_file != "golden.npz":
+        base["profile_reason"] = f"{reason}; vs {golden_file} (the Keras weights)"
     results = {}
     for batch, g in golden.items():
         if batch in group.outputs:
             results[batch] = compare(g, group.outputs[batch], name)
         else:
             res = compare(g, np.empty((0,)), name)
-            res["error"] = f"no output for batch {batch!r}"
+            why = group.batch_errors.get(batch)
+            res["error"] = f"no output for batch {batch!r}" + (f": {why}" if why else "")
             results[batch] = res
     layer = ""
     worst = worst_batch(results)
@@ -188,18 +247,28 @@ def find_artifact(run_dir: Path, twin: str, name: str) -> Any:
     return None
 
 
-def load_golden_model(run_dir: Path, twin: str) -> Any:
-    """The twin's torch module with the run's weights (the golden's source)."""
-    from twinbench.exporters.native import load_torch
+def load_golden_model(run_dir: Path, twin: str, source: str = "torch") -> Any:
+    """The twin's torch module with the weights the golden was made from: the torch weights, or
+    for Keras-sourced artifacts the Keras weights moved into torch (as `keras_golden_outputs`)."""
+    from twinbench.exporters.native import load_keras, load_torch
 
-    art = find_artifact(run_dir, twin, "torch")
-    if art is None:
-        raise RunDirError(f"{run_dir}/artifacts/{twin}: no torch artifact to localize against")
-    twin_modules = []
     try:
         twin_modules = json.loads((run_dir / "manifest.json").read_text())["config"].get("twin_modules", [])
     except (OSError, ValueError, KeyError, AttributeError):
-        pass
+        twin_modules = []
+    if source == "keras" and golden_path(run_dir / "artifacts" / twin, "keras").is_file():
+        art = find_artifact(run_dir, twin, "keras")
+        if art is None:
+            raise RunDirError(f"{run_dir}/artifacts/{twin}: no keras artifact to localize against")
+        from twinbench.models.registry import get_twin
+
+        spec = get_twin(art.twin, **art.twin_config)
+        model = spec.build_torch(spec.config)
+        spec.keras_to_torch(load_keras(art, run_dir, twin_modules=twin_modules), model)
+        return model.eval()
+    art = find_artifact(run_dir, twin, "torch")
+    if art is None:
+        raise RunDirError(f"{run_dir}/artifacts/{twin}: no torch artifact to localize against")
     return load_torch(art, run_dir, twin_modules=twin_modules)
 
 
@@ -219,10 +288,11 @@ def _localize_cell(cell: dict[str, Any], goldens: _Goldens, run_dir: Path, batch
         precision = settings.get("inference_precision")
     try:
         tokens = goldens.get(twin, "parity_inputs")[batch]
-        model = load_golden_model(run_dir, twin)
+        model = load_golden_model(run_dir, twin, art.source)
         layer, err = localize(model, art.abspath(run_dir), tokens, profile, backend=backend,
                               inference_precision=precision)
-    except (TwinbenchError, ImportError, RuntimeError, ValueError, KeyError) as exc:
+    except Exception as exc:  # best effort: a localisation problem must never cost the table
+
         log.warning("localize %s/%s on %s failed: %s", twin, artifact, runtime, exc)
         return ""
     if layer:
@@ -245,7 +315,8 @@ def _combined(a: str, b: str) -> Profile:
 
 
 def _pairs(groups: list[CellGroup]) -> list[tuple[str, CellGroup, CellGroup]]:
-    """(kind, a, b): torch vs keras natives per device; ONNX exporters pairwise per runtime/device."""
+    """(kind, a, b): torch vs keras natives per device; ONNX exporters of the same weights and
+    precision pairwise per runtime/device."""
     with_out = [g for g in groups if g.outputs is not None and g.outputs_row is not None]
     pairs: list[tuple[str, CellGroup, CellGroup]] = []
     by_twin_dev: dict[tuple[str, str], list[CellGroup]] = {}
@@ -261,7 +332,9 @@ def _pairs(groups: list[CellGroup]) -> list[tuple[str, CellGroup, CellGroup]]:
         for g in members:
             row = g.outputs_row or {}
             if str(row.get("exporter", "native")) not in ("native", ""):
-                onnx_by_rt.setdefault((g.key[2], str(row.get("precision") or "fp32")), []).append(g)
+                # same weights only: tf2onnx (Keras weights) vs torch exporters is torch-vs-keras again
+                key = (g.key[2], str(row.get("precision") or "fp32"), str(row.get("source") or ""))
+                onnx_by_rt.setdefault(key, []).append(g)
         for same in onnx_by_rt.values():
             for a, b in combinations(sorted(same, key=lambda g: g.key[1]), 2):
                 pairs.append(("exporter-vs-exporter", a, b))
@@ -276,7 +349,7 @@ def parity_cross_table(run_dir: str | Path, *, cells_dir: str | Path | None = No
     cdir = Path(cells_dir) if cells_dir else run_dir / "cells"
     run_id = _run_id(run_dir)
     groups = read_cells(cdir) if cdir.is_dir() else []
-    rows = []
+    rows = _weights_rows(run_dir, run_id)
     for kind, a, b in _pairs(groups):
         ra, rb = a.outputs_row or {}, b.outputs_row or {}
         pa = explain_profile(str(ra.get("precision") or "fp32"), a.key[2], a.key[3], _settings(ra))[0]
@@ -290,3 +363,24 @@ def parity_cross_table(run_dir: str | Path, *, cells_dir: str | Path | None = No
                        precision=ra.get("precision") or "fp32", profile=prof.name)
             rows.append(row)
     return pd.DataFrame(rows, columns=CROSS_COLUMNS)
+
+
+def _weights_rows(run_dir: Path, run_id: str) -> list[dict[str, Any]]:
+    """kind "weights": golden.npz vs golden.keras.npz, both float64 on CPU: how far the two
+    frameworks' *trained weights* are apart, with no runtime or export in between."""
+    rows = []
+    for twin_dir in sorted(p for p in (run_dir / "artifacts").glob("*") if p.is_dir()):
+        gt, gk = golden_path(twin_dir, "torch"), golden_path(twin_dir, "keras")
+        if not (gt.is_file() and gk.is_file()):
+            continue
+        try:
+            a, b = load_batches(gk), load_batches(gt)
+        except RunDirError:
+            continue
+        for batch in sorted(set(a) & set(b)):
+            res = compare(b[batch], a[batch], "fp32")
+            row = {c: res.get(c) for c in CROSS_COLUMNS if c in res}
+            row.update(run_id=run_id, twin=twin_dir.name, kind="weights", a=gk.name, b=gt.name, device="cpu",
+                       precision="fp64", profile="fp32", inputs=batch)
+            rows.append(row)
+    return rows

@@ -17,7 +17,8 @@ from twinbench.errors import ConfigError
 @dataclass(frozen=True)
 class Profile:
     """Elementwise bound |actual - golden| <= atol + rtol * |golden| (numpy.allclose style),
-    plus whole-output checks: cosine >= min_cosine and tie-aware argmax agreement >=
+    plus whole-output checks: cosine >= min_cosine (when RMSE > atol: below that the output is
+    as small as the noise and its direction means nothing) and tie-aware argmax agreement >=
     min_argmax_agree. `rel_floor` only keeps the reported max relative error finite near zero."""
 
     name: str

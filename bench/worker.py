@@ -165,7 +165,12 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
         why = validity(stats, plan)
         row["status"], row["error"] = ("invalid", f"invalid: {why}") if why else ("ok", "")
         if spec.parity_inputs:
-            _parity_outputs(spec, session, p)
+            try:
+                _parity_outputs(spec, session, p)
+            except Exception as exc:  # the timing stands; parity reports the missing outputs
+                _write_json(p["outputs_json"], {"inputs": str(spec.parity_inputs), "errors": {"*": one_line(exc)}})
+                with open(p["log"], "a", encoding="utf-8") as log:
+                    log.write(f"parity outputs failed:\n{traceback.format_exc()}\n")
     except BaseException as exc:  # every failure of a cell is data, including KeyboardInterrupt in a child
         row["status"], row["error"] = "failed", one_line(exc)
         with open(p["log"], "a", encoding="utf-8") as log:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 #: Ops whose bodies are subgraphs: kept in fp32 whole rather than converted inside.
 SUBGRAPH_OPS = frozenset({"Loop", "If", "Scan"})
-#: Ops whose float outputs must stay float32 whatever the block list says (shape/index producers).
+#: Largest finite float16: weights beyond it are clipped rather than turned into inf.
 _FP16_MAX = 65504.0
 
 
@@ -29,6 +29,34 @@ def _float_values(model: "onnx.ModelProto") -> set[str]:
              if vi.type.tensor_type.elem_type == onnx.TensorProto.FLOAT}
     names |= {t.name for t in g.initializer if t.data_type == onnx.TensorProto.FLOAT}
     return names
+
+
+def _subgraphs(node: "onnx.NodeProto") -> list["onnx.GraphProto"]:
+    out = []
+    for a in node.attribute:
+        if a.HasField("g"):
+            out.append(a.g)
+        out.extend(a.graphs)
+    return out
+
+
+def _outer_refs(graph: "onnx.GraphProto") -> set[str]:
+    """Names a subgraph reads from its enclosing scope (not defined inside it)."""
+    defined = {i.name for i in graph.input} | {t.name for t in graph.initializer}
+    used: set[str] = set()
+    for node in graph.node:
+        used.update(n for n in node.input if n)
+        for sub in _subgraphs(node):
+            used |= _outer_refs(sub)
+        defined.update(node.output)
+    return used - defined
+
+
+def _rename_inside(graph: "onnx.GraphProto", old: str, new: str) -> None:
+    for node in graph.node:
+        node.input[:] = [new if n == old else n for n in node.input]
+        for sub in _subgraphs(node):
+            _rename_inside(sub, old, new)
 
 
 def _to_fp16_tensor(t: "onnx.TensorProto") -> "onnx.TensorProto":
@@ -93,6 +121,10 @@ def convert_fp16(model: "onnx.ModelProto", *, keep_fp32: Iterable[str] = ()) -> 
             # inputs: fp16 values are cast up; outputs stay fp32 and are cast down for readers
             node.input[:] = [cast(n, TensorProto.FLOAT) if n and fp16_name(n) and n not in in16 else n
                              for n in node.input]
+            for sub in _subgraphs(node):  # implicit outer-scope reads of a Loop body, too
+                for ref in sorted(_outer_refs(sub)):
+                    if fp16_name(ref):
+                        _rename_inside(sub, ref, cast(ref, TensorProto.FLOAT))
             nodes.append(node)
             produced_by_blocked.update(o for o in node.output if o in floats)
             continue

@@ -42,14 +42,59 @@ def _probe_tokens(base: Artifact) -> Any:
     return np.random.default_rng(0).integers(0, vocab, (2, seq), dtype=np.int64)
 
 
-def _ort_run(path: Path, tokens: Any) -> Any:
-    import onnxruntime as ort
+_CHILD = """
+import os, sys, numpy as np, onnxruntime as ort
+x = np.load(sys.argv[1])["tokens"]
+outs = {}
+for i, path in enumerate(sys.argv[3:]):
+    so = ort.SessionOptions(); so.log_severity_level = 3
+    if i == 0 and os.environ.get("TWINBENCH_ORT_OPT_OUT"):
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        so.optimized_model_filepath = os.environ["TWINBENCH_ORT_OPT_OUT"]
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    outs[f"o{i}"] = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+np.savez(sys.argv[2], **outs)
+"""
 
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
-    return sess.run(None, {name: tokens})[0]
+
+def _child_run(paths: list[Path], tokens: Any, *, optimize_to: Path | None = None) -> tuple[list[Any], str | None]:
+    """Run each file once in ORT CPU in a child process: (outputs, None) or ([], error line).
+
+    A child, because some graphs make ORT abort or segfault (seen: a quantised Gather next to a
+    Loop, some fp16 graphs); that must fail one variant, not the whole run."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    import numpy as np
+
+    env = dict(os.environ)
+    env.pop("TWINBENCH_ORT_OPT_OUT", None)
+    if optimize_to is not None:
+        env["TWINBENCH_ORT_OPT_OUT"] = str(optimize_to)
+    with tempfile.TemporaryDirectory(prefix="twinbench-probe-") as tmp:
+        x_path, out_path = Path(tmp) / "x.npz", Path(tmp) / "out.npz"
+        np.savez(x_path, tokens=tokens)
+        try:
+            proc = subprocess.run([sys.executable, "-c", _CHILD, str(x_path), str(out_path),
+                                   *map(str, paths)], capture_output=True, text=True, timeout=300,
+                                  env=env)
+        except subprocess.TimeoutExpired:
+            return [], "ONNX Runtime CPU did not finish in 300 s"
+        if proc.returncode != 0:
+            lines = [ln.strip() for ln in proc.stderr.strip().splitlines() if ln.strip()]
+            why = next((ln for ln in reversed(lines) if "ONNXRuntimeError" in ln), lines[-1] if lines else "")
+            return [], f"exit code {proc.returncode}: {why[:400]}"
+        with np.load(out_path) as out:
+            return [out[f"o{i}"] for i in range(len(paths))], None
+
+
+def _probe(variant: Path, base: Path, tokens: Any, name: str) -> tuple[Any, Any]:
+    outs, err = _child_run([variant, base], tokens)
+    if err:
+        raise ExportError(f"variant {name}: does not run in ONNX Runtime CPU ({err})")
+    return outs[0], outs[1]
 
 
 def _finish(base: Artifact, run_dir: Path, src: Path, dst: Path, name: str, variant: str,
@@ -64,13 +109,7 @@ def _finish(base: Artifact, run_dir: Path, src: Path, dst: Path, name: str, vari
     model = onnx.load(str(dst))
     set_metadata(model, {"twinbench.variant": variant, "twinbench.derived_from": base.name})
     onnx.save(model, str(dst))
-    x = _probe_tokens(base)
-    try:
-        got = _ort_run(dst, x)
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ExportError(f"variant {name}: does not run in ONNX Runtime CPU: {first[:300]}") from None
-    want = _ort_run(src, x)
+    got, want = _probe(dst, src, _probe_tokens(base), name)
     if not np.all(np.isfinite(got)):
         raise ExportError(f"variant {name}: non-finite outputs in ONNX Runtime CPU")
     meta = {k: base.meta[k] for k in ("opset", "inputs", "outputs", "weights_hash", "flops", "flops_at",
@@ -93,12 +132,10 @@ def ort_optimized(base: Artifact, run_dir: Path) -> Artifact:
 
     run_dir = Path(run_dir)
     src, dst, name = _paths(base, run_dir, "ort-opt")
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    so.optimized_model_filepath = str(dst)
-    so.log_severity_level = 3
     t0 = time.perf_counter()
-    ort.InferenceSession(str(src), so, providers=["CPUExecutionProvider"])
+    _, err = _child_run([src], _probe_tokens(base), optimize_to=dst)
+    if err or not dst.is_file():
+        raise ExportError(f"variant {name}: ORT could not optimise {src.name} ({err})")
     seconds = time.perf_counter() - t0
     return _finish(base, run_dir, src, dst, name, "ort-opt", "fp32", seconds, {
         "ort_level": ORT_OPT_LEVEL, "optimized_for": "onnxruntime CPUExecutionProvider",
@@ -107,29 +144,31 @@ def ort_optimized(base: Artifact, run_dir: Path) -> Artifact:
     })
 
 
+#: Ops kept in fp32 from the start of the fp16 conversion (no ORT CPU fp16 kernel).
+CPU_FP32_OPS = ("LSTM", "GRU", "RNN", "Transpose")
 _MISSING_KERNEL = re.compile(r"Could not find an implementation for (\w+)\(")
 
 
-def _cpu_fp16_blocklist(model: "onnx.ModelProto", tries: int = 12) -> tuple["onnx.ModelProto", list[str]]:
-    """Convert, ask ORT CPU which fp16 kernels are missing, keep those ops in fp32, repeat."""
-    import onnxruntime as ort
+def _cpu_fp16_blocklist(model: "onnx.ModelProto", probe: Any, tmp: Path,
+                        tries: int = 12) -> tuple["onnx.ModelProto", list[str]]:
+    """Convert, ask ORT CPU (in a child) which fp16 kernels are missing, keep those in fp32, repeat."""
+    import onnx
 
     from twinbench.exporters.fp16 import convert_fp16
 
-    keep: list[str] = []
+    # ORT CPU has no fp16 RNN kernels, and an fp16 Transpose of a bidirectional LSTM's output
+    # crashed it (segfault, ORT 1.32) instead of saying so: start with those blocked.
+    keep: list[str] = list(CPU_FP32_OPS)
     for _ in range(tries):
         half = convert_fp16(model, keep_fp32=keep)
-        so = ort.SessionOptions()
-        so.log_severity_level = 3
-        try:
-            ort.InferenceSession(half.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        onnx.save(half, str(tmp))
+        _, err = _child_run([tmp], probe)
+        if err is None:
             return half, keep
-        except Exception as exc:
-            m = _MISSING_KERNEL.search(str(exc))
-            if not m or m.group(1) in keep:
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise ExportError(f"variant fp16: ORT CPU rejects the fp16 graph: {first[:300]}") from None
-            keep.append(m.group(1))
+        m = _MISSING_KERNEL.search(err)
+        if not m or m.group(1) in keep:
+            raise ExportError(f"variant fp16: ORT CPU rejects the fp16 graph ({err})")
+        keep.append(m.group(1))
     raise ExportError(f"variant fp16: too many ops without fp16 CPU kernels ({', '.join(keep)})")
 
 
@@ -140,10 +179,17 @@ def fp16(base: Artifact, run_dir: Path) -> Artifact:
     run_dir = Path(run_dir)
     src, dst, name = _paths(base, run_dir, "fp16")
     t0 = time.perf_counter()
-    half, keep = _cpu_fp16_blocklist(onnx.load(str(src)))
-    onnx.checker.check_model(half)
-    onnx.save(half, str(dst))
+    try:
+        half, keep = _cpu_fp16_blocklist(onnx.load(str(src)), _probe_tokens(base), dst)
+        onnx.checker.check_model(half)
+    except Exception:
+        dst.unlink(missing_ok=True)
+        raise
     seconds = time.perf_counter() - t0
+    from twinbench.exporters.inspect import op_histogram
+
+    present = op_histogram(onnx.load(str(src)))
+    keep = [op for op in keep if op in present]
     return _finish(base, run_dir, src, dst, name, "fp16", "fp16", seconds, {
         "keep_io_types": True, "fp32_ops": keep,
         "note": "ops in fp32_ops have no fp16 kernel in ORT CPU and run in fp32 between Casts",
@@ -161,15 +207,23 @@ def int8(base: Artifact, run_dir: Path) -> Artifact:
 
     run_dir = Path(run_dir)
     src, dst, name = _paths(base, run_dir, "int8")
+    import onnx
+
+    from twinbench.exporters.fp16 import SUBGRAPH_OPS
+    from twinbench.exporters.inspect import op_histogram
+
+    ops = list(INT8_OPS)
+    if SUBGRAPH_OPS & set(op_histogram(onnx.load(str(src)))):
+        ops.remove("Gather")  # ORT 1.32 aborts on a quantised Gather in a graph with a Loop
     t0 = time.perf_counter()
     try:
-        quantize_dynamic(str(src), str(dst), op_types_to_quantize=INT8_OPS, weight_type=QuantType.QInt8)
+        quantize_dynamic(str(src), str(dst), op_types_to_quantize=ops, weight_type=QuantType.QInt8)
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ExportError(f"variant {name}: quantize_dynamic failed: {first[:300]}") from None
     seconds = time.perf_counter() - t0
     return _finish(base, run_dir, src, dst, name, "int8", "int8", seconds, {
-        "quantization": "dynamic", "weight_type": "QInt8", "op_types": INT8_OPS,
+        "quantization": "dynamic", "weight_type": "QInt8", "op_types": ops,
         "onnxruntime": ort.__version__,
     })
 

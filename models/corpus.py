@@ -1,9 +1,9 @@
-"""The built-in sentiment corpus: 480 short movie-review sentences made from our own templates.
+"""The built-in sentiment corpus: 960 short movie-review sentences made from our own templates.
 
 Every template is listed below with the rule that labels it, so the corpus is exact and needs no
 download. Half the templates negate ("was not good", "i did not hate it", "never") or contrast
 ("X but Y": Y decides), so word order matters. The sentences are enumerated in a fixed order and a
-fixed-seed permutation picks 240 per class: the same corpus on every machine and every run.
+fixed-seed permutation picks 480 per class: the same corpus on every machine and every run.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from twinbench.models.synthetic import (LABEL_NAMES, NEGATIVE_ADJ, NEGATIVE_VERBS, POSITIVE_ADJ,
                                         POSITIVE_VERBS, SUBJECTS)
 
-SIZE = 480
+SIZE = 960
 _SELECT_SEED = 20261123
 
 #: (template, flips the adjective's polarity?) - {s} subject, {a} adjective.
@@ -61,8 +61,6 @@ def _enumerate() -> list[tuple[str, int]]:
         out.append((template.format(p=past, b=base), pol ^ int(flip)))
     for t, template in enumerate(CONTRAST_TEMPLATES):
         for i, ((a, pa), (a2, pa2)) in enumerate(itertools.product(adjs, adjs)):
-            if (i + t) % 4:  # a quarter of the pairs is plenty
-                continue
             s, s2 = SUBJECTS[i % len(SUBJECTS)], SUBJECTS[(i // 7 + 1) % len(SUBJECTS)]
             second_negated = "was not {a2}" in template
             out.append((template.format(s=s, a=a, s2=s2, a2=a2), pa2 ^ int(second_negated)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,14 +20,15 @@ PAD_ID = 0
 MISSING_RANGE = 0.25
 
 
-def load_vec(path: str | Path, vocab_words: Sequence[str], *, dim: int | None = None, seed: int = 1337) -> np.ndarray:
+def load_vec(path: str | Path, vocab_words: Sequence[str] | Any, *, dim: int | None = None, seed: int = 1337) -> np.ndarray:
     """A float32 [len(vocab_words), dim] matrix: row i is the vector of vocab_words[i].
 
-    `vocab_words` lists the vocabulary in id order (id 0 = pad). `dim`, when given, must equal the
+    `vocab_words` lists the vocabulary in id order (id 0 = pad), or is a `Vocab` (its `.words`). `dim`, when given, must equal the
     file's dimension (a mismatch is a ConfigError). Missing words draw from one generator seeded
     with `seed` in id order, so the matrix depends only on (file, vocabulary, seed).
     """
     path = Path(path)
+    vocab_words = list(getattr(vocab_words, "words", vocab_words))
     if not path.is_file():
         raise DataError(f"{path}: no such vectors file")
     if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):

@@ -47,7 +47,12 @@ def fratio(v: Any) -> str:
 
 
 def text(v: Any) -> str:
-    return "" if is_missing(v) else str(v)
+    """Cell text; integral floats print as integers (8.0 -> "8"), so keys match across dtypes."""
+    if is_missing(v):
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
 
 
 def escape_cell(v: Any) -> str:

@@ -146,7 +146,8 @@ def speed_blocks(run: Any) -> list[Block]:
             best = float(g["p50_ms"].iloc[0])
             rows = []
             for i, r in enumerate(g.itertuples(), 1):
-                flag = f"invalid: {text(r.error)}" if text(r.status) == "invalid" else ""
+                err = text(r.error)
+                flag = (err if err.startswith("invalid") else f"invalid: {err}") if text(r.status) == "invalid" else ""
                 rows.append((i, r.artifact, r.runtime, r.device, text(r.threads), fnum(r.p50_ms),
                              fratio(float(r.p50_ms) / best if best > 0 else None), fnum(r.p90_ms),
                              fnum(r.p99_ms), fnum(r.throughput_sps), fnum(r.cv, 2),

@@ -113,7 +113,7 @@ def read_table(run_dir: str | Path, name: str, *, required: bool = False) -> Any
     except Exception as exc:  # pyarrow and the csv parser raise many kinds
         path = pq if pq.is_file() else csv
         raise RunDirError(f"{path}: unreadable table ({_first_line(exc)})") from None
-    return _with_columns(df, TABLES.get(name, []))
+    return _int_columns(_with_columns(df, TABLES.get(name, [])))
 
 
 def _with_columns(df: Any, columns: list[str]) -> Any:
@@ -138,9 +138,29 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+#: Integer columns stored as nullable Int64, so a missing value does not turn 8 into 8.0.
+INT_COLUMNS = ("batch", "seq_len", "threads", "iterations", "warmup_iters", "threads_actual", "epoch", "n",
+               "worst_index")
+
+
+def _int_columns(df: Any) -> Any:
+    """Integral number columns of INT_COLUMNS as nullable Int64 (CSV has no such type)."""
+    import pandas as pd
+
+    for c in INT_COLUMNS:
+        if c in df.columns:
+            try:
+                num = pd.to_numeric(df[c], errors="raise")
+                if bool(((num.dropna() % 1) == 0).all()):
+                    df[c] = num.astype("Int64")
+            except (TypeError, ValueError):
+                pass
+    return df
+
+
 def _normalize(df: Any) -> Any:
     """Dicts/lists to JSON text; mixed-type object columns to text, so Parquet accepts them."""
-    df = df.copy()
+    df = _int_columns(df.copy())
     for c in df.columns:
         if df[c].dtype == object:
             col = df[c].map(_jsonable)

@@ -79,7 +79,7 @@ def _export_failure_row(run_id: str, twin: str, name: str, error: str) -> dict[s
 def _build_twin_artifacts(cfg: RunConfig, spec: TwinSpec, splits: Any, run_dir: Path, run_id: str,
                           say: Say) -> tuple[list[Any], list[dict[str, Any]], Any]:
     """Train the twin in both frameworks, save natives, export, derive variants, write parity data."""
-    from twinbench.bench.parity import golden_outputs, parity_inputs, save_golden, save_parity_inputs
+    from twinbench.bench.parity import parity_inputs, save_goldens, save_parity_inputs
     from twinbench.exporters import ExportFailure, ExportRequest, export_all
     from twinbench.exporters.native import save_native
     from twinbench.exporters.variants import VARIANTS
@@ -116,7 +116,7 @@ def _build_twin_artifacts(cfg: RunConfig, spec: TwinSpec, splits: Any, run_dir: 
 
     batches = parity_inputs(splits.x_val, len(splits.vocab), twin)
     save_parity_inputs(out_dir / "parity_inputs.npz", batches)
-    save_golden(out_dir / "golden.npz", golden_outputs(twin, result.torch_model, batches))
+    save_goldens(twin, result.torch_model, result.keras_model, batches, out_dir)  # golden.npz + golden.keras.npz
     return artifacts, failures, history
 
 
@@ -131,6 +131,7 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
 
     from twinbench.bench.cells import plan_cells
     from twinbench.bench.parity import overall_verdict, parity_table
+    from twinbench.bench.parity_table import parity_cross_table
     from twinbench.bench.timing import TimingPlan
     from twinbench.bench.worker import run_cells
     from twinbench.reports.tables import write_table
@@ -177,6 +178,8 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
         write_table(results, run_dir, "results")
         parity = parity_table(run_dir) if cfg.parity else pd.DataFrame()
         write_table(parity, run_dir, "parity")
+        if cfg.parity:  # informational: torch vs keras weights, exporter vs exporter (docs/parity.md)
+            write_table(parity_cross_table(run_dir), run_dir, "parity_cross")
         training = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
         write_table(training, run_dir, "training")
         verdict = overall_verdict(parity) if cfg.parity and len(parity) else "SKIP"

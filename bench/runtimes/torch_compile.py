@@ -38,7 +38,7 @@ def load(artifact: Artifact, opts: LoadOptions) -> torch_eager.TorchSession:
     model, threads = torch_eager.prepare_model(artifact, opts, "torch-compile")
     backend = str(opts.settings.get("backend", "inductor"))
     mode = opts.settings.get("mode")
-    dynamic = opts.settings.get("dynamic", False)
+    dynamic = opts.settings.get("dynamic")  # None: static first, dynamic after a shape change
     compiled = torch.compile(model, backend=backend, mode=mode, dynamic=dynamic)
     settings: dict[str, Any] = {"backend": backend, "mode": mode, "dynamic": dynamic, **dict(opts.settings)}
     return torch_eager.TorchSession(compiled, opts.device, threads, settings, runtime="torch-compile")

@@ -3,7 +3,7 @@ concat -> [Dropout] -> Dense logits (Kim-style sentence CNN).
 
 torch Conv1d reads [B, E, S] with weight [out, in, k]; Keras Conv1D reads [B, S, E] with kernel
 [k, in, out]: `transfer.conv1d_t2k` transposes (2, 1, 0). With "valid" padding a sequence shorter
-than the widest kernel has no output position: torch raises and Keras returns -inf maxima, so
+than the widest kernel has no output position: torch and Keras (TF on CPU) both raise, so
 **inputs must have at least `max(kernel_sizes)` tokens** (`min_seq_len(cfg)`); pad shorter batches.
 """
 

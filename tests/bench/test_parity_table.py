@@ -179,3 +179,90 @@ def test_run_parity_only_through_the_runtime_registry(run):
                                   settings={"openvino": {"inference_precision": "bf16"}})
     good = df[df.artifact == "torch-script"]
     assert set(good.profile) == {"bf16"} and set(good.verdict) == {"PASS"} and good.max_abs.max() > 1e-5
+
+
+def test_run_parity_only_rejects_bad_input(run, tmp_path):
+    from twinbench.bench.parity import run_parity_only
+    from twinbench.errors import ConfigError, RunDirError
+
+    with pytest.raises(RunDirError, match="no artifacts"):
+        run_parity_only(tmp_path)
+    with pytest.raises(ConfigError, match="unknown nope"):
+        run_parity_only(run["dir"], runtimes=["nope"])
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("tf32, profile", [(True, "tf32"), (False, "fp32")])
+def test_cuda_tf32_is_detected_from_runtime_settings(run, tmp_path, tf32, profile):
+    """torch on CUDA with TF32 allowed is judged by tf32, with TF32 off by fp32 (and passes it)."""
+    from twinbench.bench.runtimes import RUNTIMES, LoadOptions
+    from twinbench.bench.parity_table import find_artifact
+
+    art = find_artifact(run["dir"], TWIN, "torch")
+    batches = dict(np.load(run["dir"] / "artifacts" / TWIN / "parity_inputs.npz"))
+    session = RUNTIMES["torch"].load(art, LoadOptions(device="cuda", run_dir=str(run["dir"]),
+                                                       settings={"allow_tf32": tf32}))
+    try:
+        outs = {k: np.asarray(session.fetch(session.bind({"tokens": v})())[0], dtype=np.float64)
+                for k, v in batches.items()}
+        info = session.info()
+    finally:
+        session.close()
+    _write_cell(tmp_path, "gpu", outs, artifact="torch", exporter="native", runtime="torch", device="cuda",
+                runtime_settings=json.dumps(info, default=str))
+    df = parity_table(run["dir"], cells_dir=tmp_path)
+    assert set(df.profile) == {profile} and set(df.verdict) == {"PASS"}
+
+
+def test_worker_side_files_and_per_batch_errors(run, tmp_path):
+    """`.spec.json`/`.outputs.json` beside a cell are not rows; a batch the runtime could not run is a
+    FAIL carrying the worker's per-batch error."""
+    golden = run["golden"]
+    outs = {k: v for k, v in golden.items() if k != "long"}
+    _write_cell(tmp_path, "w", outs, artifact="torch-script", runtime="ort-cpu")
+    (tmp_path / "w.outputs.json").write_text(json.dumps({"inputs": "x", "errors": {"long": "seq axis frozen"}}))
+    (tmp_path / "w.spec.json").write_text(json.dumps({"cell_id": "w"}))
+    df = parity_table(run["dir"], cells_dir=tmp_path)
+    assert len(df) == len(golden)
+    long = df[df.inputs == "long"].iloc[0]
+    assert long.verdict == "FAIL" and "seq axis frozen" in long.error
+    assert set(df[df.inputs != "long"].verdict) == {"PASS"}
+
+
+def test_keras_sourced_cells_are_judged_against_the_keras_weights(run, tmp_path):
+    """golden.keras.npz (Keras weights in float64 torch) is the reference of keras/tf2onnx artifacts;
+    the `weights` cross row shows how far the two frameworks' weights are apart."""
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(run["dir"] / "artifacts", run_dir / "artifacts")
+    (run_dir / "manifest.json").write_text(json.dumps({"run_id": "r2", "config": {}}))
+    shifted = {k: v + 0.5 for k, v in run["golden"].items()}   # "Keras trained elsewhere"
+    save_golden(run_dir / "artifacts" / TWIN / "golden.keras.npz", shifted)
+    cells = run_dir / "cells"
+    _write_cell(cells, "k", shifted, artifact="keras", exporter="native", source="keras", runtime="tf-function")
+    _write_cell(cells, "t", run["golden"], artifact="torch", exporter="native", source="torch", runtime="torch")
+    df = parity_table(run_dir)
+    assert set(df.verdict) == {"PASS"}
+    assert "golden.keras.npz" in df[df.artifact == "keras"].profile_reason.iloc[0]
+    cross = parity_cross_table(run_dir)
+    weights = cross[cross.kind == "weights"]
+    assert len(weights) == len(shifted) and weights.max_abs.max() == pytest.approx(0.5)
+    assert set(cross[cross.kind == "torch-vs-keras"].verdict) == {"FAIL"}
+
+
+def test_cells_not_meant_for_parity_give_no_rows(run, tmp_path):
+    """A failed cell whose spec asked for no parity outputs (calibration, timing-only) is not a
+    parity ERROR; one that asked for them is."""
+    _write_cell(tmp_path, "cal", None, twin="_calibration", artifact="calibration-add", runtime="ort-cpu",
+                status="failed", error="boom")
+    (tmp_path / "cal.spec.json").write_text(json.dumps({"parity_inputs": None}))
+    _write_cell(tmp_path, "p", None, artifact="torch-script", runtime="ort-cpu", status="failed", error="crash")
+    (tmp_path / "p.spec.json").write_text(json.dumps({"parity_inputs": "artifacts/lstm/parity_inputs.npz"}))
+    df = parity_table(run["dir"], cells_dir=tmp_path)
+    assert list(df.verdict) == ["ERROR"] and list(df.error) == ["crash"]
+    (tmp_path / "p2.json").write_text((tmp_path / "p.json").read_text().replace('"failed"', '"ok"'))
+    (tmp_path / "p.json").unlink()
+    (tmp_path / "p.spec.json").rename(tmp_path / "p2.spec.json")
+    df = parity_table(run["dir"], cells_dir=tmp_path)
+    assert list(df.verdict) == ["ERROR"] and "no parity outputs" in df.error.iloc[0]

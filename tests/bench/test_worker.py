@@ -86,6 +86,10 @@ def test_failures_become_rows_and_the_run_continues(tiny_run, bad_runtimes) -> N
     assert "SIGSEGV" in by_rt["test-segfault"].error and by_rt["test-segfault"].status == "failed"
     assert "timed out" in by_rt["test-hang"].error and by_rt["test-hang"].status == "failed"
     assert by_rt["ort-cpu"].status == "ok", by_rt["ort-cpu"].error
+    from twinbench.bench.memory import peak_rss_mb
+
+    # the worker's own peak, not the (much larger) pytest parent's that getrusage would inherit
+    assert 0 < by_rt["ort-cpu"].peak_rss_mb < peak_rss_mb()
     assert seen == [(i, 5) for i in range(1, 6)]
     log = (tiny_run.run_dir / "cells" / f"{specs[0].cell_id}.log").read_text()
     assert "Traceback" in log and "second line" in log
@@ -104,3 +108,12 @@ def test_missing_artifact_file_fails_cleanly(tiny_run, tmp_path) -> None:
     d["cell_id"] = "missing-file"
     row = run_cells([CellSpec.from_dict(d)], isolate=False).iloc[0]
     assert row["status"] == "failed" and row["error"]
+
+
+def test_parity_failure_keeps_the_timing_row(tiny_run) -> None:
+    spec = _specs(tiny_run, ["ort-cpu"])[0]
+    d = dict(spec.to_dict(), parity_inputs="artifacts/lstm/missing.npz", cell_id="parity-missing")
+    row = run_cell(CellSpec.from_dict(d))
+    assert row["status"] == "ok"
+    errors = json.loads((tiny_run.run_dir / "cells" / "parity-missing.outputs.json").read_text())["errors"]
+    assert "*" in errors

@@ -15,7 +15,7 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from twinbench.exporters import EXPORTERS, ExportRequest  # noqa: E402
+from twinbench.exporters import ExportRequest  # noqa: E402
 from twinbench.models.registry import Twin, get_twin, list_twins  # noqa: E402
 
 VOCAB = 40

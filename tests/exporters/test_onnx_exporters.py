@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exporters_testlib import VOCAB, built, reference, request_for, shapes_for, tokens
+from exporters_testlib import built, reference, request_for, shapes_for, tokens
 from twinbench.errors import ConfigError, ExportError
 from twinbench.exporters import EXPORTERS, ExportFailure, ExportRequest, export_all, get_exporter
 

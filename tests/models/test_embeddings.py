@@ -41,6 +41,15 @@ def test_missing_words_are_seeded_uniform(tmp_path):
     assert np.all(np.abs(a[[1, 4]]) <= 0.25) and np.any(a[[1, 4]] != 0)
 
 
+def test_accepts_a_vocab_object(tmp_path):
+    from twinbench.models.vocab import Vocab
+
+    vocab = Vocab.build(["good film", "bad"])
+    m = load_vec(write_vec(tmp_path, VEC), vocab, dim=4, seed=1)
+    assert m.shape == (len(vocab), 4)
+    np.testing.assert_array_equal(m[vocab.words.index("bad")], np.float32([-1, -2, -3, -4]))
+
+
 def test_dim_defaults_to_the_file(tmp_path):
     assert load_vec(write_vec(tmp_path, VEC), WORDS, seed=1).shape == (5, 4)
 

@@ -189,3 +189,63 @@ def test_lstm_reads_the_last_time_step_even_if_padding():
 def test_lstm_seed_notebook_sizes():
     cfg = get_twin("lstm").config
     assert (cfg.embed_dim, cfg.hidden, cfg.num_classes) == (16, 32, 2)
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides", "field"),
+    [
+        ("bilstm", {"head": "sigmoid", "num_classes": 2}, "num_classes"),
+        ("mlp", {"head": "sigmoid"}, "num_classes"),
+        ("gru", {"head": "softmax"}, "head"),
+        ("bilstm", {"dropout": 1.0}, "dropout"),
+        ("lstm", {"hidden": 0}, "hidden"),
+        ("tagger", {"num_tags": 0}, "num_tags"),
+        ("cnn", {"kernel_sizes": []}, "kernel_sizes"),
+        ("cnn", {"kernel_sizes": [3, -1]}, "kernel_sizes"),
+        ("transformer", {"embed_dim": 30, "num_heads": 4}, "num_heads"),
+        ("transformer", {"pool": "max"}, "pool"),
+        ("mlp", {"length": 0}, "length"),
+        ("lstm", {"num_layers": True}, "num_layers"),
+    ],
+)
+def test_bad_configs_name_the_field(name, overrides, field):
+    with pytest.raises(ConfigError, match=rf"twin '{name}': {field}:"):
+        get_twin(name, **overrides)
+
+
+def test_gru_gate_order_reset_update_new():
+    """torch packs (r, z, n), Keras (z, r, n): a torch reset-gate change lands in Keras block 1."""
+    import torch
+
+    twin = get_twin("gru", vocab_size=20, embed_dim=4, hidden=3)
+    tm, km = build_pair(twin)
+    h = twin.config.hidden
+    twin.torch_to_keras(tm, km)
+    base = km.get_layer("rnn_0").get_weights()
+    for torch_block, keras_block in ((0, 1), (1, 0), (2, 2)):
+        tm2, km2 = build_pair(twin)
+        tm2.load_state_dict(tm.state_dict())
+        with torch.no_grad():
+            tm2.rnn.weight_ih_l0[torch_block * h:(torch_block + 1) * h] += 1.0
+            tm2.rnn.bias_hh_l0[torch_block * h:(torch_block + 1) * h] += 2.0
+        twin.torch_to_keras(tm2, km2)
+        kernel, _, bias = km2.get_layer("rnn_0").get_weights()
+        for blk in range(3):
+            cols = slice(blk * h, (blk + 1) * h)
+            moved = blk == keras_block
+            np.testing.assert_allclose(kernel[:, cols] - base[0][:, cols], 1.0 if moved else 0.0, atol=1e-6)
+            np.testing.assert_allclose(bias[1, cols] - base[2][1, cols], 2.0 if moved else 0.0, atol=1e-6)
+            np.testing.assert_array_equal(bias[0, cols], base[2][0, cols])
+
+
+def test_bidirectional_readout_sees_both_ends():
+    """[h_fwd_last, h_bwd_first]: changing the first token moves the backward half at the end."""
+    twin = get_twin("bilstm", vocab_size=30, hidden=4)
+    tm, km = build_pair(twin)
+    twin.torch_to_keras(tm, km)
+    a = np.array([[3, 4, 5, 6, 7]], dtype=np.int64)
+    b = a.copy()
+    b[0, 0] = 9
+    assert not np.allclose(keras_out(km, a), keras_out(km, b))
+    for x in (a, b):
+        np.testing.assert_allclose(keras_out(km, x), torch_out(tm, x), atol=TOL)

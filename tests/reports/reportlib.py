@@ -26,8 +26,8 @@ VERSIONS = {"python": "3.11.7", "twinbench": "0.1.0", "torch": "2.13.0+cpu", "te
             "numpy": "2.3.0", "pandas": "3.0.0"}
 #: artifact name -> (exporter, source, runtimes that run it)
 ARTIFACTS = {
-    "torch": ("", "torch", ["torch"]),
-    "keras": ("", "keras", ["tf-function"]),
+    "torch": ("native", "torch", ["torch"]),
+    "keras": ("native", "keras", ["tf-function"]),
     "torch-dynamo": ("torch-dynamo", "torch", ["ort-cpu", "openvino"]),
     "tf2onnx": ("tf2onnx", "keras", ["ort-cpu", "openvino"]),
 }
@@ -148,3 +148,32 @@ def assert_valid_tables(md: str) -> int:
             assert not lines[i].startswith("|"), f"table row outside a table: {lines[i]!r}"
             i += 1
     return n_tables
+
+
+def tiny_onnx(path: Path, vocab: int = 50, dim: int = 16, classes: int = 2, hidden: int = 32) -> Path:
+    """A tiny token classifier (Gather -> ReduceMean -> MatMul -> Add) with input "tokens" int64 [B, S]."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal((vocab, dim)).astype(np.float32), "emb"),
+             numpy_helper.from_array(rng.standard_normal((dim, hidden)).astype(np.float32), "w1"),
+             numpy_helper.from_array(rng.standard_normal((hidden, classes)).astype(np.float32), "w2"),
+             numpy_helper.from_array(np.zeros(classes, np.float32), "b2"),
+             numpy_helper.from_array(np.array([1], np.int64), "axes")]
+    nodes = [helper.make_node("Gather", ["emb", "tokens"], ["e"]),
+             helper.make_node("ReduceMean", ["e", "axes"], ["m"], keepdims=0),
+             helper.make_node("MatMul", ["m", "w1"], ["h"]),
+             helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("MatMul", ["r", "w2"], ["z"]),
+             helper.make_node("Add", ["z", "b2"], ["logits"])]
+    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("tokens", TensorProto.INT64,
+                                                                             ["batch", "seq"])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", classes])],
+                              inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path

@@ -92,3 +92,13 @@ def test_csv_only_run_dir_loads(run_dir: Path) -> None:
     run = load_run(run_dir)
     assert len(run.results) and len(run.parity) and len(run.training)
     assert SCHEMA_VERSION == run.manifest["schema_version"]
+
+
+def test_integer_keys_survive_missing_values(tmp_path: Path) -> None:
+    df = pd.DataFrame([{"twin": "lstm", "batch": 8, "seq_len": 16}, {"twin": "lstm", "status": "failed"}])
+    write_table(df, tmp_path, "results")
+    from twinbench.reports.tables import read_table
+
+    assert str(pd.read_parquet(tmp_path / "results.parquet")["batch"].iloc[0]) == "8"
+    (tmp_path / "results.parquet").unlink()
+    assert str(read_table(tmp_path, "results")["batch"].iloc[0]) == "8"  # from the CSV
