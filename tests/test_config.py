@@ -61,8 +61,8 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
     ({"twins": ("no-such-twin",)}, "unknown twin 'no-such-twin'"),
     ({"runtimes": ("no-such-runtime",)}, "unknown runtime 'no-such-runtime'"),
     ({"exporters": ("no-such-exporter",)}, "unknown exporter"),
-    ({"training": {"epochs": -1}}, "training"),
-    ({"timing": {"min_iters": 0}}, "timing"),
+    ({"training": {"epochs": -1}}, "epochs"),
+    ({"timing": {"min_iters": 0}}, "min_iters"),
 ])
 def test_validate_names_and_sections(overrides: dict, match: str) -> None:
     cfg = load_config(None, overrides)

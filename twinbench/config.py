@@ -129,6 +129,8 @@ _DICT_FIELDS = {"data", "tag_data", "training", "timing", "runtime_settings"}
 def _parse_twins(value: Any) -> tuple[TwinSpec, ...]:
     if isinstance(value, (str, dict)):
         value = [value]
+    if isinstance(value, tuple):
+        value = list(value)
     if not isinstance(value, list):
         raise ConfigError("twins: expected a list of names or tables with a 'name' key")
     specs = []
