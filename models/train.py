@@ -189,6 +189,15 @@ def torch_outputs(model: Any, x: np.ndarray, batch: int = 1024) -> np.ndarray:
 
 
 def train_torch(model: Any, kind: str, splits: Any, recipe: TrainRecipe, say: Progress) -> list[dict]:
+    """Train in torch; grad mode is forced on here since a runtime in the same process may have
+    switched it off globally."""
+    import torch
+
+    with torch.enable_grad():
+        return _train_torch(model, kind, splits, recipe, say)
+
+
+def _train_torch(model: Any, kind: str, splits: Any, recipe: TrainRecipe, say: Progress) -> list[dict]:
     import torch
 
     params = [p for p in model.parameters() if p.requires_grad]
