@@ -20,15 +20,10 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from twinbench.errors import ConfigError, RunDirError
+from twinbench.errors import ConfigError, RunDirError, one_line
 
 OUT_DIRNAME = "parity_only"
 RUNTIME_TIMEOUT_S = 600
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
 
 
 def _manifest(run_dir: Path) -> dict[str, Any]:
@@ -160,7 +155,7 @@ def run_runtime(spec: dict[str, Any], *, force_error: str | None = None) -> None
                 (out_dir / f"{cell_id}.outputs.json").write_text(json.dumps({"errors": errors}))
                 row["runtime_settings"] = json.dumps(info, default=str, sort_keys=True)
             except Exception as exc:  # any runtime error is a row: one line, never a traceback
-                row.update(status="failed", error=_one_line(exc))
+                row.update(status="failed", error=one_line(exc))
         (out_dir / f"{cell_id}.json").write_text(json.dumps(row, default=str))
 
 
@@ -184,7 +179,7 @@ def _run_artifact(rt: Any, art: Any, spec: dict[str, Any]) -> tuple[dict[str, np
                 session.sync()
                 outputs[name] = np.asarray(session.fetch(result)[0], dtype=np.float64)
             except Exception as exc:  # e.g. a frozen sequence axis: recorded per batch
-                errors[name] = _one_line(exc)
+                errors[name] = one_line(exc)
         info = dict(session.info() or {})
     finally:
         session.close()

@@ -22,13 +22,9 @@ import numpy as np
 
 from twinbench.bench.cells import FIRST_WORD, CellSpec
 from twinbench.bench.schema import RESULTS_COLUMNS
+from twinbench.errors import one_line
 
 Progress = Callable[[int, int, str], None]
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
 
 
 def make_inputs(spec: CellSpec) -> np.ndarray:

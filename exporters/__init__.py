@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from twinbench.errors import ConfigError, ExportError
+from twinbench.errors import ConfigError, ExportError, one_line
 from twinbench.exporters.artifact import Artifact
 
 if TYPE_CHECKING:
@@ -126,8 +126,7 @@ def export_all(req: ExportRequest, names: list[str] | tuple[str, ...]) -> list[A
         except ExportError as exc:
             results.append(ExportFailure(name, str(exc)))
         except Exception as exc:  # an exporter may fail in any way; the run records it and goes on
-            line = (str(exc).strip().splitlines() or [""])[0]
-            results.append(ExportFailure(name, f"{type(exc).__name__}: {line}"[:500]))
+            results.append(ExportFailure(name, one_line(exc)))
     return results
 
 

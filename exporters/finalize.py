@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from twinbench.errors import ExportError
+from twinbench.errors import ExportError, summary
 from twinbench.exporters.artifact import Artifact
 from twinbench.models.registry import INPUT_NAME, OUTPUT_NAME
 
@@ -92,6 +92,38 @@ def normalise_io(model: "onnx.ModelProto", *, tag: bool, fixed_length: int | Non
             d.dim_param = out_axes[i]
 
 
+def alias_loop_passthroughs(graph: "onnx.GraphProto") -> int:
+    """Give every Loop/Scan/If body output that is one of the body's own inputs an Identity.
+
+    tf2onnx writes loop-invariant carried values (weights, the trip limit) as a body output with the
+    same name as the body input. ONNX allows it and ONNX Runtime runs it, but OpenVINO 2026 reading the
+    file from disk counts such a value twice and refuses the Loop ("canonical inputs size ... does not
+    match"); tf2onnx leaves a Keras 3 GRU unfused, so that twin hits it. The Identity changes no value.
+    Returns how many were added.
+    """
+    import onnx
+
+    added = 0
+    for node in graph.node:
+        for attr in node.attribute:
+            bodies = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)
+            for body in bodies:
+                added += alias_loop_passthroughs(body)
+                inputs = {vi.name for vi in body.input}
+                taken = {o for n in body.node for o in n.output} | inputs
+                for out in body.output:
+                    if out.name not in inputs:
+                        continue
+                    new = f"{out.name}__passthrough"
+                    while new in taken:
+                        new += "_"
+                    body.node.append(onnx.helper.make_node("Identity", [out.name], [new]))
+                    taken.add(new)
+                    out.name = new
+                    added += 1
+    return added
+
+
 def io_signature(model: "onnx.ModelProto") -> dict[str, Any]:
     import onnx
 
@@ -123,8 +155,7 @@ def check(model: "onnx.ModelProto", what: str) -> None:
         onnx.checker.check_model(model, full_check=True)
         onnx.shape_inference.infer_shapes(model, strict_mode=True)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ExportError(f"{what}: ONNX check failed: {first[:300]}") from None
+        raise ExportError(f"{what}: ONNX check failed: {summary(exc, 300)}") from None
 
 
 def finish_onnx(req: "ExportRequest", name: str, path: Path, *, source: str, seconds: float,
@@ -137,6 +168,7 @@ def finish_onnx(req: "ExportRequest", name: str, path: Path, *, source: str, sec
 
     model = onnx.load(str(path))
     normalise_io(model, tag=req.twin.task == "tag", fixed_length=req.twin.fixed_length)
+    passthroughs = alias_loop_passthroughs(model.graph)
     set_metadata(model, {
         "twinbench.twin": req.twin.name, "twinbench.source": source, "twinbench.exporter": name,
         "twinbench.weights_sha256": weights_hash, "twinbench.version": twinbench.__version__,
@@ -152,6 +184,7 @@ def finish_onnx(req: "ExportRequest", name: str, path: Path, *, source: str, sec
         "weights_hash": weights_hash,
         "flops": flops["flops"], "flops_at": {"batch": 1, "seq": req.seq},
         "flops_skipped_nodes": flops["skipped"],
+        "loop_passthroughs_aliased": passthroughs,
         **io_signature(model), "versions": versions,
         "example": {"batch": req.example_batch, "seq": req.seq},
     }

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from twinbench.errors import ConfigError, RunDirError
+from twinbench.errors import ConfigError, RunDirError, summary
 from twinbench.exporters.artifact import Artifact
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ def load_torch(artifact: Artifact, run_dir: str | Path, *, twin_modules: Iterabl
         model.load_state_dict(state)
     except Exception as exc:
         raise RunDirError(f"{path}: cannot load torch weights ({type(exc).__name__}: "
-                          f"{(str(exc).splitlines() or [''])[0]})") from None
+                          f"{summary(exc, 200)})") from None
     return model.eval()
 
 
@@ -131,7 +131,7 @@ def load_keras(artifact: Artifact, run_dir: str | Path, *, twin_modules: Iterabl
         model.load_weights(str(path))
     except Exception as exc:
         raise RunDirError(f"{path}: cannot load keras weights ({type(exc).__name__}: "
-                          f"{(str(exc).splitlines() or [''])[0]})") from None
+                          f"{summary(exc, 200)})") from None
     return model
 
 

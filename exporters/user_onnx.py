@@ -6,7 +6,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from twinbench.errors import ConfigError, ExportError
+from twinbench.errors import ConfigError, ExportError, summary
 from twinbench.exporters.artifact import Artifact
 
 
@@ -32,8 +32,7 @@ def from_user_onnx(path: str | Path, run_dir: str | Path, *, twin: str = "user",
     try:
         onnx.checker.check_model(model, full_check=True)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ExportError(f"user ONNX file {src}: fails the ONNX checker: {first[:300]}") from None
+        raise ExportError(f"user ONNX file {src}: fails the ONNX checker: {summary(exc, 300)}") from None
     name = name or src.stem
     run_dir = Path(run_dir)
     dst = run_dir / "artifacts" / twin / f"{name}.onnx"

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from twinbench.errors import ConfigError, ExportError
+from twinbench.errors import ConfigError, ExportError, summary
 from twinbench.exporters.artifact import Artifact
 
 if TYPE_CHECKING:
@@ -219,8 +219,7 @@ def int8(base: Artifact, run_dir: Path) -> Artifact:
     try:
         quantize_dynamic(str(src), str(dst), op_types_to_quantize=ops, weight_type=QuantType.QInt8)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ExportError(f"variant {name}: quantize_dynamic failed: {first[:300]}") from None
+        raise ExportError(f"variant {name}: quantize_dynamic failed: {summary(exc, 300)}") from None
     seconds = time.perf_counter() - t0
     return _finish(base, run_dir, src, dst, name, "int8", "int8", seconds, {
         "quantization": "dynamic", "weight_type": "QInt8", "op_types": ops,

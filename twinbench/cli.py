@@ -6,6 +6,7 @@ input, 3 an internal error (a bug: the traceback goes to a log file, never to th
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import traceback
@@ -14,7 +15,11 @@ from typing import Any, Callable, List, Optional
 
 import typer
 
-from twinbench.errors import TwinbenchError
+from twinbench.errors import TwinbenchError, one_line, summary
+
+# TensorFlow's C++ INFO lines (grappler "Starting new session", GPU probing) drown the progress
+# output; a user who wants them sets the variable themselves.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train PyTorch/Keras twins, export to ONNX, benchmark every runtime, verify parity.")
@@ -31,7 +36,7 @@ def _guard(fn: Callable[[], int]) -> None:
     try:
         code = fn()
     except TwinbenchError as exc:
-        _err(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        _err(summary(exc) or type(exc).__name__)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         _err("interrupted")
@@ -39,8 +44,7 @@ def _guard(fn: Callable[[], int]) -> None:
     except Exception as exc:  # a bug: keep the traceback, show one line
         log = Path(tempfile.gettempdir()) / "twinbench-error.log"
         log.write_text(traceback.format_exc())
-        first = (str(exc).splitlines() or [""])[0]
-        _err(f"internal error: {type(exc).__name__}: {first} (traceback in {log})")
+        _err(f"internal error: {one_line(exc)} (traceback in {log})")
         raise typer.Exit(INTERNAL_ERROR) from None
     raise typer.Exit(code)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class TwinbenchError(Exception):
     """Base error; `exit_code` is what the CLI exits with (2 = bad usage or bad input)."""
@@ -39,3 +41,26 @@ class RegressionFound(TwinbenchError):
     """A comparison found a statistically significant slowdown or parity change."""
 
     exit_code = 1
+
+
+# Lines that only say where in a library's C++ the error was raised (OpenVINO, ORT, TF): no news to a user.
+_WHERE_ONLY = re.compile(
+    r"^(Exception from \S+:\d+:?|Check '.*' failed at \S+:\d+:?|Traceback \(most recent call last\):)$")
+
+
+def summary(text: str | BaseException, limit: int = 400) -> str:
+    """A message on one line: source-location lines dropped, the rest joined, cut at `limit`.
+
+    Libraries put the reason several lines below a location banner (OpenVINO's "Exception from
+    src/...cpp:84:"), so a bare first line would record nothing useful in a results row.
+    """
+    raw = str(text).strip()
+    lines = [ln.strip() for ln in raw.splitlines() if ln.strip()]
+    kept = [ln for ln in lines if not _WHERE_ONLY.match(ln)] or lines
+    out = " ".join(kept)
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def one_line(exc: BaseException, limit: int = 500) -> str:
+    """`Type: summary` of an exception, for error columns and logs."""
+    return f"{type(exc).__name__}: {summary(exc, limit)}"[:limit]

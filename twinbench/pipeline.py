@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from twinbench.config import RunConfig, TwinSpec
-from twinbench.errors import ConfigError
+from twinbench.errors import ConfigError, one_line
 from twinbench.rundir import create_run_dir, update_manifest
 
 Say = Callable[[str], None]
@@ -111,18 +111,13 @@ def _build_twin_artifacts(cfg: RunConfig, spec: TwinSpec, splits: Any, run_dir: 
             try:
                 onnx_artifacts.append(VARIANTS[variant](base, run_dir))
             except Exception as exc:  # one failed variant is a row, not a crashed run
-                failures.append(_export_failure_row(run_id, twin.name, f"{base.name}-{variant}", _one_line(exc)))
+                failures.append(_export_failure_row(run_id, twin.name, f"{base.name}-{variant}", one_line(exc)))
     artifacts.extend(onnx_artifacts)
 
     batches = parity_inputs(splits.x_val, len(splits.vocab), twin)
     save_parity_inputs(out_dir / "parity_inputs.npz", batches)
     save_goldens(twin, result.torch_model, result.keras_model, batches, out_dir)  # golden.npz + golden.keras.npz
     return artifacts, failures, history
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
 
 
 def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str], None] | None = None) -> RunOutcome:
@@ -187,7 +182,7 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
             "build_s": round(t_built - t0, 2), "bench_s": round(t_bench - t_built, 2),
             "total_s": round(time.perf_counter() - t0, 2)})
     except BaseException as exc:
-        update_manifest(run_dir, manifest, status="failed", error=_one_line(exc))
+        update_manifest(run_dir, manifest, status="failed", error=one_line(exc))
         raise
     from twinbench.reports import build_reports
 

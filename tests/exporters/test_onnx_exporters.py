@@ -71,6 +71,18 @@ def test_runs_in_ort_like_source(exported, run_dir: Path) -> None:
         assert np.abs(got - want).max() <= 1e-5, (batch, seq)
 
 
+def test_runs_in_openvino_like_source(exported, run_dir: Path) -> None:
+    """OpenVINO reads every file (its ONNX reader is stricter than ORT's about Loop bodies)."""
+    import openvino as ov
+
+    b, art = exported
+    compiled = ov.Core().compile_model(str(art.abspath(run_dir)), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    for batch, seq in shapes_for(b.twin):
+        x = tokens(batch, seq, seed=batch * 100 + seq)
+        got = compiled([x])[0]
+        assert np.abs(got - reference(b, art.source, x)).max() <= 1e-5, (batch, seq)
+
+
 def test_torch_and_keras_twins_agree_so_all_files_compare(exported) -> None:
     """Sanity: the reference pair itself agrees, so a tf2onnx vs torch-file gap means an export bug."""
     b, _ = exported
