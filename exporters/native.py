@@ -94,7 +94,12 @@ def _rebuild_twin(artifact: Artifact, twin_modules: Iterable[str]) -> "Twin":
 
     for mod in twin_modules:
         load_twin_module(mod)
-    return get_twin(artifact.twin, **artifact.twin_config)
+    config = dict(artifact.twin_config)
+    if config.get("embedding_matrix") is not None:
+        # The weights file holds the trained embedding; the pretrained .npy it started from is not
+        # needed (and need not exist any more if the run directory moved).
+        config.update(embedding_matrix=None, freeze_embedding=False)
+    return get_twin(artifact.twin, **config)
 
 
 def _weights_file(artifact: Artifact, run_dir: str | Path, kind: str) -> Path:

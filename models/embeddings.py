@@ -9,6 +9,7 @@ rows, and the pad row (id 0) is zero. Twins read the matrix from a .npy file nam
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,29 @@ PAD_ID = 0
 MISSING_RANGE = 0.25
 
 
+@dataclass(frozen=True)
+class EmbeddingSpec:
+    """The run config's `[embeddings]` table: one .vec file applied to every twin with an embedding.
+
+    The pipeline reads it once per task vocabulary, sets each twin's `embed_dim` to the file's
+    dimension, and points `embedding_matrix` at the saved matrix.
+    """
+
+    vectors: str | None = None
+    freeze: bool = False
+    seed: int = 1337
+
+    def __post_init__(self) -> None:
+        if self.vectors is not None and (not isinstance(self.vectors, str) or not self.vectors):
+            raise ValueError(f"vectors: must be a path to a .vec file, got {self.vectors!r}")
+        if not isinstance(self.freeze, bool):
+            raise ValueError(f"freeze: must be true or false, got {self.freeze!r}")
+        if self.freeze and self.vectors is None:
+            raise ValueError("freeze: needs vectors (freezing a random embedding is a mistake)")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed: must be a non-negative integer, got {self.seed!r}")
+
+
 def load_vec(path: str | Path, vocab_words: Sequence[str] | Any, *, dim: int | None = None, seed: int = 1337) -> np.ndarray:
     """A float32 [len(vocab_words), dim] matrix: row i is the vector of vocab_words[i].
 
@@ -27,6 +51,13 @@ def load_vec(path: str | Path, vocab_words: Sequence[str] | Any, *, dim: int | N
     file's dimension (a mismatch is a ConfigError). Missing words draw from one generator seeded
     with `seed` in id order, so the matrix depends only on (file, vocabulary, seed).
     """
+    return read_vec(path, vocab_words, dim=dim, seed=seed)[0]
+
+
+def read_vec(path: str | Path, vocab_words: Sequence[str] | Any, *, dim: int | None = None,
+             seed: int = 1337) -> tuple[np.ndarray, int]:
+    """`load_vec`'s matrix and how many vocabulary words the file had (coverage is worth reporting:
+    a vectors file that misses most of the vocabulary is mostly random rows)."""
     path = Path(path)
     vocab_words = list(getattr(vocab_words, "words", vocab_words))
     if not path.is_file():
@@ -64,7 +95,7 @@ def load_vec(path: str | Path, vocab_words: Sequence[str] | Any, *, dim: int | N
     if not np.isfinite(matrix).all():
         row = int(np.argwhere(~np.isfinite(matrix))[0][0])
         raise DataError(f"{path}: vector of {vocab_words[row]!r} is not finite")
-    return matrix
+    return matrix, len(seen)
 
 
 def save_matrix(matrix: np.ndarray, path: str | Path) -> str:

@@ -65,3 +65,38 @@ def test_list_shows_twins_and_runtimes() -> None:
     assert proc.returncode == 0, proc.stderr
     for word in ("lstm", "torch-dynamo", "ort-cpu", "openvino"):
         assert word in proc.stdout
+
+
+def _vec(tmp_path: Path, lines: list[str], dim: int = 4) -> Path:
+    path = tmp_path / "words.vec"
+    path.write_text(f"{len(lines)} {dim}\n" + "".join(line + "\n" for line in lines))
+    return path
+
+
+@pytest.mark.parametrize("case, needle", [
+    ("missing", "no such file"),
+    ("short-line", "words.vec:3: expected a word and 4 values, got 2"),
+    ("bad-float", "words.vec:2: bad float 'x1'"),
+    ("bad-header", "words.vec:1: bad header"),
+    ("freeze-without-vectors", "freeze: needs vectors"),
+    ("embed-dim-mismatch", "embed_dim: 8 but the embeddings' vectors are 4-dimensional"),
+])
+def test_bad_pretrained_vectors_exit_2(tmp_path: Path, case: str, needle: str) -> None:
+    good = "good 0.1 0.2 0.3 0.4"
+    args = ["run", "--out", str(tmp_path / "runs"), "-r", "ort-cpu", "-e", "torch-script"]
+    if case == "missing":
+        args += ["--vectors", str(tmp_path / "nope.vec")]
+    elif case == "short-line":
+        args += ["--vectors", str(_vec(tmp_path, [good, "bad 0.1 0.2"]))]
+    elif case == "bad-float":
+        args += ["--vectors", str(_vec(tmp_path, ["good x1 0.2 0.3 0.4"]))]
+    elif case == "bad-header":
+        (tmp_path / "words.vec").write_text("four dims\n" + good + "\n")
+        args += ["--vectors", str(tmp_path / "words.vec")]
+    elif case == "freeze-without-vectors":
+        args += ["--freeze-embedding"]
+    else:
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(f'twins = [{{name = "lstm", embed_dim = 8}}]\n[embeddings]\nvectors = "{_vec(tmp_path, [good])}"\n')
+        args += [str(cfg)]
+    assert_one_line_error(twinbench(*args), 2, needle)

@@ -76,3 +76,34 @@ def test_report_answers_three_questions(run_dir: Path) -> None:
     for word in ("parity", "speed", "training"):
         assert word in text
     assert (run_dir / "report.html").is_file()
+
+
+def test_pretrained_frozen_embedding_reaches_both_frameworks_and_every_file(tmp_path: Path) -> None:
+    """`--vectors` + `--freeze-embedding`: the trained twins still hold the file's rows, parity passes."""
+    import numpy as np
+    import torch
+
+    from twinbench.models.vocab import Vocab
+
+    vec = tmp_path / "words.vec"
+    rows = {"good": [0.5, -0.25, 0.125], "bad": [-0.5, 0.25, 0.0], "notinvocab": [9.0, 9.0, 9.0]}
+    vec.write_text(f"{len(rows)} 3\n" + "".join(f"{w} {' '.join(map(str, v))}\n" for w, v in rows.items()))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "twinbench", "run", "--out", str(tmp_path), "-e", "torch-script", "-e", "tf2onnx",
+         "-r", "ort-cpu", "-b", "1", "--epochs", "2", "--vectors", str(vec), "--freeze-embedding"],
+        capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run = Path(proc.stdout.split("report: ")[1].split()[0]).parent
+    manifest = json.loads((run / "manifest.json").read_text())
+    cover = manifest["embeddings"]["classify"]
+    assert (cover["found"], cover["dim"], cover["freeze"]) == (2, 3, True)
+    vocab = Vocab.load(run / "data" / "classify" / "vocab.json")
+    state = torch.load(run / "artifacts" / "lstm" / "torch.pt", weights_only=True)
+    emb = next(v for k, v in state.items() if k.endswith("weight") and v.shape[1] == 3).numpy()
+    matrix = np.load(run / "data" / "classify" / "embedding.npy")
+    np.testing.assert_array_equal(emb, matrix)  # frozen: training left it alone
+    np.testing.assert_array_equal(emb[vocab.ids("good")[0]], np.float32(rows["good"]))
+    assert not emb[0].any()  # pad row zero
+    parity = pd.read_parquet(run / "parity.parquet")
+    assert len(parity) and (parity.verdict == "PASS").all(), parity[parity.verdict != "PASS"]

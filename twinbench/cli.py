@@ -96,6 +96,9 @@ def run(
     onnx: Optional[List[str]] = typer.Option(None, "--onnx", help="Also benchmark this ONNX file (repeatable)."),
     out: Optional[str] = typer.Option(None, "--out", help="Folder for run directories (default runs/)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs (both frameworks)."),
+    vectors: Optional[str] = typer.Option(None, "--vectors", help="Pretrained word vectors (.vec text) for every twin."),
+    freeze_embedding: Optional[bool] = typer.Option(None, "--freeze-embedding/--train-embedding",
+                                                    help="Keep the pretrained embedding fixed in training."),
 ) -> None:
     """Train, export, benchmark and verify; prints the report's path. Exit 1 on a parity FAIL."""
 
@@ -108,6 +111,9 @@ def run(
                                onnx=onnx, out_dir=out)
         if epochs is not None:
             overrides["training"] = {"epochs": epochs}
+        embeddings = _overrides(vectors=vectors, freeze=freeze_embedding)
+        if embeddings:
+            overrides["embeddings"] = embeddings
         cfg = load_config(config, overrides)
         outcome = _progress_runner(lambda say, progress: run_pipeline(cfg, say=say, progress=progress))
         print(f"parity: {outcome.parity_verdict}")

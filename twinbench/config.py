@@ -37,6 +37,7 @@ class RunConfig:
     twin_modules: tuple[str, ...] = ()
     data: Mapping[str, Any] = field(default_factory=dict)
     tag_data: Mapping[str, Any] = field(default_factory=lambda: {"source": "synthetic-pos", "size": 600})
+    embeddings: Mapping[str, Any] = field(default_factory=dict)  # models.embeddings.EmbeddingSpec
     training: Mapping[str, Any] = field(default_factory=lambda: {"epochs": 10, "batch_size": 32})
     exporters: tuple[str, ...] = DEFAULT_EXPORTERS
     variants: tuple[str, ...] = ()
@@ -85,7 +86,9 @@ class RunConfig:
         from twinbench.bench.timing import TimingPlan
         from twinbench.exporters import EXPORTERS
         from twinbench.exporters.variants import VARIANTS
+        from twinbench.errors import DataError
         from twinbench.models.data import DataConfig
+        from twinbench.models.embeddings import EmbeddingSpec
         from twinbench.models.registry import get_twin, load_twin_module
         from twinbench.models.train import TrainRecipe
 
@@ -99,6 +102,9 @@ class RunConfig:
         _known("runtime_settings", self.runtime_settings, RUNTIMES)
         _construct("data", DataConfig, self.data)
         _construct("tag_data", DataConfig, self.tag_data)
+        vectors = _construct("embeddings", EmbeddingSpec, self.embeddings).vectors
+        if vectors is not None and not Path(vectors).is_file():
+            raise DataError(f"embeddings: vectors: no such file {vectors!r}")
         _construct("training", TrainRecipe, self.training)
         _construct("timing", TimingPlan, self.timing)
         for path in self.onnx:
@@ -123,7 +129,7 @@ def _construct(section: str, cls: type, values: Mapping[str, Any]) -> Any:
 
 _TUPLE_FIELDS = {"twin_modules", "exporters", "variants", "onnx", "runtimes", "devices", "batches",
                  "seq_lens", "threads"}
-_DICT_FIELDS = {"data", "tag_data", "training", "timing", "runtime_settings"}
+_DICT_FIELDS = {"data", "tag_data", "embeddings", "training", "timing", "runtime_settings"}
 
 
 def _parse_twins(value: Any) -> tuple[TwinSpec, ...]:

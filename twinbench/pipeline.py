@@ -29,13 +29,29 @@ class RunOutcome:
     report_html: Path | None
 
 
-def _auto_overrides(spec: TwinSpec, splits: Any) -> dict[str, Any]:
-    """Sizes the data decides (vocabulary, classes/tags, fixed length) unless the user set them."""
+@dataclass(frozen=True)
+class Pretrained:
+    """A task's pretrained embedding matrix, saved in the run directory for the twins to load."""
+
+    path: str
+    dim: int
+    freeze: bool
+
+
+def _auto_overrides(spec: TwinSpec, splits: Any, pretrained: Pretrained | None = None) -> dict[str, Any]:
+    """Sizes the data decides (vocabulary, classes/tags, fixed length, pretrained embedding) unless
+    the user set them."""
     from twinbench.models.registry import get_twin
 
     default = get_twin(spec.name)
     fields = {f.name for f in dataclasses.fields(default.config)}
     auto: dict[str, Any] = {"vocab_size": len(splits.vocab)}
+    if pretrained is not None and "embedding_matrix" in fields:
+        asked = spec.overrides.get("embed_dim", pretrained.dim)
+        if asked != pretrained.dim:
+            raise ConfigError(f"twin {spec.name!r}: embed_dim: {asked!r} but the embeddings' vectors are "
+                              f"{pretrained.dim}-dimensional")
+        auto.update(embed_dim=pretrained.dim, embedding_matrix=pretrained.path, freeze_embedding=pretrained.freeze)
     sigmoid = getattr(default.config, "head", None) == "sigmoid" or spec.overrides.get("head") == "sigmoid"
     if "num_classes" in fields and not sigmoid and default.task == "classify":
         auto["num_classes"] = int(splits.num_classes)
@@ -71,13 +87,33 @@ def _load_all_data(cfg: RunConfig, tasks: set[str], run_dir: Path) -> dict[str, 
     return out
 
 
+def _load_pretrained(cfg: RunConfig, data: dict[str, Any], run_dir: Path,
+                     say: Say) -> tuple[dict[str, Pretrained], dict[str, Any]]:
+    """Read the .vec file once per task vocabulary; returns the matrices and a coverage record."""
+    from twinbench.models.embeddings import EmbeddingSpec, read_vec, save_matrix
+
+    spec = EmbeddingSpec(**dict(cfg.embeddings))
+    if spec.vectors is None:
+        return {}, {}
+    out, record = {}, {}
+    for task, splits in data.items():
+        matrix, found = read_vec(spec.vectors, splits.vocab, seed=spec.seed)
+        path = save_matrix(matrix, run_dir / "data" / task / "embedding.npy")
+        out[task] = Pretrained(path=path, dim=int(matrix.shape[1]), freeze=spec.freeze)
+        record[task] = {"vectors": spec.vectors, "dim": int(matrix.shape[1]), "vocab": len(splits.vocab),
+                        "found": found, "freeze": spec.freeze, "seed": spec.seed}
+        say(f"embeddings ({task}): {found}/{len(splits.vocab)} vocabulary words found in {spec.vectors}, "
+            f"{matrix.shape[1]}-dim, {'frozen' if spec.freeze else 'trainable'}")
+    return out, record
+
+
 def _export_failure_row(run_id: str, twin: str, name: str, error: str) -> dict[str, Any]:
     return {"run_id": run_id, "twin": twin, "artifact": name, "exporter": name, "source": "",
             "precision": "", "runtime": "(export)", "device": "", "status": "failed", "error": error}
 
 
 def _build_twin_artifacts(cfg: RunConfig, spec: TwinSpec, splits: Any, run_dir: Path, run_id: str,
-                          say: Say) -> tuple[list[Any], list[dict[str, Any]], Any]:
+                          say: Say, pretrained: Pretrained | None = None) -> tuple[list[Any], list[dict[str, Any]], Any]:
     """Train the twin in both frameworks, save natives, export, derive variants, write parity data."""
     from twinbench.bench.parity import parity_inputs, save_goldens, save_parity_inputs
     from twinbench.exporters import ExportFailure, ExportRequest, export_all
@@ -86,7 +122,7 @@ def _build_twin_artifacts(cfg: RunConfig, spec: TwinSpec, splits: Any, run_dir: 
     from twinbench.models.registry import get_twin
     from twinbench.models.train import TrainRecipe, train_twins
 
-    twin = get_twin(spec.name, **_auto_overrides(spec, splits))
+    twin = get_twin(spec.name, **_auto_overrides(spec, splits, pretrained))
     say(f"training {twin.name} in torch and keras")
     result = train_twins(twin, splits, TrainRecipe(**dict(cfg.training)))
     history = result.history.copy()
@@ -144,13 +180,17 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
 
         tasks = {get_twin(spec.name, **dict(spec.overrides)).task for spec in cfg.twins}
         data = _load_all_data(cfg, tasks, run_dir)
+        pretrained, coverage = _load_pretrained(cfg, data, run_dir, say)
+        if coverage:
+            update_manifest(run_dir, manifest, embeddings=coverage)
         artifacts: list[Any] = []
         failure_rows: list[dict[str, Any]] = []
         histories = []
         vocab_sizes: dict[str, int] = {}
         for spec in cfg.twins:
             task = get_twin(spec.name, **dict(spec.overrides)).task
-            arts, fails, hist = _build_twin_artifacts(cfg, spec, data[task], run_dir, run_id, say)
+            arts, fails, hist = _build_twin_artifacts(cfg, spec, data[task], run_dir, run_id, say,
+                                                      pretrained.get(task))
             artifacts += arts
             failure_rows += fails
             histories.append(hist)
