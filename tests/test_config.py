@@ -72,3 +72,13 @@ def test_validate_names_and_sections(overrides: dict, match: str) -> None:
 
 def test_default_config_validates() -> None:
     RunConfig().validate()
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "docs" / "examples").glob("*.toml")),
+                         ids=lambda p: p.name)
+def test_shipped_example_configs_validate(path: Path) -> None:
+    from twinbench.config import load_config
+
+    cfg = load_config(path)
+    cfg.validate()
+    assert cfg.twins

@@ -153,3 +153,26 @@ def test_second_dynamo_export_keeps_seq_dynamic(tmp_path: Path) -> None:
         art = EXPORTERS["torch-dynamo"](ExportRequest(**{**req.__dict__, "out_dir": tmp_path / f"a{i}"}))
         dims = onnx.load(str(art.abspath(tmp_path))).graph.input[0].type.tensor_type.shape.dim
         assert dims[1].dim_param == "seq"
+
+
+@pytest.mark.parametrize("name", ["lstm", "bilstm", "tagger"])
+def test_stacked_lstms_export_with_dynamic_seq_every_time(name: str, tmp_path: Path) -> None:
+    """Textbook sizes stack two LSTM layers: each export in the process must keep `seq` dynamic and
+    match torch at other lengths (torch 2.13 specialised it on the 2nd export before the cache reset)."""
+    import onnxruntime as ort
+    import torch
+
+    from twinbench.models.registry import get_twin
+
+    twin = get_twin(name, vocab_size=50, num_layers=2)
+    model = twin.build_torch(twin.config).eval()
+    for i in range(2):
+        req = ExportRequest(twin=twin, torch_model=model, keras_model=None, out_dir=tmp_path / f"a{i}",
+                            run_dir=tmp_path)
+        art = EXPORTERS["torch-dynamo"](req)
+        sess = ort.InferenceSession(str(art.abspath(tmp_path)), providers=["CPUExecutionProvider"])
+        for seq in (3, 29):
+            x = tokens(2, seq, vocab=50, seed=seq)
+            with torch.no_grad():
+                want = model(torch.from_numpy(x)).numpy()
+            assert np.abs(sess.run(["logits"], {"tokens": x})[0] - want).max() <= 1e-5, (i, seq)
