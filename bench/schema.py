@@ -38,5 +38,8 @@ PARITY_COLUMNS = ["run_id", "twin", "artifact", "exporter", "precision", "runtim
 TRAINING_COLUMNS = ["run_id", "twin", "framework", "mode", "epoch", "train_loss", "val_loss",
                     "val_acc", "val_token_acc", "seconds"]
 
+#: One row per twin x Keras layer (plus torch-only rows and a `total` row): models/params.py.
+PARAMS_COLUMNS = ["run_id", "twin", "layer", "torch", "keras", "difference", "why"]
+
 STATUSES = ("ok", "failed", "skipped", "invalid")
 VERDICTS = ("PASS", "FAIL", "ERROR", "SKIP")

@@ -92,6 +92,27 @@ def header_blocks(run: Any) -> list[Block]:
     return blocks
 
 
+def twin_blocks(run: Any) -> list[Block]:
+    """Each twin's config and its parameter counts, torch next to Keras, every difference explained."""
+    params = run.params if run.params is not None else []
+    configs = getattr(run, "twin_configs", {}) or {}
+    names = sorted(set(configs) | ({text(t) for t in params["twin"]} if len(params) else set()))
+    if not names:
+        return []
+    blocks: list[Block] = [Heading(2, "Twins")]
+    for twin in names:
+        blocks.append(Heading(3, twin))
+        cfg = configs.get(twin)
+        if cfg:
+            shown = ", ".join(f"{k}={v}" for k, v in sorted(cfg.items()) if v is not None)
+            blocks.append(Para(f"config: {shown}"))
+        sub = params[params["twin"].map(text) == twin] if len(params) else []
+        if len(sub):
+            rows = [(r.layer, text(r.torch), text(r.keras), text(r.difference), text(r.why)) for r in sub.itertuples()]
+            blocks.append(table(["layer", "torch params", "keras params", "difference", "why"], rows, "lrrrl"))
+    return blocks
+
+
 def parity_blocks(run: Any) -> list[Block]:
     df = run.parity
     blocks: list[Block] = [Heading(2, "Parity")]
@@ -218,5 +239,5 @@ def problem_blocks(run: Any) -> list[Block]:
 
 def report_blocks(run: Any) -> list[Block]:
     """The whole report, top to bottom."""
-    return (header_blocks(run) + parity_blocks(run) + speed_blocks(run) + training_blocks(run)
+    return (header_blocks(run) + twin_blocks(run) + parity_blocks(run) + speed_blocks(run) + training_blocks(run)
             + problem_blocks(run))

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from twinbench.bench.schema import (PARITY_COLUMNS, RESULTS_COLUMNS, SCHEMA_VERSION,
+from twinbench.bench.schema import (PARAMS_COLUMNS, PARITY_COLUMNS, RESULTS_COLUMNS, SCHEMA_VERSION,
                                     TRAINING_COLUMNS)
 from twinbench.errors import RunDirError
 
@@ -24,6 +24,7 @@ TABLES: dict[str, list[str]] = {
     "results": RESULTS_COLUMNS,
     "parity": PARITY_COLUMNS,
     "training": TRAINING_COLUMNS,
+    "params": PARAMS_COLUMNS,
 }
 #: Tables a run directory must have (parity and training may be absent, e.g. pytest-benchmark imports).
 REQUIRED = ("results",)
@@ -38,6 +39,8 @@ class RunData:
     results: Any  # pandas.DataFrame
     parity: Any  # pandas.DataFrame
     training: Any  # pandas.DataFrame
+    params: Any = None  # pandas.DataFrame (absent in runs without twins)
+    twin_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
     _cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -129,7 +132,21 @@ def load_run(run_dir: str | Path) -> RunData:
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
     tables = {name: read_table(run_dir, name, required=name in REQUIRED) for name in TABLES}
-    return RunData(path=run_dir, manifest=manifest, **tables)
+    return RunData(path=run_dir, manifest=manifest, twin_configs=_twin_configs(run_dir), **tables)
+
+
+def _twin_configs(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """twin -> the config its native torch (else keras) weights were built with, from the sidecars."""
+    out: dict[str, dict[str, Any]] = {}
+    for kind in ("keras.weights.h5", "torch.pt"):  # torch last: it wins
+        for side in sorted(run_dir.glob(f"artifacts/*/{kind}.json")):
+            try:
+                d = json.loads(side.read_text())
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                continue  # a report still renders; the twin just shows no config
+            if isinstance(d, dict) and isinstance(d.get("twin_config"), dict) and d.get("twin"):
+                out[str(d["twin"])] = d["twin_config"]
+    return out
 
 
 def _jsonable(v: Any) -> Any:

@@ -107,3 +107,11 @@ def test_pretrained_frozen_embedding_reaches_both_frameworks_and_every_file(tmp_
     assert not emb[0].any()  # pad row zero
     parity = pd.read_parquet(run / "parity.parquet")
     assert len(parity) and (parity.verdict == "PASS").all(), parity[parity.verdict != "PASS"]
+
+
+def test_params_table_explains_every_difference(run_dir: Path) -> None:
+    params = pd.read_parquet(run_dir / "params.parquet")
+    total = params[(params.twin == "lstm") & (params.layer == "total")].iloc[0]
+    assert total.torch - total.keras == total.difference > 0 and "bias_hh" in total.why
+    assert not params[params.difference != 0].why.str.startswith("unexplained").any()
+    assert "## Twins" in (run_dir / "report.md").read_text()

@@ -113,12 +113,13 @@ def _export_failure_row(run_id: str, twin: str, name: str, error: str) -> dict[s
 
 
 def _build_twin_artifacts(cfg: RunConfig, spec: TwinSpec, splits: Any, run_dir: Path, run_id: str,
-                          say: Say, pretrained: Pretrained | None = None) -> tuple[list[Any], list[dict[str, Any]], Any]:
+                          say: Say, pretrained: Pretrained | None = None) -> tuple[list[Any], list[dict[str, Any]], Any, Any]:
     """Train the twin in both frameworks, save natives, export, derive variants, write parity data."""
     from twinbench.bench.parity import parity_inputs, save_goldens, save_parity_inputs
     from twinbench.exporters import ExportFailure, ExportRequest, export_all
     from twinbench.exporters.native import save_native
     from twinbench.exporters.variants import VARIANTS
+    from twinbench.models.params import param_table
     from twinbench.models.registry import get_twin
     from twinbench.models.train import TrainRecipe, train_twins
 
@@ -153,7 +154,10 @@ def _build_twin_artifacts(cfg: RunConfig, spec: TwinSpec, splits: Any, run_dir: 
     batches = parity_inputs(splits.x_val, len(splits.vocab), twin)
     save_parity_inputs(out_dir / "parity_inputs.npz", batches)
     save_goldens(twin, result.torch_model, result.keras_model, batches, out_dir)  # golden.npz + golden.keras.npz
-    return artifacts, failures, history
+    params = param_table(twin)
+    params.insert(0, "twin", twin.name)
+    params.insert(0, "run_id", run_id)
+    return artifacts, failures, history, params
 
 
 def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str], None] | None = None) -> RunOutcome:
@@ -185,15 +189,16 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
             update_manifest(run_dir, manifest, embeddings=coverage)
         artifacts: list[Any] = []
         failure_rows: list[dict[str, Any]] = []
-        histories = []
+        histories, param_tables = [], []
         vocab_sizes: dict[str, int] = {}
         for spec in cfg.twins:
             task = get_twin(spec.name, **dict(spec.overrides)).task
-            arts, fails, hist = _build_twin_artifacts(cfg, spec, data[task], run_dir, run_id, say,
+            arts, fails, hist, params = _build_twin_artifacts(cfg, spec, data[task], run_dir, run_id, say,
                                                       pretrained.get(task))
             artifacts += arts
             failure_rows += fails
             histories.append(hist)
+            param_tables.append(params)
             vocab_sizes[spec.name] = len(data[task].vocab)
         t_built = time.perf_counter()
         artifacts += _user_onnx_artifacts(cfg, run_dir)
@@ -217,6 +222,7 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
             write_table(parity_cross_table(run_dir), run_dir, "parity_cross")
         training = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
         write_table(training, run_dir, "training")
+        write_table(pd.concat(param_tables, ignore_index=True) if param_tables else pd.DataFrame(), run_dir, "params")
         verdict = overall_verdict(parity) if cfg.parity and len(parity) else "SKIP"
         update_manifest(run_dir, manifest, status="complete", parity_verdict=verdict, timings={
             "build_s": round(t_built - t0, 2), "bench_s": round(t_bench - t_built, 2),

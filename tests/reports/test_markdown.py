@@ -44,3 +44,33 @@ def test_md_table_escapes_and_pads() -> None:
     t = md_table(["a", "b"], [["x|y", "line\nbreak"], ["only one"]])
     assert assert_valid_tables(t + "\n") == 1
     assert "x\\|y" in t and "line break" in t
+
+
+def test_twins_section_shows_config_and_explained_param_counts(run_dir: Path) -> None:
+    """From a real params table and the native sidecar; absent tables leave the section out."""
+    import json
+
+    import pandas as pd
+
+    from twinbench.models.params import param_table
+    from twinbench.models.registry import get_twin
+    from twinbench.reports.tables import write_table
+
+    assert "## Twins" not in render_markdown(load_run(run_dir))
+    twin = get_twin("lstm", vocab_size=40, hidden=8)
+    params = param_table(twin)
+    params.insert(0, "twin", "lstm")
+    params.insert(0, "run_id", "x")
+    write_table(params, run_dir, "params")
+    side = run_dir / "artifacts" / "lstm" / "torch.pt.json"
+    side.parent.mkdir(parents=True, exist_ok=True)
+    side.write_text(json.dumps({"twin": "lstm", "twin_config": {"vocab_size": 40, "hidden": 8,
+                                                                "embedding_matrix": None}}))
+    run = load_run(run_dir)
+    assert isinstance(run.params, pd.DataFrame) and set(run.params.twin) == {"lstm"}
+    md = render_markdown(run)
+    section = md.split("## Twins")[1].split("## Parity")[0]
+    assert "config: hidden=8, vocab_size=40" in section  # None values are not shown
+    total = next(r for r in section.splitlines() if r.startswith("| total"))
+    assert "| 32 |" in total and "bias_hh" in total  # torch's second LSTM bias: 4 x hidden
+    assert_valid_tables(md)
