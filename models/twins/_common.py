@@ -23,6 +23,11 @@ def check_fraction(name: str, value: Any) -> None:
         raise ValueError(f"{name}: must be a number in [0, 1), got {value!r}")
 
 
+def check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}: must be true or false, got {value!r}")
+
+
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"{name}: must be one of {', '.join(choices)}, got {value!r}")
@@ -34,8 +39,7 @@ def check_embedding(cfg: Any) -> None:
     check_positive("embed_dim", cfg.embed_dim)
     if cfg.embedding_matrix is not None and not isinstance(cfg.embedding_matrix, str):
         raise ValueError(f"embedding_matrix: must be a path to a .npy file or None, got {cfg.embedding_matrix!r}")
-    if not isinstance(cfg.freeze_embedding, bool):
-        raise ValueError(f"freeze_embedding: must be true or false, got {cfg.freeze_embedding!r}")
+    check_bool("freeze_embedding", cfg.freeze_embedding)
     if cfg.freeze_embedding and cfg.embedding_matrix is None:
         raise ValueError("freeze_embedding: needs embedding_matrix (freezing a random embedding is a mistake)")
 

@@ -13,10 +13,12 @@ embed_dropout, head_dropout, head ("logits" | "sigmoid"), num_classes and the em
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from twinbench.models import transfer as tr
-from twinbench.models.registry import OUTPUT_NAME
+from twinbench.models.registry import OUTPUT_NAME, Twin
 from twinbench.models.twins import _common as c
 
 HEADS = ("logits", "sigmoid")
@@ -26,8 +28,7 @@ def check_rnn(cfg: Any) -> None:
     c.check_embedding(cfg)
     c.check_positive("hidden", cfg.hidden)
     c.check_positive("num_layers", cfg.num_layers)
-    if not isinstance(cfg.bidirectional, bool):
-        raise ValueError(f"bidirectional: must be true or false, got {cfg.bidirectional!r}")
+    c.check_bool("bidirectional", cfg.bidirectional)
     for name in ("dropout", "embed_dropout", "head_dropout"):
         c.check_fraction(name, getattr(cfg, name))
     c.check_choice("head", cfg.head, HEADS)
@@ -91,15 +92,52 @@ def build_keras(cfg: Any, kind: str, name: str) -> Any:
     return c.finish_keras(keras.Model(tokens, out, name=name), cfg)
 
 
-def torch_to_keras(tm: Any, km: Any, kind: str) -> None:
+def torch_to_keras(tm: Any, km: Any, kind: str, rnn: str = "rnn") -> None:
+    """Embedding -> stacked RNN (torch attribute `rnn`, Keras layers `{rnn}_{i}`) -> Dense `logits`;
+    shared by every recurrent twin (the tagger and the seed `lstm` too)."""
     tr.embedding_t2k(tm.embedding, km.get_layer("embedding"))
-    for i in range(tm.rnn.num_layers):
-        tr.rnn_t2k(kind, tm.rnn, i, km.get_layer(f"rnn_{i}"))
+    stack = getattr(tm, rnn)
+    for i in range(stack.num_layers):
+        tr.rnn_t2k(kind, stack, i, km.get_layer(f"{rnn}_{i}"))
     tr.dense_t2k(tm.logits, km.get_layer(OUTPUT_NAME))
 
 
-def keras_to_torch(km: Any, tm: Any, kind: str) -> None:
+def keras_to_torch(km: Any, tm: Any, kind: str, rnn: str = "rnn") -> None:
     tr.embedding_k2t(km.get_layer("embedding"), tm.embedding)
-    for i in range(tm.rnn.num_layers):
-        tr.rnn_k2t(kind, km.get_layer(f"rnn_{i}"), tm.rnn, i)
+    stack = getattr(tm, rnn)
+    for i in range(stack.num_layers):
+        tr.rnn_k2t(kind, km.get_layer(f"{rnn}_{i}"), stack, i)
     tr.dense_k2t(km.get_layer(OUTPUT_NAME), tm.logits)
+
+
+@dataclass(frozen=True)
+class RnnConfig:
+    """Config of the recurrent classifiers; each twin subclasses it only to change a default."""
+
+    vocab_size: int = c.DEFAULT_VOCAB
+    embed_dim: int = 16
+    hidden: int = 32
+    num_layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.0  # between stacked layers, training only
+    embed_dropout: float = 0.0
+    head_dropout: float = 0.0
+    head: str = "logits"
+    num_classes: int = 2
+    embedding_matrix: str | None = None
+    freeze_embedding: bool = False
+
+    def __post_init__(self) -> None:
+        check_rnn(self)
+
+
+def rnn_twin(name: str, kind: str, config: RnnConfig, doc: str) -> Twin:
+    """A recurrent classifier twin of `kind` ("lstm" | "gru") built by this module."""
+    return Twin(
+        name=name, config=config,
+        build_torch=partial(build_torch, kind=kind),
+        build_keras=partial(build_keras, kind=kind, name=name),
+        torch_to_keras=partial(torch_to_keras, kind=kind),
+        keras_to_torch=partial(keras_to_torch, kind=kind),
+        task="classify", doc=doc,
+    )

@@ -7,11 +7,12 @@ seed notebook does, so both frameworks compute the same function on the same ids
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from twinbench.models import transfer as tr
 from twinbench.models.registry import OUTPUT_NAME, Twin, register_twin
 from twinbench.models.twins import _common as c
+from twinbench.models.twins import _rnn
 
 
 @dataclass(frozen=True)
@@ -68,25 +69,12 @@ def build_keras(cfg: LstmConfig) -> Any:
     return c.finish_keras(keras.Model(tokens, logits, name="lstm"), cfg)
 
 
-def torch_to_keras(tm: Any, km: Any) -> None:
-    tr.embedding_t2k(tm.embedding, km.get_layer("embedding"))
-    for i in range(tm.lstm.num_layers):
-        tr.rnn_t2k("lstm", tm.lstm, i, km.get_layer(f"lstm_{i}"))
-    tr.dense_t2k(tm.logits, km.get_layer(OUTPUT_NAME))
-
-
-def keras_to_torch(km: Any, tm: Any) -> None:
-    tr.embedding_k2t(km.get_layer("embedding"), tm.embedding)
-    for i in range(tm.lstm.num_layers):
-        tr.rnn_k2t("lstm", km.get_layer(f"lstm_{i}"), tm.lstm, i)
-    tr.dense_k2t(km.get_layer(OUTPUT_NAME), tm.logits)
-
-
 @register_twin("lstm")
 def lstm(**overrides: Any) -> Twin:
     """The seed notebook's twin: Embedding(16) -> LSTM(32) -> Dense(2) on the last time step."""
     return Twin(
         name="lstm", config=LstmConfig(**overrides), build_torch=build_torch, build_keras=build_keras,
-        torch_to_keras=torch_to_keras, keras_to_torch=keras_to_torch, task="classify",
+        torch_to_keras=partial(_rnn.torch_to_keras, kind="lstm", rnn="lstm"),
+        keras_to_torch=partial(_rnn.keras_to_torch, kind="lstm", rnn="lstm"), task="classify",
         doc="Embedding -> LSTM -> Dense on the last time step (padding included, no masking)",
     )

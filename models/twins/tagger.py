@@ -7,11 +7,12 @@ padding positions get logits too and the loss is expected to ignore tag 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from twinbench.models import transfer as tr
 from twinbench.models.registry import OUTPUT_NAME, Twin, register_twin
 from twinbench.models.twins import _common as c
+from twinbench.models.twins import _rnn
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,7 @@ class TaggerConfig:
         c.check_embedding(self)
         c.check_positive("hidden", self.hidden)
         c.check_positive("num_layers", self.num_layers)
-        if not isinstance(self.bidirectional, bool):
-            raise ValueError(f"bidirectional: must be true or false, got {self.bidirectional!r}")
+        c.check_bool("bidirectional", self.bidirectional)
         c.check_fraction("dropout", self.dropout)
         c.check_positive("num_tags", self.num_tags)
 
@@ -74,25 +74,12 @@ def build_keras(cfg: TaggerConfig) -> Any:
     return c.finish_keras(keras.Model(tokens, out, name="tagger"), cfg)
 
 
-def torch_to_keras(tm: Any, km: Any) -> None:
-    tr.embedding_t2k(tm.embedding, km.get_layer("embedding"))
-    for i in range(tm.rnn.num_layers):
-        tr.rnn_t2k("lstm", tm.rnn, i, km.get_layer(f"rnn_{i}"))
-    tr.dense_t2k(tm.logits, km.get_layer(OUTPUT_NAME))
-
-
-def keras_to_torch(km: Any, tm: Any) -> None:
-    tr.embedding_k2t(km.get_layer("embedding"), tm.embedding)
-    for i in range(tm.rnn.num_layers):
-        tr.rnn_k2t("lstm", km.get_layer(f"rnn_{i}"), tm.rnn, i)
-    tr.dense_k2t(km.get_layer(OUTPUT_NAME), tm.logits)
-
-
 @register_twin("tagger")
 def tagger(**overrides: Any) -> Twin:
     """POS-style sequence tagger: logits for every token."""
     return Twin(
         name="tagger", config=TaggerConfig(**overrides), build_torch=build_torch, build_keras=build_keras,
-        torch_to_keras=torch_to_keras, keras_to_torch=keras_to_torch, task="tag",
+        torch_to_keras=partial(_rnn.torch_to_keras, kind="lstm"),
+        keras_to_torch=partial(_rnn.keras_to_torch, kind="lstm"), task="tag",
         doc="Embedding -> BiLSTM(return sequences) -> Dropout -> per-token Dense(num_tags)",
     )
