@@ -100,3 +100,17 @@ def test_bad_pretrained_vectors_exit_2(tmp_path: Path, case: str, needle: str) -
         cfg.write_text(f'twins = [{{name = "lstm", embed_dim = 8}}]\n[embeddings]\nvectors = "{_vec(tmp_path, [good])}"\n')
         args += [str(cfg)]
     assert_one_line_error(twinbench(*args), 2, needle)
+
+
+@pytest.mark.parametrize("twin, needle", [
+    ('{name = "bilstm", hidden = -4}', "hidden: must be a positive integer, got -4"),
+    ('{name = "gru", head = "sigmoid", num_classes = 2}', "num_classes: the sigmoid head has one output"),
+    ('{name = "cnn", kernel_sizes = [3, 0]}', "kernel_sizes"),
+    ('{name = "transformer", embed_dim = 30, num_heads = 4}', "num_heads"),
+    ('{name = "mlp", widht = 3}', "widht"),
+])
+def test_bad_twin_configs_exit_2_naming_the_field(tmp_path: Path, twin: str, needle: str) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"twins = [{twin}]\n")
+    assert_one_line_error(twinbench("run", str(cfg), "--out", str(tmp_path / "runs")), 2, needle)
+    assert not (tmp_path / "runs").exists()
