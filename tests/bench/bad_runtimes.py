@@ -13,7 +13,7 @@ from twinbench.bench.runtimes.base import Runtime
 
 
 def _raise(artifact: Any, opts: Any) -> Any:
-    raise ValueError("this runtime always fails to load\nsecond line is not reported")
+    raise ValueError("this runtime always fails to load\nand says why on a second line")
 
 
 def _abort(artifact: Any, opts: Any) -> Any:
