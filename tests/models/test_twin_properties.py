@@ -95,3 +95,10 @@ def test_transfer_exact_over_configs(name):
         _check(name, _merge(drawn), batch, extra_len, seed)
 
     check()
+
+
+def test_every_registered_twin_has_a_strategy() -> None:
+    """A new built-in twin must come with its own config strategy here, or it is not property-tested."""
+    from twinbench.models.registry import list_twins
+
+    assert set(list_twins()) <= set(CONFIGS), set(list_twins()) - set(CONFIGS)
