@@ -46,7 +46,10 @@ def _auto_overrides(spec: TwinSpec, splits: Any, pretrained: Pretrained | None =
     default = get_twin(spec.name)
     fields = {f.name for f in dataclasses.fields(default.config)}
     auto: dict[str, Any] = {"vocab_size": len(splits.vocab)}
-    if pretrained is not None and "embedding_matrix" in fields:
+    if pretrained is not None and "embedding_matrix" not in fields:
+        raise ConfigError(f"twin {spec.name!r}: has no embedding_matrix field, so it cannot take the "
+                          "[embeddings] vectors (see docs/twins.md, 'Pretrained embeddings')")
+    if pretrained is not None:
         asked = spec.overrides.get("embed_dim", pretrained.dim)
         if asked != pretrained.dim:
             raise ConfigError(f"twin {spec.name!r}: embed_dim: {asked!r} but the embeddings' vectors are "
@@ -107,13 +110,23 @@ def _load_pretrained(cfg: RunConfig, data: dict[str, Any], run_dir: Path,
     return out, record
 
 
+@dataclass(frozen=True)
+class TwinBuild:
+    """What building one twin leaves for the benchmark and the tables."""
+
+    artifacts: list[Any]
+    failures: list[dict[str, Any]]  # results rows of failed exports / variants
+    history: Any  # training rows (DataFrame)
+    params: Any  # params rows (DataFrame)
+
+
 def _export_failure_row(run_id: str, twin: str, name: str, error: str) -> dict[str, Any]:
     return {"run_id": run_id, "twin": twin, "artifact": name, "exporter": name, "source": "",
             "precision": "", "runtime": "(export)", "device": "", "status": "failed", "error": error}
 
 
 def _build_twin_artifacts(cfg: RunConfig, spec: TwinSpec, splits: Any, run_dir: Path, run_id: str,
-                          say: Say, pretrained: Pretrained | None = None) -> tuple[list[Any], list[dict[str, Any]], Any, Any]:
+                          say: Say, pretrained: Pretrained | None = None) -> TwinBuild:
     """Train the twin in both frameworks, save natives, export, derive variants, write parity data."""
     from twinbench.bench.parity import parity_inputs, save_goldens, save_parity_inputs
     from twinbench.exporters import ExportFailure, ExportRequest, export_all
@@ -157,7 +170,7 @@ def _build_twin_artifacts(cfg: RunConfig, spec: TwinSpec, splits: Any, run_dir: 
     params = param_table(twin)
     params.insert(0, "twin", twin.name)
     params.insert(0, "run_id", run_id)
-    return artifacts, failures, history, params
+    return TwinBuild(artifacts, failures, history, params)
 
 
 def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str], None] | None = None) -> RunOutcome:
@@ -193,12 +206,11 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
         vocab_sizes: dict[str, int] = {}
         for spec in cfg.twins:
             task = get_twin(spec.name, **dict(spec.overrides)).task
-            arts, fails, hist, params = _build_twin_artifacts(cfg, spec, data[task], run_dir, run_id, say,
-                                                      pretrained.get(task))
-            artifacts += arts
-            failure_rows += fails
-            histories.append(hist)
-            param_tables.append(params)
+            built = _build_twin_artifacts(cfg, spec, data[task], run_dir, run_id, say, pretrained.get(task))
+            artifacts += built.artifacts
+            failure_rows += built.failures
+            histories.append(built.history)
+            param_tables.append(built.params)
             vocab_sizes[spec.name] = len(data[task].vocab)
         t_built = time.perf_counter()
         artifacts += _user_onnx_artifacts(cfg, run_dir)
