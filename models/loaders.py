@@ -228,19 +228,20 @@ def _sentences(lines: Iterator[tuple[int, list[str] | None]]) -> Iterator[list[t
         yield current
 
 
+def _numbered_fields(p: Path, sep: str | None) -> Iterator[tuple[int, list[str] | None]]:
+    """(line number, fields split on `sep`) per line; None for a blank line; `#` comments skipped."""
+    for n, line in enumerate(read_text(p).splitlines(), 1):
+        if not line.strip():
+            yield n, None
+        elif not line.startswith("#"):
+            yield n, line.split(sep)
+
+
 def read_tagged(path: str | Path) -> Tagged:
     """Word-per-line: `word<TAB or spaces>tag`, a blank line between sentences; `#` lines are comments."""
     p = Path(path)
-
-    def lines() -> Iterator[tuple[int, list[str] | None]]:
-        for n, line in enumerate(read_text(p).splitlines(), 1):
-            if not line.strip():
-                yield n, None
-            elif not line.startswith("#"):
-                yield n, line.split()
-
     out: Tagged = []
-    for sent in _sentences(lines()):
+    for sent in _sentences(_numbered_fields(p, None)):
         tokens = []
         for n, fields in sent:
             if len(fields) != 2:
@@ -256,16 +257,8 @@ def read_conllu(path: str | Path) -> Tagged:
     """CoNLL-U: 10 tab-separated columns; we keep FORM (2nd) and UPOS (4th). Comment lines,
     multi-word token ranges (`1-2`) and empty nodes (`1.1`) are skipped."""
     p = Path(path)
-
-    def lines() -> Iterator[tuple[int, list[str] | None]]:
-        for n, line in enumerate(read_text(p).splitlines(), 1):
-            if not line.strip():
-                yield n, None
-            elif not line.startswith("#"):
-                yield n, line.split("\t")
-
     out: Tagged = []
-    for sent in _sentences(lines()):
+    for sent in _sentences(_numbered_fields(p, "\t")):
         tokens = []
         for n, cols in sent:
             if len(cols) != 10:
