@@ -1,7 +1,10 @@
 """Cells: one point of the matrix (artifact x runtime x device x batch x seq_len x threads).
 
 `plan_cells` holds the one nested loop of the program. Everything a worker needs travels in a
-`CellSpec`, a frozen JSON-able record, so a cell can be re-run from its spec file alone."""
+`CellSpec`, a frozen JSON-able record, so a cell can be re-run from its spec file alone, on this
+machine or another: `CellSpec.files()` lists every run-directory file the worker reads, and a
+worker reads nothing else. Timed cells (a `twinbench run`) and untimed ones (`twinbench parity`)
+are the same spec with `timed` on or off, run by the same runner."""
 
 from __future__ import annotations
 
@@ -13,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from twinbench.bench.rows import artifact_key, skipped_row
 from twinbench.bench.timing import TimingPlan
 from twinbench.errors import ConfigError
 from twinbench.exporters.artifact import Artifact
+from twinbench.layout import RunDir
 
 #: Token ids are drawn from [FIRST_WORD, vocab_size): 0 is PAD and 1 is UNK.
 FIRST_WORD = 2
@@ -44,6 +49,9 @@ class CellSpec:
     input_seed: int = 0
     vocab_size: int = FALLBACK_VOCAB
     extra_modules: tuple[str, ...] = ()
+    timed: bool = True
+    cells: str = "cells"  # the run-directory folder the cell's files go to ("parity_only" for re-checks)
+    flops_source: str | None = None  # an fp32 ONNX file of the same weights to count FLOPs on
 
     def __post_init__(self) -> None:
         for name in ("batch", "seq_len", "threads"):
@@ -81,19 +89,26 @@ class CellSpec:
 
     def key_row(self) -> dict[str, Any]:
         """The schema.KEY columns of this cell's row (run_id is filled in by the pipeline)."""
-        return key_row(self.art, self.runtime, self.device, self.batch, self.seq_len, self.threads)
+        return artifact_key(self.art, self.runtime, self.device, self.batch, self.seq_len, self.threads)
+
+    def files(self) -> list[str]:
+        """Every run-directory file (relative path) this cell's worker reads: what an executor on
+        another machine must ship with the spec."""
+        art = self.art
+        out = [art.path]
+        for extra in art.meta.get("extra_files") or ():
+            out.append(str(extra))
+        matrix = art.twin_config.get("embedding_matrix")
+        if art.kind in ("torch", "keras") and isinstance(matrix, str) and not Path(matrix).is_absolute():
+            out.append(matrix)
+        for rel in (self.parity_inputs, self.flops_source):
+            if rel:
+                out.append(rel)
+        return list(dict.fromkeys(out))
 
 
-def key_row(art: Artifact, runtime: str, device: str, batch: Any, seq_len: Any, threads: Any) -> dict[str, Any]:
-    return {"run_id": "", "twin": art.twin, "artifact": art.name, "exporter": art.exporter, "source": art.source,
-            "precision": art.precision, "runtime": runtime, "device": device, "batch": batch,
-            "seq_len": seq_len, "threads": threads}
-
-
-def skipped_row(art: Artifact, runtime: str, device: str, reason: str) -> dict[str, Any]:
-    row = key_row(art, runtime, device, None, None, None)
-    row.update(status="skipped", error=reason)
-    return row
+def skipped_artifact_row(art: Artifact, runtime: str, device: str, reason: str) -> dict[str, Any]:
+    return skipped_row(artifact_key(art, runtime, device), reason)
 
 
 def make_cell_id(art: Artifact, runtime: str, device: str, batch: int, seq_len: int, threads: int) -> str:
@@ -103,6 +118,16 @@ def make_cell_id(art: Artifact, runtime: str, device: str, batch: int, seq_len: 
     if clean != raw:
         clean += "-" + hashlib.sha1(raw.encode()).hexdigest()[:6]
     return clean
+
+
+def _flops_source(art: Artifact, siblings: Mapping[str, list[Artifact]]) -> str | None:
+    """The fp32 ONNX file FLOPs are counted on: the artifact itself, or for a native model a
+    sibling export of the same twin (same weights, same arithmetic)."""
+    if art.kind == "onnx":
+        return art.path
+    onnx = sorted((a for a in siblings.get(art.twin, []) if a.kind == "onnx" and a.precision == "fp32"),
+                  key=lambda a: a.path)
+    return onnx[0].path if onnx else None
 
 
 def fixed_length(art: Artifact, twin_modules: Iterable[str] = ()) -> int | None:
@@ -145,11 +170,13 @@ def plan_cells(run_dir: str | Path, artifacts: Iterable[Any], runtimes: Iterable
                settings: Mapping[str, Mapping[str, Any]] | None = None, twin_modules: Iterable[str] = (),
                vocab_size: int | None = None, *, vocab_sizes: Mapping[str, int] | None = None,
                parity: bool = True, calibration: bool = False, input_seed: int = 0,
-               extra_modules: Iterable[str] = ()) -> tuple[list[CellSpec], list[dict[str, Any]]]:
+               extra_modules: Iterable[str] = (), timed: bool = True,
+               cells: str = "cells") -> tuple[list[CellSpec], list[dict[str, Any]]]:
     """(cell specs to run, skipped rows). An artifact only meets runtimes accepting its kind; an
     unavailable runtime or a missing device gives a `skipped` row with the reason; fixed-length
     artifacts get their own length only; the first cell of each artifact x runtime x device also
-    runs the twin's parity inputs (when `parity`)."""
+    runs the twin's parity inputs (when `parity`). With `timed` off (a parity re-check) each
+    artifact x runtime x device is one untimed cell that only runs the parity inputs."""
     from twinbench.bench.runtimes import get_runtime, runtime_devices, unavailable_reason
 
     run_dir = Path(run_dir)
@@ -163,7 +190,13 @@ def plan_cells(run_dir: str | Path, artifacts: Iterable[Any], runtimes: Iterable
     specs: list[CellSpec] = []
     skipped: list[dict[str, Any]] = []
     common = dict(run_dir=str(run_dir), plan=plan.to_dict(), twin_modules=twin_modules, input_seed=input_seed,
-                  extra_modules=extra_modules)
+                  extra_modules=extra_modules, timed=timed, cells=cells)
+    artifacts = [_as_artifact(a) for a in artifacts]
+    siblings: dict[str, list[Artifact]] = {}
+    for art in artifacts:
+        siblings.setdefault(art.twin, []).append(art)
+    if not timed:
+        batches, threads, calibration = batches[:1], threads[:1], False
     if calibration:
         from twinbench.bench.calibration import calibration_cell
 
@@ -171,24 +204,28 @@ def plan_cells(run_dir: str | Path, artifacts: Iterable[Any], runtimes: Iterable
                                      common=common)
         specs += [spec] if spec else []
         skipped += [row] if row else []
-    for art in (_as_artifact(a) for a in artifacts):
+    layout = RunDir(run_dir)
+    for art in artifacts:
         fixed = fixed_length(art, twin_modules)
-        lens = [fixed] if fixed else list(dict.fromkeys(seq_lens))
+        lens = [fixed] if fixed else list(dict.fromkeys(seq_lens))[: 1 if not timed else None]
         vocab = _vocab(art, vocab_size, vocab_sizes)
-        parity_path = f"artifacts/{art.twin}/parity_inputs.npz"
-        has_parity = parity and (run_dir / parity_path).is_file()
+        parity_path = layout.rel(layout.parity_inputs(art.twin)) if layout.parity_inputs(art.twin).is_file() else None
+        has_parity = parity and parity_path is not None
+        if not timed and not has_parity:
+            continue  # nothing to check without the twin's parity inputs
+        flops = _flops_source(art, siblings) if timed else None
         for rt in rts:
             if art.kind not in rt.accepts:
                 continue
             reason = unavailable_reason(rt)
             if reason:
-                skipped.append(skipped_row(art, rt.name, ",".join(devices), reason))
+                skipped.append(skipped_artifact_row(art, rt.name, ",".join(devices), reason))
                 continue
             present = runtime_devices(rt)
             for device in devices:
                 if device not in present:
-                    skipped.append(skipped_row(art, rt.name, device, f"{rt.name} has no device {device!r} here "
-                                               f"(present: {', '.join(present) or 'none'})"))
+                    skipped.append(skipped_artifact_row(art, rt.name, device, f"{rt.name} has no device {device!r} "
+                                                        f"here (present: {', '.join(present) or 'none'})"))
                     continue
                 first = True
                 for batch in batches:
@@ -199,6 +236,6 @@ def plan_cells(run_dir: str | Path, artifacts: Iterable[Any], runtimes: Iterable
                                 runtime=rt.name, device=device, batch=batch, seq_len=seq, threads=n,
                                 settings=dict(settings.get(rt.name, {})),
                                 parity_inputs=parity_path if (first and has_parity) else None,
-                                vocab_size=vocab, **common))
+                                vocab_size=vocab, flops_source=flops, **common))
                             first = False
     return specs, skipped

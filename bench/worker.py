@@ -1,30 +1,29 @@
-"""Run cells: `python -m twinbench.bench.worker SPEC.json` runs one cell (or a JSON list of them)
-in this fresh process; `run_cells` launches one such process per cell, one at a time.
+"""The cell worker: `python -m twinbench.bench.worker SPEC.json` runs one cell (or a JSON list of
+them) in this fresh process. Executors (bench/executors/) decide where and when that happens.
 
-A worker writes cells/<cell_id>.json (one results row), .npy (int64 ns per timed iteration),
-.outputs.npz (float64 outputs on the parity inputs) and .log (tracebacks). Whatever happens to a
-cell (exception, crash, hang) becomes a `failed` row; a run never stops for one cell."""
+A worker reads only the files its spec names (`CellSpec.files()`) and writes the cell's files in
+the run directory's layout (twinbench/layout.py): its results row, int64 ns per timed iteration,
+float64 outputs on the parity inputs (+ per-batch errors) and a log. Whatever happens to a cell
+becomes a `failed` row; a run never stops for one cell."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
-import signal
-import subprocess
 import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 
+from twinbench.atomic import save_npy, save_npz, write_json
 from twinbench.bench.cells import FIRST_WORD, CellSpec
-from twinbench.bench.schema import RESULTS_COLUMNS
+from twinbench.bench.rows import result_row
 from twinbench.errors import one_line
-
-Progress = Callable[[int, int, str], None]
+from twinbench.layout import CellFiles, RunDir
 
 
 def make_inputs(spec: CellSpec) -> np.ndarray:
@@ -33,33 +32,12 @@ def make_inputs(spec: CellSpec) -> np.ndarray:
     return rng.integers(FIRST_WORD, spec.vocab_size, size=(spec.batch, spec.seq_len), dtype=np.int64)
 
 
-def paths(spec: CellSpec) -> dict[str, Path]:
-    cells = Path(spec.run_dir) / "cells"
-    base = cells / spec.cell_id
-    return {"dir": cells, "json": Path(f"{base}.json"), "npy": Path(f"{base}.npy"), "log": Path(f"{base}.log"),
-            "outputs": Path(f"{base}.outputs.npz"), "outputs_json": Path(f"{base}.outputs.json"),
-            "spec": Path(f"{base}.spec.json")}
+def cell_files(spec: CellSpec) -> CellFiles:
+    return RunDir(spec.run_dir, spec.cells).cell(spec.cell_id)
 
 
 def empty_row(spec: CellSpec) -> dict[str, Any]:
-    row: dict[str, Any] = {col: None for col in RESULTS_COLUMNS}
-    row.update(spec.key_row())
-    for col in ("cold_load_ms", "cold_first_run_ms", "peak_rss_mb", "gpu_peak_mb", "flops", "gflops_per_s"):
-        row[col] = math.nan
-    row["error"] = ""
-    return row
-
-
-def failed_row(spec: CellSpec, error: str) -> dict[str, Any]:
-    row = empty_row(spec)
-    row.update(status="failed", error=error)
-    return row
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, sort_keys=True, default=str, allow_nan=True))
-    tmp.replace(path)
+    return result_row(spec.key_row())
 
 
 def _import_modules(spec: CellSpec) -> None:
@@ -70,15 +48,10 @@ def _import_modules(spec: CellSpec) -> None:
 
 
 def _flops(spec: CellSpec, mean_ms: float) -> tuple[float, float]:
-    """FLOPs per call from exporters/inspect.py when it exists, else NaN."""
-    art = spec.art
-    path = art.abspath(spec.run_dir)
-    if art.kind != "onnx":
-        # Same twin, same weights: a sibling fp32 ONNX export counts the same arithmetic.
-        siblings = sorted(p for p in path.parent.glob("*.onnx") if not p.stem.endswith(("-fp16", "-int8")))
-        if not siblings:
-            return math.nan, math.nan
-        path = siblings[0]
+    """FLOPs per call counted on the spec's `flops_source` ONNX file, else NaN."""
+    if not spec.flops_source:
+        return math.nan, math.nan
+    path = Path(spec.run_dir) / spec.flops_source
     try:
         from twinbench.exporters.inspect import flops_estimate
     except ImportError:
@@ -91,7 +64,7 @@ def _flops(spec: CellSpec, mean_ms: float) -> tuple[float, float]:
     return flops, rate
 
 
-def _parity_outputs(spec: CellSpec, session: Any, p: dict[str, Path]) -> None:
+def _parity_outputs(spec: CellSpec, session: Any, p: CellFiles) -> None:
     """Run every named parity batch once; save float64 outputs, and per-batch errors beside them."""
     from twinbench.models.registry import INPUT_NAME
 
@@ -108,20 +81,19 @@ def _parity_outputs(spec: CellSpec, session: Any, p: dict[str, Path]) -> None:
             outputs[name] = np.asarray(session.fetch(result)[0], dtype=np.float64)
         except Exception as exc:  # one batch shape a runtime cannot take is a parity finding
             errors[name] = one_line(exc)
-    tmp = p["outputs"].with_name(p["outputs"].name + ".tmp.npz")
-    np.savez(tmp, **outputs)
-    tmp.replace(p["outputs"])
-    _write_json(p["outputs_json"], {"inputs": str(spec.parity_inputs), "errors": errors})
+    save_npz(p.outputs, outputs)
+    write_json(p.outputs_errors, {"inputs": str(spec.parity_inputs), "errors": errors})
 
 
 def run_cell(spec: CellSpec) -> dict[str, Any]:
-    """Run one cell in this process and write its files; returns the row (never raises)."""
+    """Run one cell in this process and write its files; returns the row (never raises).
+    An untimed cell (`spec.timed` off) loads, runs once and computes the parity outputs only."""
     from twinbench.bench import memory
     from twinbench.bench.stats import summarize, validity
     from twinbench.bench.timing import measure, warm_up
 
-    p = paths(spec)
-    p["dir"].mkdir(parents=True, exist_ok=True)
+    p = cell_files(spec)
+    p.row.parent.mkdir(parents=True, exist_ok=True)
     row = empty_row(spec)
     session = None
     try:
@@ -132,47 +104,48 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
 
         plan = spec.timing_plan()
         runtime = get_runtime(spec.runtime)
-        x = make_inputs(spec)
         opts = LoadOptions(device=spec.device, threads=spec.threads, run_dir=spec.run_dir, settings=spec.settings)
         t0 = time.perf_counter_ns()
         session = runtime.load(spec.art, opts)
-        t1 = time.perf_counter_ns()
-        call = session.bind({INPUT_NAME: x})
-        sync = None if spec.device == "cpu" else session.sync
-        t2 = time.perf_counter_ns()
-        call()
-        session.sync()
-        t3 = time.perf_counter_ns()
-        row["cold_load_ms"] = (t1 - t0) / 1e6
-        row["cold_first_run_ms"] = (t3 - t2) / 1e6
-        row["warmup_iters"] = warm_up(call, sync, plan)
-        ns = measure(call, sync, plan, warmup=False)
-        np.save(p["npy"], ns)
-        stats = summarize(ns, spec.batch)
-        row.update(stats)
-        row["samples_file"] = f"cells/{spec.cell_id}.npy"
+        row["cold_load_ms"] = (time.perf_counter_ns() - t0) / 1e6
+        stats: dict[str, Any] = {}
+        if spec.timed:
+            call = session.bind({INPUT_NAME: make_inputs(spec)})
+            sync = None if spec.device == "cpu" else session.sync
+            t2 = time.perf_counter_ns()
+            call()
+            session.sync()
+            row["cold_first_run_ms"] = (time.perf_counter_ns() - t2) / 1e6
+            row["warmup_iters"] = warm_up(call, sync, plan)
+            ns = measure(call, sync, plan, warmup=False)
+            save_npy(p.samples, ns)
+            stats = summarize(ns, spec.batch)
+            row.update(stats)
+            row["samples_file"] = f"{spec.cells}/{p.samples.name}"
         info = dict(session.info())
         row["io_in_timing"] = bool(info.pop("io_in_timing", False))
         row["threads_actual"] = info.get("threads", info.get("intra_op_threads"))
         row["runtime_settings"] = json.dumps(info, sort_keys=True, default=str)
         row["gpu_peak_mb"] = memory.gpu_peak_mb(info)
         row["peak_rss_mb"] = memory.peak_rss_mb()  # before parity's large batches
-        row["flops"], row["gflops_per_s"] = _flops(spec, stats["mean_ms"])
-        why = validity(stats, plan)
+        row["flops"], row["gflops_per_s"] = _flops(spec, stats.get("mean_ms", math.nan))
+        why = validity(stats, plan) if spec.timed else ""
         row["status"], row["error"] = ("invalid", f"invalid: {why}") if why else ("ok", "")
         if spec.parity_inputs:
             try:
                 _parity_outputs(spec, session, p)
             except Exception as exc:  # the timing stands; parity reports the missing outputs
-                _write_json(p["outputs_json"], {"inputs": str(spec.parity_inputs), "errors": {"*": one_line(exc)}})
-                with open(p["log"], "a", encoding="utf-8") as log:
+                if not spec.timed:
+                    raise  # an untimed cell exists for its outputs: without them it failed
+                write_json(p.outputs_errors, {"inputs": str(spec.parity_inputs), "errors": {"*": one_line(exc)}})
+                with open(p.log, "a", encoding="utf-8") as log:
                     log.write(f"parity outputs failed:\n{traceback.format_exc()}\n")
     except BaseException as exc:  # every failure of a cell is data, including KeyboardInterrupt in a child
         row["status"], row["error"] = "failed", one_line(exc)
-        with open(p["log"], "a", encoding="utf-8") as log:
+        with open(p.log, "a", encoding="utf-8") as log:
             log.write(f"cell {spec.cell_id} failed:\n{traceback.format_exc()}\n")
         if isinstance(exc, KeyboardInterrupt):
-            _write_json(p["json"], row)
+            write_json(p.row, row)
             raise
     finally:
         if session is not None:
@@ -182,94 +155,8 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
                 pass
     if math.isnan(row["peak_rss_mb"]):
         row["peak_rss_mb"] = memory.peak_rss_mb()
-    _write_json(p["json"], row)
+    write_json(p.row, row)
     return row
-
-
-def read_row(path: Path) -> dict[str, Any] | None:
-    try:
-        row = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return row if isinstance(row, dict) else None
-
-
-def _describe_exit(rc: int) -> str:
-    if rc < 0:
-        try:
-            name = signal.Signals(-rc).name
-        except ValueError:
-            name = f"signal {-rc}"
-        return f"worker crashed ({name})"
-    return f"worker exited with code {rc}"
-
-
-def _last_log_line(log: Path) -> str:
-    try:
-        lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return ""
-    return lines[-1][:300] if lines else ""
-
-
-def _run_isolated(spec: CellSpec, timeout_s: float) -> dict[str, Any]:
-    p = paths(spec)
-    p["dir"].mkdir(parents=True, exist_ok=True)
-    for key in ("json", "npy", "outputs", "outputs_json"):
-        p[key].unlink(missing_ok=True)
-    p["spec"].write_text(spec.to_json())
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-    error = ""
-    with open(p["log"], "w", encoding="utf-8") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "twinbench.bench.worker", str(p["spec"])],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
-        try:
-            rc = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # the worker's own process group only
-            except ProcessLookupError:
-                pass
-            proc.wait()
-            rc, error = None, f"timed out after {timeout_s:g} s (worker killed)"
-        except BaseException:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            raise
-    row = read_row(p["json"])
-    if row is not None:
-        full = empty_row(spec)
-        full.update({k: v for k, v in row.items() if k in full})
-        return full
-    if not error:
-        error = _describe_exit(rc) if rc else "worker wrote no results row"
-        tail = _last_log_line(p["log"])
-        if tail:
-            error += f": {tail}"
-    return failed_row(spec, error)
-
-
-def run_cells(specs: Iterable[CellSpec], *, timeout_s: float = 300, isolate: bool = True,
-              progress: Progress | None = None) -> Any:
-    """Run every cell, one at a time (never two measured at once), each in a fresh process unless
-    `isolate` is False. Returns a DataFrame with schema.RESULTS_COLUMNS; never raises for one cell."""
-    import pandas as pd
-
-    specs = list(specs)
-    rows = []
-    for i, spec in enumerate(specs):
-        if isolate:
-            row = _run_isolated(spec, timeout_s)
-        else:
-            try:
-                row = run_cell(spec)
-            except Exception as exc:  # run_cell catches everything; this is only a last guard
-                row = failed_row(spec, one_line(exc))
-        rows.append(row)
-        if progress is not None:
-            progress(i + 1, len(specs), spec.cell_id)
-    return pd.DataFrame(rows, columns=RESULTS_COLUMNS)
 
 
 def load_specs(path: str | Path) -> list[CellSpec]:

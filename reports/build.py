@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from twinbench.atomic import write_text
 from twinbench.errors import RunDirError
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+from twinbench.layout import RunDir
 
 
 def build_reports(run_dir: str | Path) -> tuple[Path, Path]:
@@ -31,7 +26,7 @@ def build_reports(run_dir: str | Path) -> tuple[Path, Path]:
     elif path.is_file():
         raise RunDirError(f"{path}: not a run directory nor a pytest-benchmark .json file")
     run = load_run(path)
-    md, html = path / "report.md", path / "report.html"
-    _write_atomic(md, render_markdown(run))
-    _write_atomic(html, render_html(run))
+    md, html = RunDir(path).report_md, RunDir(path).report_html
+    write_text(md, render_markdown(run))
+    write_text(html, render_html(run))
     return md, html

@@ -7,10 +7,10 @@ recorder is harmless.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
+from twinbench.atomic import write_with
 from twinbench.errors import RunDirError
 from twinbench.reports.compare import CELL_KEY
 from twinbench.reports.format import fnum, md_table, text
@@ -60,10 +60,7 @@ def record(run_dir: str | Path, store: str | Path | None = None) -> Path:
     new = pd.concat(parts, ignore_index=True) if parts else rows[HISTORY_COLUMNS]
     for c in ("status", "run_id", "created", "git_commit", "fingerprint", "cpu_model", *TEXT_KEY):
         new[c] = new[c].map(text)
-    store.parent.mkdir(parents=True, exist_ok=True)
-    tmp = store.with_name(f".{store.name}.tmp")
-    new.to_parquet(tmp, index=False)
-    os.replace(tmp, store)
+    write_with(store, lambda tmp: new.to_parquet(tmp, index=False))
     return store
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from twinbench.bench.parity.verdict import overall_verdict, worst
 from twinbench.reports.format import fnum, fratio, fsci, is_missing, text
 
-#: Worst first: the verdict shown for a group of parity rows is its worst row's.
-VERDICT_ORDER = ("FAIL", "ERROR", "PASS", "SKIP")
 
 
 @dataclass(frozen=True)
@@ -50,19 +49,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = ""
 
 
 def worst_verdict(verdicts: Sequence[Any]) -> str:
-    vs = {text(v) for v in verdicts}
-    for v in VERDICT_ORDER:
-        if v in vs:
-            return v
-    return "SKIP"
-
-
-def overall_verdict(parity: Any) -> str:
-    """FAIL when any row is FAIL or ERROR, PASS when some row passed, else SKIP (nothing checked)."""
-    if parity is None or not len(parity):
-        return "SKIP"
-    v = worst_verdict(list(parity["verdict"]))
-    return "FAIL" if v in ("FAIL", "ERROR") else v
+    """The verdict shown for a group of parity rows: its worst row's."""
+    return worst(text(v) for v in verdicts)
 
 
 def _twins(run: Any) -> list[str]:

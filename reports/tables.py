@@ -8,7 +8,6 @@ renames, so nothing half-written ever looks complete.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,9 @@ import numpy as np
 
 from twinbench.bench.schema import (PARAMS_COLUMNS, PARITY_COLUMNS, RESULTS_COLUMNS, SCHEMA_VERSION,
                                     TRAINING_COLUMNS)
+from twinbench.atomic import write_with
 from twinbench.errors import RunDirError
+from twinbench.layout import RunDir
 
 #: Known tables and their schema columns; extra columns are kept after these.
 TABLES: dict[str, list[str]] = {
@@ -197,14 +198,7 @@ def write_table(df: Any, run_dir: str | Path, name: str) -> tuple[Path, Path]:
     run_dir = Path(run_dir)
     df = pd.DataFrame() if df is None else df
     df = _normalize(_with_columns(df.copy(), TABLES.get(name, [])))
-    out = []
-    for ext in ("csv", "parquet"):
-        final = run_dir / f"{name}.{ext}"
-        tmp = run_dir / f".{name}.{ext}.tmp"
-        if ext == "csv":
-            df.to_csv(tmp, index=False)
-        else:
-            df.to_parquet(tmp, index=False)
-        os.replace(tmp, final)
-        out.append(final)
-    return out[0], out[1]
+    layout = RunDir(run_dir)
+    csv = write_with(layout.table(name, "csv"), lambda tmp: df.to_csv(tmp, index=False))
+    parquet = write_with(layout.table(name, "parquet"), lambda tmp: df.to_parquet(tmp, index=False))
+    return csv, parquet

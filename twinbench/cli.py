@@ -133,9 +133,9 @@ def parity(
     """Parity alone, fast: re-run every artifact of RUN_DIR on the CPU runtimes (no timing). Exit 1 on FAIL."""
 
     def body() -> int:
-        from twinbench.bench.parity import run_parity_only
+        from twinbench.pipeline import parity_only
 
-        df, verdict = run_parity_only(run_dir, runtimes=list(runtime) if runtime else None)
+        df, verdict = parity_only(run_dir, runtimes=list(runtime) if runtime else None)
         _print_parity(df)
         print(f"parity: {verdict}")
         return 1 if verdict == "FAIL" else 0

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from twinbench.config import RunConfig, TwinSpec
-from twinbench.errors import ConfigError, one_line
+from twinbench.errors import ConfigError, RunDirError, one_line
+from twinbench.layout import RunDir
 from twinbench.rundir import create_run_dir, update_manifest
 
 Say = Callable[[str], None]
@@ -70,11 +71,13 @@ def _auto_overrides(spec: TwinSpec, splits: Any, pretrained: Pretrained | None =
 def _save_splits(run_dir: Path, task: str, splits: Any) -> None:
     import numpy as np
 
-    out = run_dir / "data" / task
-    out.mkdir(parents=True, exist_ok=True)
-    splits.vocab.save(out / "vocab.json")
-    np.savez_compressed(out / "splits.npz", x_train=splits.x_train, y_train=splits.y_train,
-                        x_val=splits.x_val, y_val=splits.y_val)
+    from twinbench.atomic import write_with
+
+    layout = RunDir(run_dir)
+    layout.data(task).mkdir(parents=True, exist_ok=True)
+    splits.vocab.save(layout.vocab(task))
+    write_with(layout.splits(task), lambda tmp: np.savez_compressed(tmp, x_train=splits.x_train, y_train=splits.y_train,
+                                                                     x_val=splits.x_val, y_val=splits.y_val), ".npz")
 
 
 def _load_all_data(cfg: RunConfig, tasks: set[str], run_dir: Path) -> dict[str, Any]:
@@ -101,7 +104,7 @@ def _load_pretrained(cfg: RunConfig, data: dict[str, Any], run_dir: Path,
     out, record = {}, {}
     for task, splits in data.items():
         matrix, found = read_vec(spec.vectors, splits.vocab, seed=spec.seed)
-        path = save_matrix(matrix, run_dir / "data" / task / "embedding.npy")
+        path = save_matrix(matrix, RunDir(run_dir).embedding(task))
         out[task] = Pretrained(path=path, dim=int(matrix.shape[1]), freeze=spec.freeze)
         record[task] = {"vectors": spec.vectors, "dim": int(matrix.shape[1]), "vocab": len(splits.vocab),
                         "found": found, "freeze": spec.freeze, "seed": spec.seed}
@@ -120,15 +123,11 @@ class TwinBuild:
     params: Any  # params rows (DataFrame)
 
 
-def _export_failure_row(run_id: str, twin: str, name: str, error: str) -> dict[str, Any]:
-    return {"run_id": run_id, "twin": twin, "artifact": name, "exporter": name, "source": "",
-            "precision": "", "runtime": "(export)", "device": "", "status": "failed", "error": error}
-
-
 def _build_twin_artifacts(cfg: RunConfig, spec: TwinSpec, splits: Any, run_dir: Path, run_id: str,
                           say: Say, pretrained: Pretrained | None = None) -> TwinBuild:
     """Train the twin in both frameworks, save natives, export, derive variants, write parity data."""
-    from twinbench.bench.parity import parity_inputs, save_goldens, save_parity_inputs
+    from twinbench.bench.parity.inputs import parity_inputs, save_goldens, save_parity_inputs
+    from twinbench.bench.rows import export_failure_row
     from twinbench.exporters import ExportFailure, ExportRequest, export_all
     from twinbench.exporters.native import save_native
     from twinbench.exporters.variants import VARIANTS
@@ -142,7 +141,8 @@ def _build_twin_artifacts(cfg: RunConfig, spec: TwinSpec, splits: Any, run_dir: 
     history = result.history.copy()
     history.insert(0, "run_id", run_id)
 
-    out_dir = run_dir / "artifacts" / twin.name
+    layout = RunDir(run_dir)
+    out_dir = layout.twin(twin.name)
     out_dir.mkdir(parents=True, exist_ok=True)
     artifacts = list(save_native(twin, result.torch_model, result.keras_model, out_dir, run_dir))
     failures: list[dict[str, Any]] = []
@@ -153,7 +153,7 @@ def _build_twin_artifacts(cfg: RunConfig, spec: TwinSpec, splits: Any, run_dir: 
     onnx_artifacts = []
     for item in export_all(req, list(cfg.exporters)):
         if isinstance(item, ExportFailure):
-            failures.append(_export_failure_row(run_id, twin.name, item.name, item.error))
+            failures.append(export_failure_row(run_id, twin.name, item.name, item.error))
         else:
             onnx_artifacts.append(item)
     for base in list(onnx_artifacts):
@@ -161,12 +161,12 @@ def _build_twin_artifacts(cfg: RunConfig, spec: TwinSpec, splits: Any, run_dir: 
             try:
                 onnx_artifacts.append(VARIANTS[variant](base, run_dir))
             except Exception as exc:  # one failed variant is a row, not a crashed run
-                failures.append(_export_failure_row(run_id, twin.name, f"{base.name}-{variant}", one_line(exc)))
+                failures.append(export_failure_row(run_id, twin.name, f"{base.name}-{variant}", one_line(exc)))
     artifacts.extend(onnx_artifacts)
 
     batches = parity_inputs(splits.x_val, len(splits.vocab), twin)
-    save_parity_inputs(out_dir / "parity_inputs.npz", batches)
-    save_goldens(twin, result.torch_model, result.keras_model, batches, out_dir)  # golden.npz + golden.keras.npz
+    save_parity_inputs(layout.parity_inputs(twin.name), batches)
+    save_goldens(twin, result.torch_model, result.keras_model, batches, layout)  # golden.npz + golden.keras.npz
     params = param_table(twin)
     params.insert(0, "twin", twin.name)
     params.insert(0, "run_id", run_id)
@@ -178,10 +178,11 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
     import pandas as pd
 
     from twinbench.bench.cells import plan_cells
-    from twinbench.bench.parity import overall_verdict, parity_table
-    from twinbench.bench.parity_table import parity_cross_table
+    from twinbench.bench.executors import get_executor
+    from twinbench.bench.parity.table import parity_cross_table, parity_table
+    from twinbench.bench.parity.verdict import overall_verdict
+    from twinbench.bench.runner import run_cells
     from twinbench.bench.timing import TimingPlan
-    from twinbench.bench.worker import run_cells
     from twinbench.reports.tables import write_table
 
     cfg.validate()
@@ -222,7 +223,8 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
             settings={k: dict(v) for k, v in cfg.runtime_settings.items()}, twin_modules=list(cfg.twin_modules),
             vocab_sizes=vocab_sizes, parity=cfg.parity, calibration=cfg.calibration)
         say(f"benchmarking {len(specs)} cells ({len(skipped_rows)} skipped) in fresh worker processes")
-        cells = run_cells(specs, timeout_s=cfg.cell_timeout_s, isolate=cfg.isolate, progress=progress)
+        executor = get_executor("local" if cfg.isolate else "inprocess", timeout_s=cfg.cell_timeout_s)
+        cells = run_cells(specs, executor, progress=progress)
         t_bench = time.perf_counter()
 
         results = pd.concat([pd.DataFrame(failure_rows), pd.DataFrame(skipped_rows), cells], ignore_index=True)
@@ -235,7 +237,7 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
         training = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
         write_table(training, run_dir, "training")
         write_table(pd.concat(param_tables, ignore_index=True) if param_tables else pd.DataFrame(), run_dir, "params")
-        verdict = overall_verdict(parity) if cfg.parity and len(parity) else "SKIP"
+        verdict = overall_verdict(parity)
         update_manifest(run_dir, manifest, status="complete", parity_verdict=verdict, timings={
             "build_s": round(t_built - t0, 2), "bench_s": round(t_bench - t_built, 2),
             "total_s": round(time.perf_counter() - t0, 2)})
@@ -261,3 +263,65 @@ def _user_onnx_artifacts(cfg: RunConfig, run_dir: Path) -> list[Any]:
     from twinbench.exporters.user_onnx import from_user_onnx
 
     return [from_user_onnx(path, run_dir) for path in cfg.onnx]
+
+
+#: Where a parity re-check writes its cells, beside the run's own `cells/`.
+PARITY_CELLS = "parity_only"
+
+
+def parity_only(run_dir: str | Path, *, runtimes: list[str] | None = None, threads: int = 1,
+                settings: dict[str, dict[str, Any]] | None = None, executor: Any = None,
+                localize_failures: bool = True, progress: Callable[[int, int, str], None] | None = None
+                ) -> tuple[Any, str]:
+    """`twinbench parity`: every artifact of a run directory on every CPU runtime, untimed, through
+    the same planner, runner and worker as a run; judged by the same parity table.
+
+    Runtime settings are the run's (manifest `config.runtime_settings`) updated by `settings`, so a
+    re-check computes in the precision the benchmark did. Returns (parity DataFrame, verdict)."""
+    import json
+    import shutil
+
+    from twinbench.atomic import write_json
+    from twinbench.bench.cells import make_cell_id, plan_cells
+    from twinbench.bench.parity.table import parity_table
+    from twinbench.bench.parity.verdict import overall_verdict
+    from twinbench.bench.runner import run_cells
+    from twinbench.bench.runtimes import RUNTIMES, get_runtime
+    from twinbench.exporters.artifact import Artifact
+
+    layout = RunDir(Path(run_dir), PARITY_CELLS)
+    if not layout.artifacts.is_dir():
+        raise RunDirError(f"{run_dir}: no artifacts/ folder (not a twinbench run directory?)")
+    artifacts = []
+    for twin_dir in layout.twin_dirs():
+        if not (layout.golden(twin_dir.name).is_file() and layout.parity_inputs(twin_dir.name).is_file()):
+            continue
+        for side in sorted(twin_dir.glob("*.json")):
+            try:
+                artifacts.append(Artifact.read_sidecar(side))
+            except (OSError, ValueError, TypeError) as exc:
+                raise RunDirError(f"{side}: unreadable artifact sidecar ({exc})") from None
+    if not artifacts:
+        raise RunDirError(f"{layout.artifacts}: no artifacts with golden.npz and parity_inputs.npz")
+    names = list(runtimes) if runtimes else sorted(RUNTIMES)
+    for name in names:
+        get_runtime(name)  # unknown names: one line, exit 2
+    try:
+        config = json.loads(layout.manifest.read_text()).get("config") or {}
+    except (OSError, ValueError):
+        config = {}
+    all_settings = {k: dict(v) for k, v in (config.get("runtime_settings") or {}).items()}
+    for name, values in (settings or {}).items():
+        all_settings.setdefault(name, {}).update(values)
+    shutil.rmtree(layout.cells, ignore_errors=True)
+    layout.cells.mkdir(parents=True)
+    seq = [int(config["seq_lens"][0])] if config.get("seq_lens") else [16]
+    specs, skipped = plan_cells(layout.root, artifacts, names, ["cpu"], [1], seq, [threads], settings=all_settings,
+                                twin_modules=list(config.get("twin_modules") or []), timed=False, cells=PARITY_CELLS)
+    for row in skipped:  # judged as SKIP rows by the parity table
+        cell_id = make_cell_id(Artifact(name=row["artifact"], kind="onnx", path="", twin=row["twin"],
+                                        source="user"), row["runtime"], row["device"] or "cpu", 1, 1, 1) + ".skipped"
+        write_json(layout.cell(cell_id).row, row)
+    run_cells(specs, executor, progress=progress)
+    df = parity_table(layout.root, cells=PARITY_CELLS, localize_failures=localize_failures)
+    return df, overall_verdict(df)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import json
 import os
 import platform
 import secrets
@@ -20,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from twinbench import __version__
+from twinbench.atomic import write_json
 from twinbench.bench.schema import SCHEMA_VERSION
+from twinbench.layout import RunDir
 
 LIBRARIES = ("torch", "tensorflow", "tensorflow-cpu", "keras", "onnx", "onnxscript", "onnxruntime",
              "onnxruntime-gpu", "openvino", "tf2onnx", "numpy", "pandas", "pyarrow")
@@ -114,9 +115,7 @@ def git_commit(path: Path | None = None) -> str | None:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
+    write_json(path, data, indent=2)
 
 
 def create_run_dir(out_dir: str | Path, config: dict[str, Any], run_id: str | None = None) -> tuple[Path, dict[str, Any]]:
@@ -124,8 +123,7 @@ def create_run_dir(out_dir: str | Path, config: dict[str, Any], run_id: str | No
     run_id = run_id or new_run_id()
     run_dir = Path(out_dir) / run_id
     run_dir.mkdir(parents=True, exist_ok=False)
-    for sub in ("data", "artifacts", "cells"):
-        (run_dir / sub).mkdir()
+    RunDir(run_dir).ensure()
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
@@ -137,10 +135,10 @@ def create_run_dir(out_dir: str | Path, config: dict[str, Any], run_id: str | No
         "git_commit": git_commit(),
         "timings": {},
     }
-    write_json_atomic(run_dir / "manifest.json", manifest)
+    write_json_atomic(RunDir(run_dir).manifest, manifest)
     return run_dir, manifest
 
 
 def update_manifest(run_dir: Path, manifest: dict[str, Any], **changes: Any) -> None:
     manifest.update(changes)
-    write_json_atomic(run_dir / "manifest.json", manifest)
+    write_json_atomic(RunDir(run_dir).manifest, manifest)

@@ -7,9 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from twinbench.bench.parity import (PROFILES, compare, golden_outputs, load_batches, overall_verdict,
-                                    parity_inputs, save_golden, save_parity_inputs)
-from twinbench.bench.profiles import choose_profile, explain_profile, get_profile
+from twinbench.bench.parity.compare import compare
+from twinbench.bench.parity.inputs import (golden_outputs, load_batches, parity_inputs, save_golden,
+                                           save_parity_inputs)
+from twinbench.bench.parity.profiles import PROFILES, choose_profile, explain_profile, get_profile
+from twinbench.bench.parity.verdict import overall_verdict
 from twinbench.errors import ConfigError, DataError
 from twinbench.models.registry import get_twin, list_twins
 
@@ -130,7 +132,8 @@ def test_overall_verdict():
     assert overall_verdict(pd.DataFrame({"verdict": ["PASS", "SKIP"]})) == "PASS"
     assert overall_verdict(pd.DataFrame({"verdict": ["PASS", "ERROR"]})) == "FAIL"
     assert overall_verdict(pd.DataFrame({"verdict": ["FAIL"]})) == "FAIL"
-    assert overall_verdict(pd.DataFrame({"verdict": []})) == "PASS"
+    assert overall_verdict(pd.DataFrame({"verdict": []})) == "SKIP"  # nothing checked is not a pass
+    assert overall_verdict(pd.DataFrame({"verdict": ["SKIP", "SKIP"]})) == "SKIP"
 
 
 # ---------------------------------------------------------------- inputs and golden
@@ -235,7 +238,7 @@ def test_keras_golden_equals_torch_golden_for_transferred_weights():
     torch's bias_ih + bias_hh into Keras' single bias (a few 1e-8 at the logits)."""
     import torch
 
-    from twinbench.bench.parity import keras_golden_outputs
+    from twinbench.bench.parity.inputs import keras_golden_outputs
 
     twin = get_twin("lstm", vocab_size=30)
     torch.manual_seed(0)

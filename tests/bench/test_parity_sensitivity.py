@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from twinbench.bench import sensitivity as sens
-from twinbench.bench.localize import localize
-from twinbench.bench.parity import compare_batches, golden_outputs, parity_inputs, worst_batch
+from twinbench.bench.parity import sensitivity as sens
+from twinbench.bench.parity.localize import localize
+from twinbench.bench.parity.compare import compare_batches, worst_batch
+from twinbench.bench.parity.inputs import golden_outputs, parity_inputs
 from twinbench.exporters import EXPORTERS, ExportRequest
 from twinbench.models.registry import get_twin
 

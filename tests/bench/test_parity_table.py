@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from twinbench.bench import sensitivity as sens
-from twinbench.bench.parity import (compare, golden_outputs, overall_verdict, parity_inputs, save_golden,
+from twinbench.bench.parity import sensitivity as sens
+from twinbench.bench.parity.compare import compare
+from twinbench.bench.parity.inputs import (golden_outputs, parity_inputs, save_golden,
                                     save_parity_inputs)
-from twinbench.bench.parity_table import CROSS_COLUMNS, parity_cross_table, parity_table
+from twinbench.bench.parity.table import CROSS_COLUMNS, parity_cross_table, parity_table
+from twinbench.bench.parity.verdict import overall_verdict
 from twinbench.bench.schema import PARITY_COLUMNS
 from twinbench.exporters.artifact import Artifact
 from twinbench.models.registry import get_twin
@@ -93,6 +95,18 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"dir": run_dir, "golden": golden}
 
 
+@pytest.fixture
+def scratch(run, request):
+    """A fresh cells folder inside the run directory (parity tables read cells by folder name)."""
+    import shutil
+
+    folder = run["dir"] / f"scratch_{request.node.name}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def table(run):
     return parity_table(run["dir"])
@@ -127,7 +141,7 @@ def test_failed_and_skipped_cells(table):
 
 
 def test_openvino_bf16_is_detected_and_judged_by_bf16(run):
-    df = parity_table(run["dir"], cells_dir=run["dir"] / "cells_ov_bf16")
+    df = parity_table(run["dir"], cells="cells_ov_bf16")
     assert set(df.profile) == {"bf16"} and "bfloat16" in df.profile_reason.iloc[0]
     assert set(df.verdict) == {"PASS"}
     assert df.max_abs.max() > 1e-5  # bf16 really is less exact: fp32 would have failed it
@@ -136,7 +150,7 @@ def test_openvino_bf16_is_detected_and_judged_by_bf16(run):
 
 
 def test_openvino_f32_is_judged_fp32_and_passes_at_1e5(run):
-    df = parity_table(run["dir"], cells_dir=run["dir"] / "cells_ov_f32")
+    df = parity_table(run["dir"], cells="cells_ov_f32")
     assert set(df.profile) == {"fp32"} and set(df.verdict) == {"PASS"}
     assert df.max_abs.max() <= 1e-5
 
@@ -151,13 +165,13 @@ def test_cross_table(run):
     assert "FAIL" in set(ex.verdict)
 
 
-def test_missing_golden_and_corrupt_outputs_are_errors(run, tmp_path):
-    cells = tmp_path / "cells"
+def test_missing_golden_and_corrupt_outputs_are_errors(run, scratch):
+    cells = scratch
     _write_cell(cells, "a", {"val": np.zeros((1, 2))}, twin="nope", artifact="x", runtime="ort-cpu")
     _write_cell(cells, "b", None, artifact="y", runtime="ort-cpu")
     (cells / "b.outputs.npz").write_bytes(b"not a zip")
     (cells / "c.json").write_text("{not json")
-    df = parity_table(run["dir"], cells_dir=cells)
+    df = parity_table(run["dir"], cells=cells.name)
     assert set(df.verdict) == {"ERROR"} and len(df) == 3
     assert df.error.str.contains("missing").any() and df.error.str.contains("unreadable").sum() == 2
 
@@ -165,7 +179,7 @@ def test_missing_golden_and_corrupt_outputs_are_errors(run, tmp_path):
 @pytest.mark.slow
 def test_run_parity_only_through_the_runtime_registry(run):
     """Parity alone: each runtime in its own process, real adapters, same table and verdicts."""
-    from twinbench.bench.parity import run_parity_only
+    from twinbench.pipeline import parity_only as run_parity_only
 
     df, verdict = run_parity_only(run["dir"], runtimes=["ort-cpu", "openvino", "torch"])
     assert verdict == "FAIL" and list(df.columns) == PARITY_COLUMNS
@@ -182,21 +196,21 @@ def test_run_parity_only_through_the_runtime_registry(run):
 
 
 def test_run_parity_only_rejects_bad_input(run, tmp_path):
-    from twinbench.bench.parity import run_parity_only
+    from twinbench.pipeline import parity_only as run_parity_only
     from twinbench.errors import ConfigError, RunDirError
 
     with pytest.raises(RunDirError, match="no artifacts"):
         run_parity_only(tmp_path)
-    with pytest.raises(ConfigError, match="unknown nope"):
+    with pytest.raises(ConfigError, match="unknown runtime .nope."):
         run_parity_only(run["dir"], runtimes=["nope"])
 
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("tf32, profile", [(True, "tf32"), (False, "fp32")])
-def test_cuda_tf32_is_detected_from_runtime_settings(run, tmp_path, tf32, profile):
+def test_cuda_tf32_is_detected_from_runtime_settings(run, scratch, tf32, profile):
     """torch on CUDA with TF32 allowed is judged by tf32, with TF32 off by fp32 (and passes it)."""
     from twinbench.bench.runtimes import RUNTIMES, LoadOptions
-    from twinbench.bench.parity_table import find_artifact
+    from twinbench.bench.parity.table import find_artifact
 
     art = find_artifact(run["dir"], TWIN, "torch")
     batches = dict(np.load(run["dir"] / "artifacts" / TWIN / "parity_inputs.npz"))
@@ -208,21 +222,21 @@ def test_cuda_tf32_is_detected_from_runtime_settings(run, tmp_path, tf32, profil
         info = session.info()
     finally:
         session.close()
-    _write_cell(tmp_path, "gpu", outs, artifact="torch", exporter="native", runtime="torch", device="cuda",
+    _write_cell(scratch, "gpu", outs, artifact="torch", exporter="native", runtime="torch", device="cuda",
                 runtime_settings=json.dumps(info, default=str))
-    df = parity_table(run["dir"], cells_dir=tmp_path)
+    df = parity_table(run["dir"], cells=scratch.name)
     assert set(df.profile) == {profile} and set(df.verdict) == {"PASS"}
 
 
-def test_worker_side_files_and_per_batch_errors(run, tmp_path):
+def test_worker_side_files_and_per_batch_errors(run, scratch):
     """`.spec.json`/`.outputs.json` beside a cell are not rows; a batch the runtime could not run is a
     FAIL carrying the worker's per-batch error."""
     golden = run["golden"]
     outs = {k: v for k, v in golden.items() if k != "long"}
-    _write_cell(tmp_path, "w", outs, artifact="torch-script", runtime="ort-cpu")
-    (tmp_path / "w.outputs.json").write_text(json.dumps({"inputs": "x", "errors": {"long": "seq axis frozen"}}))
-    (tmp_path / "w.spec.json").write_text(json.dumps({"cell_id": "w"}))
-    df = parity_table(run["dir"], cells_dir=tmp_path)
+    _write_cell(scratch, "w", outs, artifact="torch-script", runtime="ort-cpu")
+    (scratch / "w.outputs.json").write_text(json.dumps({"inputs": "x", "errors": {"long": "seq axis frozen"}}))
+    (scratch / "w.spec.json").write_text(json.dumps({"cell_id": "w"}))
+    df = parity_table(run["dir"], cells=scratch.name)
     assert len(df) == len(golden)
     long = df[df.inputs == "long"].iloc[0]
     assert long.verdict == "FAIL" and "seq axis frozen" in long.error
@@ -251,18 +265,18 @@ def test_keras_sourced_cells_are_judged_against_the_keras_weights(run, tmp_path)
     assert set(cross[cross.kind == "torch-vs-keras"].verdict) == {"FAIL"}
 
 
-def test_cells_not_meant_for_parity_give_no_rows(run, tmp_path):
+def test_cells_not_meant_for_parity_give_no_rows(run, scratch):
     """A failed cell whose spec asked for no parity outputs (calibration, timing-only) is not a
     parity ERROR; one that asked for them is."""
-    _write_cell(tmp_path, "cal", None, twin="_calibration", artifact="calibration-add", runtime="ort-cpu",
+    _write_cell(scratch, "cal", None, twin="_calibration", artifact="calibration-add", runtime="ort-cpu",
                 status="failed", error="boom")
-    (tmp_path / "cal.spec.json").write_text(json.dumps({"parity_inputs": None}))
-    _write_cell(tmp_path, "p", None, artifact="torch-script", runtime="ort-cpu", status="failed", error="crash")
-    (tmp_path / "p.spec.json").write_text(json.dumps({"parity_inputs": "artifacts/lstm/parity_inputs.npz"}))
-    df = parity_table(run["dir"], cells_dir=tmp_path)
+    (scratch / "cal.spec.json").write_text(json.dumps({"parity_inputs": None}))
+    _write_cell(scratch, "p", None, artifact="torch-script", runtime="ort-cpu", status="failed", error="crash")
+    (scratch / "p.spec.json").write_text(json.dumps({"parity_inputs": "artifacts/lstm/parity_inputs.npz"}))
+    df = parity_table(run["dir"], cells=scratch.name)
     assert list(df.verdict) == ["ERROR"] and list(df.error) == ["crash"]
-    (tmp_path / "p2.json").write_text((tmp_path / "p.json").read_text().replace('"failed"', '"ok"'))
-    (tmp_path / "p.json").unlink()
-    (tmp_path / "p.spec.json").rename(tmp_path / "p2.spec.json")
-    df = parity_table(run["dir"], cells_dir=tmp_path)
+    (scratch / "p2.json").write_text((scratch / "p.json").read_text().replace('"failed"', '"ok"'))
+    (scratch / "p.json").unlink()
+    (scratch / "p.spec.json").rename(scratch / "p2.spec.json")
+    df = parity_table(run["dir"], cells=scratch.name)
     assert list(df.verdict) == ["ERROR"] and "no parity outputs" in df.error.iloc[0]

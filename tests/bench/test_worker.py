@@ -13,7 +13,9 @@ import pytest
 from twinbench.bench.cells import CellSpec, plan_cells
 from twinbench.bench.schema import RESULTS_COLUMNS
 from twinbench.bench.timing import TimingPlan
-from twinbench.bench.worker import make_inputs, run_cell, run_cells
+from twinbench.bench.executors import get_executor
+from twinbench.bench.runner import run_cells
+from twinbench.bench.worker import make_inputs, run_cell
 
 PLAN = TimingPlan(warmup_iters=2, warmup_s=0.0, min_iters=5, min_s=0.05, max_s=1.0, max_cv=1e9)
 
@@ -77,7 +79,7 @@ def test_failures_become_rows_and_the_run_continues(tiny_run, bad_runtimes) -> N
     names = ["test-raise", "test-abort", "test-segfault", "test-hang", "ort-cpu"]
     specs = _specs(tiny_run, names, extra_modules=[bad_runtimes], parity=False)
     seen = []
-    df = run_cells(specs, timeout_s=8, progress=lambda done, total, label: seen.append((done, total)))
+    df = run_cells(specs, get_executor("local", timeout_s=8), progress=lambda done, total, label: seen.append((done, total)))
     assert list(df.columns) == RESULTS_COLUMNS
     by_rt = {r.runtime: r for r in df.itertuples()}
     assert by_rt["test-raise"].status == "failed"
@@ -98,7 +100,7 @@ def test_failures_become_rows_and_the_run_continues(tiny_run, bad_runtimes) -> N
 
 def test_in_process_failure_is_a_row(tiny_run, bad_runtimes) -> None:
     specs = _specs(tiny_run, ["test-raise"], extra_modules=[bad_runtimes], parity=False)
-    df = run_cells(specs, isolate=False)
+    df = run_cells(specs, get_executor("inprocess"))
     assert df.loc[0, "status"] == "failed" and "ValueError" in df.loc[0, "error"]
 
 
@@ -107,7 +109,7 @@ def test_missing_artifact_file_fails_cleanly(tiny_run, tmp_path) -> None:
     d = spec.to_dict()
     d["artifact"] = dict(d["artifact"], path="artifacts/lstm/nope.onnx")
     d["cell_id"] = "missing-file"
-    row = run_cells([CellSpec.from_dict(d)], isolate=False).iloc[0]
+    row = run_cells([CellSpec.from_dict(d)], get_executor("inprocess")).iloc[0]
     assert row["status"] == "failed" and row["error"]
 
 

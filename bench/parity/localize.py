@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from twinbench.bench.profiles import Profile, get_profile, norm_precision
+from twinbench.bench.parity.profiles import Profile, get_profile, norm_precision
 from twinbench.models.registry import INPUT_NAME
 
 if TYPE_CHECKING:

@@ -19,10 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from twinbench.bench.parity import compare, golden_path, load_batches, worst_batch
-from twinbench.bench.profiles import PROFILES, Profile, explain_profile
+from twinbench.bench.parity.compare import compare, worst_batch
+from twinbench.bench.parity.inputs import load_batches
+from twinbench.bench.parity.profiles import PROFILES, Profile, explain_profile
+from twinbench.bench.rows import parity_row
 from twinbench.bench.schema import PARITY_COLUMNS
 from twinbench.errors import RunDirError
+from twinbench.layout import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +50,6 @@ class CellGroup:
     parity_asked: bool = False      # ... and a spec said so explicitly
 
 
-#: Files beside a cell's row that are not rows themselves (worker: `<cell_id>.<suffix>`).
-SIDE_SUFFIXES = (".outputs.json", ".spec.json")
-
-
 def _expects_parity(spec: Path) -> bool | None:
     """Whether a worker cell's spec asked for parity outputs (the harness calibration cell and
     timing-only cells do not); None without a readable spec."""
@@ -71,12 +70,11 @@ def _batch_errors(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in errors.items()} if isinstance(errors, dict) else {}
 
 
-def read_cells(cells_dir: Path) -> list[CellGroup]:
+def read_cells(layout: RunDir) -> list[CellGroup]:
     """Group cell rows; an unreadable cell JSON becomes a failed row so it is seen, not dropped."""
     groups: dict[tuple[str, str, str, str], CellGroup] = {}
-    for path in sorted(cells_dir.glob("*.json")):
-        if path.name.endswith(SIDE_SUFFIXES):
-            continue
+    for path in layout.cell_rows():
+        files = layout.cell(path.stem)
         try:
             row = json.loads(path.read_text())
             if not isinstance(row, dict):
@@ -88,10 +86,10 @@ def read_cells(cells_dir: Path) -> list[CellGroup]:
         key = tuple(str(row.get(k, "")) for k in GROUP)
         group = groups.setdefault(key, CellGroup(key))  # type: ignore[arg-type]
         group.rows.append(row)
-        asked = _expects_parity(cells_dir / f"{path.stem}.spec.json")
+        asked = _expects_parity(files.spec)
         group.parity_expected |= asked is not False
         group.parity_asked |= asked is True
-        out = cells_dir / f"{path.stem}.outputs.npz"
+        out = files.outputs
         if group.outputs is None and out.is_file():
             try:
                 group.outputs = load_batches(out)
@@ -100,7 +98,7 @@ def read_cells(cells_dir: Path) -> list[CellGroup]:
                 group.rows[-1] = row
                 continue
             group.outputs_row = row
-            group.batch_errors = _batch_errors(cells_dir / f"{path.stem}.outputs.json")
+            group.batch_errors = _batch_errors(files.outputs_errors)
     return list(groups.values())
 
 
@@ -115,19 +113,12 @@ def _settings(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _base_row(row: dict[str, Any], run_id: str) -> dict[str, Any]:
-    out = {c: None for c in PARITY_COLUMNS}
-    out.update({k: row.get(k, "") for k in ("twin", "artifact", "exporter", "precision", "runtime", "device")})
-    out["run_id"] = row.get("run_id") or run_id
-    out["first_divergent_layer"] = ""
-    out["error"] = ""
-    out["profile"] = ""
-    out["profile_reason"] = ""
-    return out
+    return parity_row(row, run_id)
 
 
 def _run_id(run_dir: Path) -> str:
     try:
-        return str(json.loads((run_dir / "manifest.json").read_text()).get("run_id", run_dir.name))
+        return str(json.loads(RunDir(run_dir).manifest.read_text()).get("run_id", run_dir.name))
     except (OSError, ValueError):
         return run_dir.name
 
@@ -136,37 +127,37 @@ class _Goldens:
     """Loads each twin's golden.npz / parity_inputs.npz once."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
-        self._cache: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+        self.layout = RunDir(run_dir)
+        self._cache: dict[Path, dict[str, np.ndarray]] = {}
 
-    def get(self, twin: str, what: str = "golden") -> dict[str, np.ndarray]:
-        key = (twin, what)
-        if key not in self._cache:
-            self._cache[key] = load_batches(self.run_dir / "artifacts" / twin / f"{what}.npz")
-        return self._cache[key]
+    def _load(self, path: Path) -> dict[str, np.ndarray]:
+        if path not in self._cache:
+            self._cache[path] = load_batches(path)
+        return self._cache[path]
+
+    def inputs(self, twin: str) -> dict[str, np.ndarray]:
+        return self._load(self.layout.parity_inputs(twin))
 
     def golden(self, twin: str, source: str) -> tuple[dict[str, np.ndarray], str]:
         """The golden of the artifact's own weights: Keras-sourced artifacts use golden.keras.npz
         when the run has one (older runs: golden.npz). Returns (golden, file name)."""
-        keras = golden_path(self.run_dir / "artifacts" / twin, "keras")
-        if source == "keras" and keras.is_file():
-            return self.get(twin, "golden.keras"), keras.name
-        return self.get(twin), "golden.npz"
+        keras = self.layout.golden(twin, "keras")
+        path = keras if source == "keras" and keras.is_file() else self.layout.golden(twin)
+        return self._load(path), path.name
 
 
-def parity_table(run_dir: str | Path, *, cells_dir: str | Path | None = None,
-                 localize_failures: bool = True) -> Any:
-    """One row per artifact x runtime x device x named batch, columns schema.PARITY_COLUMNS."""
+def parity_table(run_dir: str | Path, *, cells: str = "cells", localize_failures: bool = True) -> Any:
+    """One row per artifact x runtime x device x named batch, columns schema.PARITY_COLUMNS.
+    `cells` names the cells folder to judge ("parity_only" for a parity re-check)."""
     import pandas as pd
 
     run_dir = Path(run_dir)
-    cdir = Path(cells_dir) if cells_dir else run_dir / "cells"
     if not run_dir.is_dir():
         raise RunDirError(f"{run_dir}: not a run directory")
     run_id = _run_id(run_dir)
     goldens = _Goldens(run_dir)
     rows: list[dict[str, Any]] = []
-    for group in read_cells(cdir) if cdir.is_dir() else []:
+    for group in read_cells(RunDir(run_dir, cells)):
         rows.extend(_group_rows(group, goldens, run_dir, run_id, localize_failures))
     return pd.DataFrame(rows, columns=PARITY_COLUMNS)
 
@@ -200,8 +191,7 @@ def _group_rows(group: CellGroup, goldens: _Goldens, run_dir: Path, run_id: str,
     if not source:
         art = find_artifact(run_dir, str(cell.get("twin")), str(cell.get("artifact")))
         source = art.source if art is not None else "torch"
-    twin_dir = run_dir / "artifacts" / str(cell.get("twin"))
-    if source == "user" and not golden_path(twin_dir).is_file():
+    if source == "user" and not RunDir(run_dir).golden(str(cell.get("twin"))).is_file():
         return [dict(base, verdict="SKIP", inputs="", error="user ONNX file: no golden reference of its weights")]
     try:
         golden, golden_file = goldens.golden(str(cell.get("twin")), source)
@@ -237,7 +227,7 @@ def find_artifact(run_dir: Path, twin: str, name: str) -> Any:
     """The Artifact named `name` of `twin`, from its sidecar (None when absent)."""
     from twinbench.exporters.artifact import Artifact
 
-    for side in sorted((run_dir / "artifacts" / twin).glob("*.json")):
+    for side in sorted(RunDir(run_dir).twin(twin).glob("*.json")):
         try:
             art = Artifact.read_sidecar(side)
         except (OSError, ValueError, TypeError):
@@ -253,10 +243,10 @@ def load_golden_model(run_dir: Path, twin: str, source: str = "torch") -> Any:
     from twinbench.exporters.native import load_keras, load_torch
 
     try:
-        twin_modules = json.loads((run_dir / "manifest.json").read_text())["config"].get("twin_modules", [])
+        twin_modules = json.loads(RunDir(run_dir).manifest.read_text())["config"].get("twin_modules", [])
     except (OSError, ValueError, KeyError, AttributeError):
         twin_modules = []
-    if source == "keras" and golden_path(run_dir / "artifacts" / twin, "keras").is_file():
+    if source == "keras" and RunDir(run_dir).golden(twin, "keras").is_file():
         art = find_artifact(run_dir, twin, "keras")
         if art is None:
             raise RunDirError(f"{run_dir}/artifacts/{twin}: no keras artifact to localize against")
@@ -274,7 +264,7 @@ def load_golden_model(run_dir: Path, twin: str, source: str = "torch") -> Any:
 
 def _localize_cell(cell: dict[str, Any], goldens: _Goldens, run_dir: Path, batch: str, profile: Profile) -> str:
     """Name the first divergent torch module of a failing ONNX cell ("" when not applicable)."""
-    from twinbench.bench.localize import localize
+    from twinbench.bench.parity.localize import localize
 
     twin, artifact = str(cell.get("twin")), str(cell.get("artifact"))
     art = find_artifact(run_dir, twin, artifact)
@@ -287,7 +277,7 @@ def _localize_cell(cell: dict[str, Any], goldens: _Goldens, run_dir: Path, batch
         backend = "openvino"
         precision = settings.get("inference_precision")
     try:
-        tokens = goldens.get(twin, "parity_inputs")[batch]
+        tokens = goldens.inputs(twin)[batch]
         model = load_golden_model(run_dir, twin, art.source)
         layer, err = localize(model, art.abspath(run_dir), tokens, profile, backend=backend,
                               inference_precision=precision)
@@ -341,14 +331,13 @@ def _pairs(groups: list[CellGroup]) -> list[tuple[str, CellGroup, CellGroup]]:
     return pairs
 
 
-def parity_cross_table(run_dir: str | Path, *, cells_dir: str | Path | None = None) -> Any:
+def parity_cross_table(run_dir: str | Path, *, cells: str = "cells") -> Any:
     """Differences between outputs (informational; columns CROSS_COLUMNS), per named batch."""
     import pandas as pd
 
     run_dir = Path(run_dir)
-    cdir = Path(cells_dir) if cells_dir else run_dir / "cells"
     run_id = _run_id(run_dir)
-    groups = read_cells(cdir) if cdir.is_dir() else []
+    groups = read_cells(RunDir(run_dir, cells))
     rows = _weights_rows(run_dir, run_id)
     for kind, a, b in _pairs(groups):
         ra, rb = a.outputs_row or {}, b.outputs_row or {}
@@ -369,8 +358,9 @@ def _weights_rows(run_dir: Path, run_id: str) -> list[dict[str, Any]]:
     """kind "weights": golden.npz vs golden.keras.npz, both float64 on CPU: how far the two
     frameworks' *trained weights* are apart, with no runtime or export in between."""
     rows = []
-    for twin_dir in sorted(p for p in (run_dir / "artifacts").glob("*") if p.is_dir()):
-        gt, gk = golden_path(twin_dir, "torch"), golden_path(twin_dir, "keras")
+    layout = RunDir(run_dir)
+    for twin_dir in layout.twin_dirs():
+        gt, gk = layout.golden(twin_dir.name, "torch"), layout.golden(twin_dir.name, "keras")
         if not (gt.is_file() and gk.is_file()):
             continue
         try:

@@ -1,0 +1,142 @@
+"""The default executor: every cell in a fresh worker process on this machine, one at a time.
+
+A fresh interpreter per cell keeps one runtime's thread pools, allocator state and crashes away from
+another's numbers. Untimed cells (parity re-checks) of one runtime may share a process
+(`group_untimed`): importing TensorFlow once instead of once per artifact makes `twinbench parity`
+fast, and nothing is timed there to disturb. A crash or a hang becomes `failed` rows for the cells
+that had not written theirs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+from twinbench.atomic import write_text
+from twinbench.bench.cells import CellSpec
+from twinbench.bench.executors.base import register_executor
+from twinbench.bench.rows import failed_row, from_json
+from twinbench.layout import RunDir
+
+#: The whole environment of a worker, less what would make it noisy or slow to start.
+WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+
+
+def read_row(path: Path) -> dict[str, Any] | None:
+    try:
+        row = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return row if isinstance(row, dict) else None
+
+
+def describe_exit(rc: int) -> str:
+    if rc < 0:
+        try:
+            name = signal.Signals(-rc).name
+        except ValueError:
+            name = f"signal {-rc}"
+        return f"worker crashed ({name})"
+    return f"worker exited with code {rc}"
+
+
+def _last_log_line(log: Path) -> str:
+    try:
+        lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""
+
+
+def _files(spec: CellSpec) -> Any:
+    return RunDir(spec.run_dir, spec.cells).cell(spec.cell_id)
+
+
+def spawn(specs: list[CellSpec], timeout_s: float, env: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Run `specs` in ONE fresh worker process (the one place that spawns workers); returns a row
+    per spec, failed rows for those the process did not finish."""
+    first = _files(specs[0])
+    first.row.parent.mkdir(parents=True, exist_ok=True)
+    for spec in specs:
+        p = _files(spec)
+        for path in (p.row, p.samples, p.outputs, p.outputs_errors):
+            path.unlink(missing_ok=True)
+        write_text(p.spec, spec.to_json())
+    spec_file = first.spec
+    if len(specs) > 1:
+        spec_file = first.row.parent / f"_{specs[0].cell_id}.group.json"
+        write_text(spec_file, json.dumps([s.to_dict() for s in specs]))
+    error = ""
+    with open(first.log, "w", encoding="utf-8") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "twinbench.bench.worker", str(spec_file)],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                env=dict(os.environ, **WORKER_ENV, **(env or {})), start_new_session=True)
+        try:
+            rc = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            rc, error = None, f"timed out after {timeout_s:g} s (worker killed)"
+        except BaseException:
+            _kill(proc)
+            raise
+    if len(specs) > 1:
+        spec_file.unlink(missing_ok=True)
+    if not error:
+        error = describe_exit(rc) if rc else "worker wrote no results row"
+        tail = _last_log_line(first.log)
+        if tail:
+            error += f": {tail}"
+    rows = []
+    for spec in specs:
+        row = read_row(_files(spec).row)
+        rows.append(from_json(row, spec.key_row()) if row is not None else failed_row(spec.key_row(), error))
+    return rows
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the worker's own process group only
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+class LocalExecutor:
+    """Fresh processes on this machine, strictly one at a time (never two cells measured at once)."""
+
+    name = "local"
+
+    def __init__(self, timeout_s: float = 300, group_untimed: bool = True) -> None:
+        self.timeout_s = timeout_s
+        self.group_untimed = group_untimed
+        self._queue: list[CellSpec] = []
+
+    def submit(self, spec: CellSpec) -> None:
+        self._queue.append(spec)
+
+    def _next_batch(self) -> list[CellSpec]:
+        spec = self._queue.pop(0)
+        if spec.timed or not self.group_untimed:
+            return [spec]
+        same = [s for s in self._queue if not s.timed and s.runtime == spec.runtime and s.run_dir == spec.run_dir]
+        for s in same:
+            self._queue.remove(s)
+        return [spec, *same]
+
+    def results(self) -> Iterator[tuple[CellSpec, dict[str, Any]]]:
+        while self._queue:
+            batch = self._next_batch()
+            # a group gets the time of its cells together: each would have had its own process
+            yield from zip(batch, spawn(batch, self.timeout_s * len(batch)))
+
+    def close(self) -> None:
+        self._queue.clear()
+
+
+@register_executor("local")
+def local(timeout_s: float = 300, group_untimed: bool = True, **_options: Any) -> LocalExecutor:
+    return LocalExecutor(timeout_s=timeout_s, group_untimed=group_untimed)
