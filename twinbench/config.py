@@ -50,6 +50,10 @@ class RunConfig:
     seq_lens: tuple[int, ...] = ()  # empty: the data's max_len
     threads: tuple[int, ...] = (1,)
     timing: Mapping[str, Any] = field(default_factory=lambda: {"min_iters": 30, "min_s": 0.5, "max_s": 5.0})
+    scenarios: tuple[str, ...] = ("single-stream",)  # + "server", "offline" (MLPerf LoadGen, bench/load/)
+    load: Mapping[str, Any] = field(default_factory=dict)  # [load]: LoadGen scenario settings
+    executor: Mapping[str, Any] = field(default_factory=dict)  # [executor] kind = "local" | "inprocess" | ...
+    machines: tuple[str, ...] = ()  # executor resource tags; every cell runs once on each kind of machine
     parity: bool = True
     calibration: bool = True
     isolate: bool = True

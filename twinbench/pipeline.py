@@ -178,7 +178,6 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
     import pandas as pd
 
     from twinbench.bench.cells import plan_cells
-    from twinbench.bench.executors import get_executor
     from twinbench.bench.parity.table import parity_cross_table, parity_table
     from twinbench.bench.parity.verdict import overall_verdict
     from twinbench.bench.runner import run_cells
@@ -223,7 +222,7 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
             settings={k: dict(v) for k, v in cfg.runtime_settings.items()}, twin_modules=list(cfg.twin_modules),
             vocab_sizes=vocab_sizes, parity=cfg.parity, calibration=cfg.calibration)
         say(f"benchmarking {len(specs)} cells ({len(skipped_rows)} skipped) in fresh worker processes")
-        executor = get_executor("local" if cfg.isolate else "inprocess", timeout_s=cfg.cell_timeout_s)
+        executor = make_executor(cfg)
         cells = run_cells(specs, executor, progress=progress)
         t_bench = time.perf_counter()
 
@@ -248,6 +247,17 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
 
     md, html = build_reports(run_dir)
     return RunOutcome(run_dir=run_dir, parity_verdict=verdict, report_md=md, report_html=html)
+
+
+def make_executor(cfg: RunConfig) -> Any:
+    """The executor named by `[executor] kind` (default "local"; "inprocess" when `isolate` is off),
+    given the rest of the `[executor]` section as options."""
+    from twinbench.bench.executors import get_executor
+
+    options = dict(cfg.executor)
+    kind = options.pop("kind", None) or ("local" if cfg.isolate else "inprocess")
+    options.setdefault("timeout_s", cfg.cell_timeout_s)
+    return get_executor(str(kind), **options)
 
 
 def _seq_lens(cfg: RunConfig, data: dict[str, Any]) -> list[int]:
