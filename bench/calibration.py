@@ -4,7 +4,6 @@ pure harness + runtime call overhead, so a reader sees the floor under every oth
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
 
 from twinbench.exporters.artifact import Artifact
 
@@ -37,19 +36,3 @@ def calibration_artifact(run_dir: str | Path) -> Artifact:
     write_add_model(Path(run_dir) / rel)
     return Artifact(name="calibration-add", kind="onnx", path=rel, twin=CALIBRATION_TWIN, source="user",
                     exporter="onnx-helper", meta={"purpose": "harness overhead floor"})
-
-
-def calibration_cell(run_dir: str | Path, *, seq_len: int, threads: int,
-                     common: Mapping[str, Any]) -> tuple[Any, dict[str, Any] | None]:
-    """(CellSpec, None) or (None, skipped row) when ort-cpu cannot run here."""
-    from twinbench.bench.cells import CellSpec, make_cell_id, skipped_artifact_row
-    from twinbench.bench.runtimes import get_runtime, unavailable_reason
-
-    art = calibration_artifact(run_dir)
-    reason = unavailable_reason(get_runtime(CALIBRATION_RUNTIME))
-    if reason:
-        return None, skipped_artifact_row(art, CALIBRATION_RUNTIME, "cpu", reason)
-    spec = CellSpec(cell_id=make_cell_id(art, CALIBRATION_RUNTIME, "cpu", 1, seq_len, threads),
-                    artifact=art.to_dict(), runtime=CALIBRATION_RUNTIME, device="cpu", batch=1, seq_len=seq_len,
-                    threads=threads, settings={}, parity_inputs=None, **dict(common))
-    return spec, None

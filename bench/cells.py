@@ -130,6 +130,21 @@ def _flops_source(art: Artifact, siblings: Mapping[str, list[Artifact]]) -> str 
     return onnx[0].path if onnx else None
 
 
+def _calibration(run_dir: Path, seq_len: int, threads: int,
+                 common: Mapping[str, Any]) -> tuple[list[CellSpec], list[dict[str, Any]]]:
+    """The harness-overhead cell (a trivial ONNX Add on ort-cpu), or its skipped row."""
+    from twinbench.bench.calibration import CALIBRATION_RUNTIME, calibration_artifact
+    from twinbench.bench.runtimes import get_runtime, unavailable_reason
+
+    art = calibration_artifact(run_dir)
+    reason = unavailable_reason(get_runtime(CALIBRATION_RUNTIME))
+    if reason:
+        return [], [skipped_artifact_row(art, CALIBRATION_RUNTIME, "cpu", reason)]
+    return [CellSpec(cell_id=make_cell_id(art, CALIBRATION_RUNTIME, "cpu", 1, seq_len, threads), artifact=art.to_dict(),
+                     runtime=CALIBRATION_RUNTIME, device="cpu", batch=1, seq_len=seq_len, threads=threads,
+                     settings={}, parity_inputs=None, **dict(common))], []
+
+
 def fixed_length(art: Artifact, twin_modules: Iterable[str] = ()) -> int | None:
     """The one sequence length an artifact accepts, or None when any length works."""
     for source in (art.meta, art.twin_config):
@@ -198,12 +213,7 @@ def plan_cells(run_dir: str | Path, artifacts: Iterable[Any], runtimes: Iterable
     if not timed:
         batches, threads, calibration = batches[:1], threads[:1], False
     if calibration:
-        from twinbench.bench.calibration import calibration_cell
-
-        spec, row = calibration_cell(run_dir, seq_len=seq_lens[0], threads=threads[0] if threads else 1,
-                                     common=common)
-        specs += [spec] if spec else []
-        skipped += [row] if row else []
+        specs, skipped = _calibration(run_dir, seq_lens[0], threads[0] if threads else 1, common)
     layout = RunDir(run_dir)
     for art in artifacts:
         fixed = fixed_length(art, twin_modules)
