@@ -50,8 +50,10 @@ class CellSpec:
     vocab_size: int = FALLBACK_VOCAB
     extra_modules: tuple[str, ...] = ()
     timed: bool = True
+    repeat: int = 0  # which of the cell's `plan.repeats` worker processes this is
     cells: str = "cells"  # the run-directory folder the cell's files go to ("parity_only" for re-checks)
     flops_source: str | None = None  # an fp32 ONNX file of the same weights to count FLOPs on
+    machine: str = ""  # the kind of machine (an executor resource tag) this copy of the cell is for
 
     def __post_init__(self) -> None:
         for name in ("batch", "seq_len", "threads"):
@@ -212,7 +214,7 @@ def plan_cells(run_dir: str | Path, artifacts: Iterable[Any], runtimes: Iterable
         siblings.setdefault(art.twin, []).append(art)
     if not timed:
         batches, threads, calibration = batches[:1], threads[:1], False
-    if calibration:
+    if calibration and timed:
         specs, skipped = _calibration(run_dir, seq_lens[0], threads[0] if threads else 1, common)
     layout = RunDir(run_dir)
     for art in artifacts:
@@ -248,4 +250,14 @@ def plan_cells(run_dir: str | Path, artifacts: Iterable[Any], runtimes: Iterable
                                 parity_inputs=parity_path if (first and has_parity) else None,
                                 vocab_size=vocab, flops_source=flops, **common))
                             first = False
-    return specs, skipped
+    return with_repeats(specs, plan.repeats if timed else 1), skipped
+
+
+def with_repeats(specs: list[CellSpec], repeats: int) -> list[CellSpec]:
+    """Each cell `repeats` times, interleaved round-robin (all cells once, then all again, ...), so
+    drift and neighbours land on every cell alike. Repeat r > 0 has id `<cell_id>.r<r>` and no parity
+    inputs (outputs do not depend on the process)."""
+    out = list(specs)
+    for r in range(1, repeats):
+        out += [dataclasses.replace(s, repeat=r, cell_id=f"{s.cell_id}.r{r}", parity_inputs=None) for s in specs]
+    return out

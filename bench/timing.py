@@ -24,17 +24,23 @@ _CAPACITY = 4096
 @dataclass(frozen=True)
 class TimingPlan:
     """Warm up for >= warmup_iters AND >= warmup_s; then measure until >= min_iters AND >= min_s,
-    stopping at max_s whatever happened. A cell whose CV exceeds max_cv is flagged invalid."""
+    stopping at max_s whatever happened, in rounds of about `round_s` with the machine-state probe
+    timed before each round. Each cell is measured in `repeats` fresh processes. A process whose
+    samples spread more than `max_spread` (IQR / median) is flagged invalid, and so is a cell whose
+    processes disagree by more than `max_between` (robust relative spread of their medians)."""
 
     warmup_iters: int = 5
     warmup_s: float = 0.2
     min_iters: int = 30
     min_s: float = 1.0
     max_s: float = 10.0
-    max_cv: float = 0.5
+    round_s: float = 0.05
+    repeats: int = 1
+    max_spread: float = 0.5
+    max_between: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("warmup_iters", "min_iters"):
+        for name in ("warmup_iters", "min_iters", "repeats"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int):
                 raise ConfigError(f"timing.{name}: must be an integer, got {v!r}")
@@ -42,7 +48,9 @@ class TimingPlan:
             raise ConfigError(f"timing.warmup_iters: must be >= 0, got {self.warmup_iters}")
         if self.min_iters < 1:
             raise ConfigError(f"timing.min_iters: must be >= 1, got {self.min_iters}")
-        for name in ("warmup_s", "min_s", "max_s", "max_cv"):
+        if self.repeats < 1:
+            raise ConfigError(f"timing.repeats: must be >= 1, got {self.repeats}")
+        for name in ("warmup_s", "min_s", "max_s", "round_s", "max_spread", "max_between"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise ConfigError(f"timing.{name}: must be a finite number, got {v!r}")
@@ -54,8 +62,9 @@ class TimingPlan:
             raise ConfigError(f"timing.max_s: must be positive, got {self.max_s}")
         if self.max_s < self.min_s:
             raise ConfigError(f"timing.max_s: must be >= min_s ({self.min_s}), got {self.max_s}")
-        if self.max_cv <= 0:
-            raise ConfigError(f"timing.max_cv: must be positive, got {self.max_cv}")
+        for name in ("round_s", "max_spread", "max_between"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"timing.{name}: must be positive, got {getattr(self, name)}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -88,6 +97,40 @@ def warm_up(call: Callable[[], Any], sync: Callable[[], None] | None, plan: Timi
         elapsed = pc() - start
         if (n >= plan.warmup_iters and elapsed >= need_ns) or elapsed >= cap_ns:
             return n
+
+
+#: Columns of the rounds array `measure_rounds` returns (one row per round).
+ROUND_COLUMNS = ("probe_py_ns", "probe_np_ns", "first", "count")
+
+
+def measure_rounds(call: Callable[[], Any], sync: Callable[[], None] | None, plan: TimingPlan,
+                   probe: Callable[[], tuple[int, int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(samples, rounds): per-iteration int64 ns of `call(); sync()`, measured in rounds of about
+    `plan.round_s`, and per round the probe's two figures, the index of its first sample and its
+    sample count (int64 [rounds, 4], `ROUND_COLUMNS`). The probe runs between rounds, outside every
+    timed call; the loop inside a round is `measure`'s own."""
+    if probe is None:
+        from twinbench.bench.probe import probe
+    pc = time.perf_counter_ns
+    start = pc()
+    min_end = start + int(plan.min_s * 1e9)
+    max_end = start + int(plan.max_s * 1e9)
+    parts: list[np.ndarray] = []
+    rounds: list[tuple[int, int, int, int]] = []
+    n = 0
+    while True:
+        py_ns, np_ns = probe()
+        now = pc()
+        length = max(1e-9, min(plan.round_s, (max_end - now) / 1e9))
+        ns = measure(call, sync, TimingPlan(warmup_iters=0, warmup_s=0.0, min_iters=1, min_s=length, max_s=length),
+                     warmup=False)
+        rounds.append((py_ns, np_ns, n, len(ns)))
+        parts.append(ns)
+        n += len(ns)
+        t = pc()
+        if (n >= plan.min_iters and t >= min_end) or t >= max_end:
+            break
+    return (np.concatenate(parts) if parts else np.empty(0, np.int64)), np.array(rounds, dtype=np.int64).reshape(-1, 4)
 
 
 def measure(call: Callable[[], Any], sync: Callable[[], None] | None, plan: TimingPlan,

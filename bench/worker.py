@@ -85,12 +85,31 @@ def _parity_outputs(spec: CellSpec, session: Any, p: CellFiles) -> None:
     write_json(p.outputs_errors, {"inputs": str(spec.parity_inputs), "errors": errors})
 
 
+def _delayed(call: Any, spec: CellSpec) -> Any:
+    """A test hook: `test_delay_ns` in a cell's settings adds a busy-wait of that many ns to every
+    timed call, a real and exactly known slowdown for checking regression verdicts end to end
+    (benchmarks/ab_regression.py). Busy, not sleeping: a sleep would free the core."""
+    delay = int(spec.settings.get("test_delay_ns", 0) or 0)
+    if delay <= 0:
+        return call
+    pc = time.perf_counter_ns
+
+    def slower() -> Any:
+        out = call()
+        end = pc() + delay
+        while pc() < end:
+            pass
+        return out
+
+    return slower
+
+
 def run_cell(spec: CellSpec) -> dict[str, Any]:
     """Run one cell in this process and write its files; returns the row (never raises).
     An untimed cell (`spec.timed` off) loads, runs once and computes the parity outputs only."""
     from twinbench.bench import memory
     from twinbench.bench.stats import summarize, validity
-    from twinbench.bench.timing import measure, warm_up
+    from twinbench.bench.timing import measure_rounds, warm_up
 
     p = cell_files(spec)
     p.row.parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +123,8 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
 
         plan = spec.timing_plan()
         runtime = get_runtime(spec.runtime)
-        opts = LoadOptions(device=spec.device, threads=spec.threads, run_dir=spec.run_dir, settings=spec.settings)
+        settings = {k: v for k, v in spec.settings.items() if k != "test_delay_ns"}
+        opts = LoadOptions(device=spec.device, threads=spec.threads, run_dir=spec.run_dir, settings=settings)
         t0 = time.perf_counter_ns()
         session = runtime.load(spec.art, opts)
         row["cold_load_ms"] = (time.perf_counter_ns() - t0) / 1e6
@@ -117,14 +137,17 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
             session.sync()
             row["cold_first_run_ms"] = (time.perf_counter_ns() - t2) / 1e6
             row["warmup_iters"] = warm_up(call, sync, plan)
-            ns = measure(call, sync, plan, warmup=False)
+            ns, rounds = measure_rounds(_delayed(call, spec), sync, plan)
             save_npy(p.samples, ns)
+            save_npy(p.rounds, rounds)
             stats = summarize(ns, spec.batch)
             row.update(stats)
             row["samples_file"] = f"{spec.cells}/{p.samples.name}"
         info = dict(session.info())
         row["io_in_timing"] = bool(info.pop("io_in_timing", False))
         row["threads_actual"] = info.get("threads", info.get("intra_op_threads"))
+        if "test_delay_ns" in spec.settings:
+            info["test_delay_ns"] = spec.settings["test_delay_ns"]
         row["runtime_settings"] = json.dumps(info, sort_keys=True, default=str)
         row["gpu_peak_mb"] = memory.gpu_peak_mb(info)
         row["peak_rss_mb"] = memory.peak_rss_mb()  # before parity's large batches

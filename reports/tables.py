@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from twinbench.bench.schema import (PARAMS_COLUMNS, PARITY_COLUMNS, RESULTS_COLUMNS, SCHEMA_VERSION,
+from twinbench.bench.schema import (PARAMS_COLUMNS, PARITY_COLUMNS, REPEATS_COLUMNS, RESULTS_COLUMNS,
+                                    ROUNDS_COLUMNS, SCHEMA_VERSION,
                                     TRAINING_COLUMNS)
 from twinbench.atomic import write_with
 from twinbench.errors import RunDirError
@@ -26,6 +27,8 @@ TABLES: dict[str, list[str]] = {
     "parity": PARITY_COLUMNS,
     "training": TRAINING_COLUMNS,
     "params": PARAMS_COLUMNS,
+    "repeats": REPEATS_COLUMNS,
+    "rounds": ROUNDS_COLUMNS,
 }
 #: Tables a run directory must have (parity and training may be absent, e.g. pytest-benchmark imports).
 REQUIRED = ("results",)
@@ -41,6 +44,8 @@ class RunData:
     parity: Any  # pandas.DataFrame
     training: Any  # pandas.DataFrame
     params: Any = None  # pandas.DataFrame (absent in runs without twins)
+    repeats: Any = None  # pandas.DataFrame: one row per cell x worker process
+    rounds: Any = None  # pandas.DataFrame: one row per timed round, with the machine-state probe
     twin_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
     _cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
@@ -158,7 +163,7 @@ def _jsonable(v: Any) -> Any:
 
 #: Integer columns stored as nullable Int64, so a missing value does not turn 8 into 8.0.
 INT_COLUMNS = ("batch", "seq_len", "threads", "iterations", "warmup_iters", "threads_actual", "epoch", "n",
-               "worst_index")
+               "worst_index", "repeats", "repeat", "round", "count", "rounds")
 
 
 def _int_columns(df: Any) -> Any:

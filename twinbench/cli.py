@@ -99,6 +99,7 @@ def run(
     vectors: Optional[str] = typer.Option(None, "--vectors", help="Pretrained word vectors (.vec text) for every twin."),
     freeze_embedding: Optional[bool] = typer.Option(None, "--freeze-embedding/--train-embedding",
                                                     help="Keep the pretrained embedding fixed in training."),
+    repeats: Optional[int] = typer.Option(None, "--repeats", help="Worker processes per cell (timing.repeats)."),
 ) -> None:
     """Train, export, benchmark and verify; prints the report's path. Exit 1 on a parity FAIL."""
 
@@ -111,6 +112,8 @@ def run(
                                onnx=onnx, out_dir=out)
         if epochs is not None:
             overrides["training"] = {"epochs": epochs}
+        if repeats is not None:
+            overrides["timing"] = {"repeats": repeats}
         embeddings = _overrides(vectors=vectors, freeze=freeze_embedding)
         if embeddings:
             overrides["embeddings"] = embeddings

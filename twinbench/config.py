@@ -49,7 +49,8 @@ class RunConfig:
     batches: tuple[int, ...] = (1, 32)
     seq_lens: tuple[int, ...] = ()  # empty: the data's max_len
     threads: tuple[int, ...] = (1,)
-    timing: Mapping[str, Any] = field(default_factory=lambda: {"min_iters": 30, "min_s": 0.5, "max_s": 5.0})
+    timing: Mapping[str, Any] = field(default_factory=lambda: {"min_iters": 30, "min_s": 0.3, "max_s": 5.0,
+                                                                "repeats": 3})
     scenarios: tuple[str, ...] = ("single-stream",)  # + "server", "offline" (MLPerf LoadGen, bench/load/)
     load: Mapping[str, Any] = field(default_factory=dict)  # [load]: LoadGen scenario settings
     executor: Mapping[str, Any] = field(default_factory=dict)  # [executor] kind = "local" | "inprocess" | ...
@@ -132,8 +133,8 @@ def _construct(section: str, cls: type, values: Mapping[str, Any]) -> Any:
 
 
 _TUPLE_FIELDS = {"twin_modules", "exporters", "variants", "onnx", "runtimes", "devices", "batches",
-                 "seq_lens", "threads"}
-_DICT_FIELDS = {"data", "tag_data", "embeddings", "training", "timing", "runtime_settings"}
+                 "seq_lens", "threads", "scenarios", "machines"}
+_DICT_FIELDS = {"data", "tag_data", "embeddings", "training", "timing", "runtime_settings", "load", "executor"}
 
 
 def _parse_twins(value: Any) -> tuple[TwinSpec, ...]:

@@ -20,13 +20,14 @@ class CellFiles:
 
     row: Path
     samples: Path
+    rounds: Path
     outputs: Path
     outputs_errors: Path
     log: Path
     spec: Path
 
     def all(self) -> tuple[Path, ...]:
-        return (self.row, self.samples, self.outputs, self.outputs_errors, self.log, self.spec)
+        return (self.row, self.samples, self.rounds, self.outputs, self.outputs_errors, self.log, self.spec)
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,8 @@ class RunDir:
 
     def cell(self, cell_id: str) -> CellFiles:
         base = self.cells / cell_id
-        return CellFiles(row=Path(f"{base}.json"), samples=Path(f"{base}.npy"), outputs=Path(f"{base}.outputs.npz"),
+        return CellFiles(row=Path(f"{base}.json"), samples=Path(f"{base}.npy"), rounds=Path(f"{base}.rounds.npy"),
+                         outputs=Path(f"{base}.outputs.npz"),
                          outputs_errors=Path(f"{base}.outputs.json"), log=Path(f"{base}.log"),
                          spec=Path(f"{base}.spec.json"))
 

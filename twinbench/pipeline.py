@@ -180,6 +180,7 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
     from twinbench.bench.cells import plan_cells
     from twinbench.bench.parity.table import parity_cross_table, parity_table
     from twinbench.bench.parity.verdict import overall_verdict
+    from twinbench.bench.repeats import aggregate
     from twinbench.bench.runner import run_cells
     from twinbench.bench.timing import TimingPlan
     from twinbench.reports.tables import write_table
@@ -223,12 +224,16 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
             vocab_sizes=vocab_sizes, parity=cfg.parity, calibration=cfg.calibration)
         say(f"benchmarking {len(specs)} cells ({len(skipped_rows)} skipped) in fresh worker processes")
         executor = make_executor(cfg)
-        cells = run_cells(specs, executor, progress=progress)
+        processes = run_cells(specs, executor, progress=progress)
         t_bench = time.perf_counter()
+        cells, repeats, rounds = aggregate(specs, processes, run_dir)
 
         results = pd.concat([pd.DataFrame(failure_rows), pd.DataFrame(skipped_rows), cells], ignore_index=True)
-        results["run_id"] = run_id
+        for table in (results, repeats, rounds):
+            table["run_id"] = run_id
         write_table(results, run_dir, "results")
+        write_table(repeats, run_dir, "repeats")
+        write_table(rounds, run_dir, "rounds")
         parity = parity_table(run_dir) if cfg.parity else pd.DataFrame()
         write_table(parity, run_dir, "parity")
         if cfg.parity:  # informational: torch vs keras weights, exporter vs exporter (docs/parity.md)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -74,7 +75,8 @@ def spawn(specs: list[CellSpec], timeout_s: float, env: dict[str, str] | None = 
     with open(first.log, "w", encoding="utf-8") as log:
         proc = subprocess.Popen([sys.executable, "-m", "twinbench.bench.worker", str(spec_file)],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                env=dict(os.environ, **WORKER_ENV, **(env or {})), start_new_session=True)
+                                env=dict(os.environ, **WORKER_ENV, **_randomized(), **(env or {})),
+                                start_new_session=True)
         try:
             rc = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -95,6 +97,12 @@ def spawn(specs: list[CellSpec], timeout_s: float, env: dict[str, str] | None = 
         row = read_row(_files(spec).row)
         rows.append(from_json(row, spec.key_row()) if row is not None else failed_row(spec.key_row(), error))
     return rows
+
+
+def _randomized() -> dict[str, str]:
+    """What pyperf randomises per worker for the same reason: the hash seed changes dict and set
+    layouts, so one lucky or unlucky layout does not become every process's figure."""
+    return {"PYTHONHASHSEED": str(random.randrange(1, 2**32))}
 
 
 def _kill(proc: subprocess.Popen) -> None:

@@ -1,0 +1,227 @@
+"""Figures over processes: from one row per worker process to one headline row per cell.
+
+Each cell is measured in `repeats` fresh processes, each in rounds with the machine-state probe
+timed before every round (bench/timing.py `measure_rounds`, bench/probe.py). Here:
+
+1. every round is labelled *fast* or *slow* by its probe against the run's own fast level (a low
+   quantile of every probe in the run); a VM's slow state makes the probe ~1.5-2x slower;
+2. a process's figure is the median of its fast rounds' medians (its fast-state p50);
+3. a cell's headline p50 is the median of its processes' figures, with their between-process
+   spread and the minimum detectable effect (MDE) of comparing two such runs.
+
+So the headline does not depend on how long the machine happened to spend in each state, and a
+compare (reports/compare.py) tests process-level figures, state for state. docs/measurement.md has
+the method and the evidence."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from twinbench.bench.schema import KEY, REPEATS_COLUMNS, RESULTS_COLUMNS, ROUNDS_COLUMNS
+from twinbench.bench.stats import robust_spread, summarize
+
+#: A round is in the fast state when its probe is at most this much slower than the fast level.
+STATE_BAND = 0.25
+#: The fast level: this quantile of all probes of a run (low, so one slow run still finds it).
+FAST_QUANTILE = 0.10
+#: Error rates behind the minimum detectable effect (the compare's own defaults).
+ALPHA, POWER = 0.01, 0.80
+
+
+@dataclass(frozen=True)
+class ProcessFigure:
+    """One worker process of a cell: its fast-state p50 (NaN without a fast round) and state mix."""
+
+    fast_p50_ms: float
+    rounds: int
+    fast_rounds: int
+
+
+def fast_level(probes_us: Iterable[float]) -> float:
+    """The probe time of the machine's fast state in this run (NaN without probes)."""
+    p = np.asarray(list(probes_us), dtype=np.float64)
+    p = p[np.isfinite(p) & (p > 0)]
+    return float(np.quantile(p, FAST_QUANTILE)) if p.size else math.nan
+
+
+def is_fast(probe_us: Any, level: float) -> Any:
+    return np.asarray(probe_us, dtype=np.float64) <= level * (1.0 + STATE_BAND)
+
+
+def process_figure(round_p50_ms: Sequence[float], fast: Sequence[bool]) -> ProcessFigure:
+    p = np.asarray(round_p50_ms, dtype=np.float64)
+    f = np.asarray(fast, dtype=bool)
+    value = float(np.median(p[f])) if f.any() else math.nan
+    return ProcessFigure(value, int(p.size), int(f.sum()))
+
+
+def t_quantile(q: float, df: float) -> float:
+    """Student t quantile by the Cornish-Fisher expansion around the normal one (within about 1% of
+    the exact value for df >= 4 at the quantiles verdicts use; no SciPy needed)."""
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(q)
+    g1 = (z**3 + z) / 4
+    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
+    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
+    return z + g1 / df + g2 / df**2 + g3 / df**3
+
+
+def mde(spread: float, n: int, m: int | None = None, *, alpha: float = ALPHA, power: float = POWER) -> float:
+    """Smallest relative change a two-sided Welch test of n vs m process figures with relative
+    spread `spread` detects at `alpha` with `power` (NaN with fewer than 2 processes a side)."""
+    m = n if m is None else m
+    if not (n >= 2 and m >= 2) or not math.isfinite(spread):
+        return math.nan
+    df = n + m - 2
+    se = spread * math.sqrt(1 / n + 1 / m)
+    return (t_quantile(1 - alpha / 2, df) + t_quantile(power, df)) * se
+
+
+def _round_rows(key: dict[str, Any], repeat: int, rounds: np.ndarray, samples: np.ndarray) -> list[dict[str, Any]]:
+    rows = []
+    for i, (py_ns, np_ns, first, count) in enumerate(rounds.tolist()):
+        part = samples[first:first + count]
+        rows.append({**key, "repeat": repeat, "round": i, "probe_py_us": py_ns / 1e3, "probe_np_us": np_ns / 1e3,
+                     "count": int(count), "p50_ms": float(np.median(part)) / 1e6 if count else math.nan})
+    return rows
+
+
+def _load(path: Path) -> np.ndarray | None:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+
+
+def aggregate(specs: Sequence[Any], rows: Any, run_dir: str | Path) -> tuple[Any, Any, Any]:
+    """(results, repeats, rounds) DataFrames from the per-process `rows` (run_cells' output, in the
+    order of `specs`). Untimed and failed processes pass through; cells of one process keep their
+    own figures, marked as such."""
+    import pandas as pd
+
+    from twinbench.layout import RunDir
+
+    rows = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
+    rounds_rows: list[dict[str, Any]] = []
+    samples: dict[int, np.ndarray] = {}
+    for i, (spec, row) in enumerate(zip(specs, rows)):
+        if not getattr(spec, "timed", True) or row.get("status") not in ("ok", "invalid"):
+            continue
+        files = RunDir(run_dir, spec.cells).cell(spec.cell_id)
+        ns, rounds = _load(files.samples), _load(files.rounds)
+        if ns is None:
+            continue
+        if rounds is None or rounds.size == 0:  # a worker of an older version: one round, no probe
+            rounds = np.array([[0, 0, 0, ns.size]], dtype=np.int64)
+        samples[i] = ns
+        rounds_rows += [dict(r, _index=i) for r in _round_rows({k: row.get(k) for k in KEY}, spec.repeat, rounds, ns)]
+    rounds_df = pd.DataFrame(rounds_rows, columns=[*ROUNDS_COLUMNS, "_index"])
+    level = fast_level(rounds_df["probe_py_us"]) if len(rounds_df) else math.nan
+    rounds_df["fast"] = is_fast(rounds_df["probe_py_us"], level) if len(rounds_df) else []
+    if len(rounds_df) and (rounds_df["probe_py_us"] <= 0).all():
+        rounds_df["fast"] = True  # no probe recorded: every round counts
+
+    repeats: list[dict[str, Any]] = []
+    groups: dict[str, list[int]] = {}
+    for i, (spec, row) in enumerate(zip(specs, rows)):
+        base = spec.cell_id if spec.repeat == 0 else spec.cell_id.rsplit(".r", 1)[0]
+        groups.setdefault(f"{spec.cells}/{base}", []).append(i)
+        mine = rounds_df[rounds_df["_index"] == i]
+        fig = process_figure(mine["p50_ms"], mine["fast"]) if len(mine) else ProcessFigure(math.nan, 0, 0)
+        proc = {**{c: row.get(c) for c in RESULTS_COLUMNS}, "repeat": spec.repeat, "fast_p50_ms": fig.fast_p50_ms,
+                "rounds": fig.rounds, "_fast_rounds": fig.fast_rounds}
+        if i in samples and fig.fast_rounds:
+            _judge_fast_state(proc, samples[i], mine, spec.timing_plan())
+        repeats.append(proc)
+    results = [_headline([repeats[i] for i in idx], [samples.get(i) for i in idx],
+                         [rounds_df[rounds_df["_index"] == i] for i in idx], specs[idx[0]])
+               for idx in groups.values()]
+    repeats_df = pd.DataFrame(repeats).drop(columns=["_fast_rounds"]).reindex(columns=REPEATS_COLUMNS)
+    return (pd.DataFrame(results, columns=RESULTS_COLUMNS), repeats_df,
+            rounds_df.drop(columns=["_index"]).reindex(columns=ROUNDS_COLUMNS))
+
+
+def _judge_fast_state(proc: dict[str, Any], ns: np.ndarray, rounds: Any, plan: Any) -> None:
+    """The within-process spread rule applied to the process's fast-state samples: a process that
+    spent half its time in each state has a wide IQR that says nothing about its measurement."""
+    fast = rounds[rounds["fast"]]
+    part = np.concatenate([ns[a:a + n] for a, n in _spans(rounds, fast)])
+    q25, q50, q75 = np.percentile(part, [25, 50, 75])
+    proc["spread"] = float((q75 - q25) / q50) if q50 > 0 else math.nan
+    if proc.get("status") in ("ok", "invalid"):
+        reasons = []
+        if int(proc.get("iterations") or 0) < plan.min_iters:
+            reasons.append(f"{proc.get('iterations')} iterations < min_iters {plan.min_iters}")
+        if math.isfinite(proc["spread"]) and proc["spread"] > plan.max_spread:
+            reasons.append(f"fast-state spread (IQR/median) {proc['spread']:.3f} > max_spread {plan.max_spread}")
+        proc["status"], proc["error"] = ("invalid", "invalid: " + "; ".join(reasons)) if reasons else ("ok", "")
+
+
+def _headline(procs: list[dict[str, Any]], ns: list[np.ndarray | None], rounds: list[Any], spec: Any) -> dict[str, Any]:
+    """One results row for a cell from its processes (see the module docstring)."""
+    first = dict(procs[0])
+    measured = [i for i, p in enumerate(procs) if p.get("status") in ("ok", "invalid") and ns[i] is not None]
+    row = {c: first.get(c) for c in RESULTS_COLUMNS}
+    row["repeats"] = len(procs)
+    if not measured or not getattr(spec, "timed", True):
+        return row
+    valid = [i for i in measured if procs[i].get("status") == "ok"] or measured
+    figures = [procs[i]["fast_p50_ms"] for i in valid if math.isfinite(procs[i]["fast_p50_ms"])]
+    fast_state = bool(figures)
+    if not fast_state:
+        figures = [procs[i]["p50_ms"] for i in valid]
+    pooled_parts = []
+    for i in valid:
+        r = rounds[i]
+        keep = r[r["fast"]] if fast_state else r
+        for first_idx, count in _spans(r, keep):
+            pooled_parts.append(ns[i][first_idx:first_idx + count])
+    pooled = np.concatenate(pooled_parts) if pooled_parts else np.concatenate([ns[i] for i in valid])
+    batch = int(row.get("batch") or 1)
+    stats = summarize(pooled, batch)
+    row.update(stats)
+    p50 = float(np.median(figures))
+    row["p50_ms"] = p50
+    row["throughput_sps"] = batch / (p50 / 1e3) if p50 > 0 else math.nan
+    row["iterations"] = int(sum(ns[i].size for i in measured))
+    row["measured_s"] = float(sum(ns[i].sum() for i in measured)) / 1e9
+    for col, how in (("cold_load_ms", np.median), ("cold_first_run_ms", np.median), ("peak_rss_mb", np.max)):
+        vals = [procs[i].get(col) for i in measured if procs[i].get(col) is not None]
+        vals = [float(v) for v in vals if math.isfinite(float(v))]
+        row[col] = float(how(vals)) if vals else math.nan
+    spread = robust_spread(figures)
+    row["between_spread"] = spread
+    row["mde"] = mde(spread, len(figures))
+    all_rounds = sum(int(procs[i]["rounds"]) for i in measured)
+    row["state_fast"] = sum(int(procs[i]["_fast_rounds"]) for i in measured) / all_rounds if all_rounds else math.nan
+    row["headline"] = (f"median of {len(figures)} process median{'s' if len(figures) != 1 else ''}, "
+                       + ("fast state" if fast_state else "all states (no fast-state round)"))
+    plan = spec.timing_plan()
+    reasons = []
+    if len(valid) < len(measured) or not any(procs[i].get("status") == "ok" for i in measured):
+        bad = [procs[i].get("error") for i in measured if procs[i].get("status") != "ok"]
+        reasons.append(f"{len(bad)} of {len(measured)} processes invalid ({bad[0]})" if bad else "")
+    if len(figures) >= 3 and math.isfinite(spread) and spread > plan.max_between:
+        reasons.append(f"between-process spread {spread:.1%} > max_between {plan.max_between:.0%}")
+    if len(measured) < len(procs):
+        reasons.append(f"{len(procs) - len(measured)} of {len(procs)} processes failed")
+    reasons = [r for r in reasons if r]
+    row["status"] = "invalid" if reasons and valid else row.get("status")
+    if reasons:
+        row["status"], row["error"] = "invalid", "invalid: " + "; ".join(reasons)
+    else:
+        row["status"], row["error"] = "ok", ""
+    return row
+
+
+def _spans(all_rounds: Any, keep: Any) -> list[tuple[int, int]]:
+    """(first sample, count) of the kept rounds, from the cumulative counts of all rounds."""
+    starts = np.concatenate([[0], np.cumsum(all_rounds["count"].to_numpy())[:-1]])
+    pos = {r: s for r, s in zip(all_rounds["round"].tolist(), starts.tolist())}
+    return [(int(pos[r]), int(c)) for r, c in zip(keep["round"].tolist(), keep["count"].tolist())]
