@@ -225,3 +225,33 @@ def _spans(all_rounds: Any, keep: Any) -> list[tuple[int, int]]:
     starts = np.concatenate([[0], np.cumsum(all_rounds["count"].to_numpy())[:-1]])
     pos = {r: s for r, s in zip(all_rounds["round"].tolist(), starts.tolist())}
     return [(int(pos[r]), int(c)) for r, c in zip(keep["round"].tolist(), keep["count"].tolist())]
+
+
+def process_figures(repeats: Any, rounds: Any, level: float, key_cols: Sequence[str]) -> dict[tuple, dict[str, Any]]:
+    """Per cell (tuple of `key_cols` as text): the fast-state figures of its valid processes under
+    the fast `level` given (a compare uses one level for both runs), how many processes there were
+    and how many ran in that state. Reads only the repeats and rounds tables."""
+    out: dict[tuple, dict[str, Any]] = {}
+    if repeats is None or rounds is None or not len(repeats) or not len(rounds):
+        return out
+
+    def key(row: Any) -> tuple:
+        return tuple("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+                     for v in (row[c] for c in key_cols))
+
+    fast = is_fast(rounds["probe_py_us"], level) | (rounds["probe_py_us"] <= 0)
+    by_proc: dict[tuple, list[float]] = {}
+    for row, f in zip(rounds.to_dict("records"), fast):
+        if f:
+            by_proc.setdefault((*key(row), str(row["repeat"])), []).append(float(row["p50_ms"]))
+    for row in repeats.to_dict("records"):
+        cell = out.setdefault(key(row), {"figures": [], "processes": 0, "fast": 0, "invalid": ""})
+        cell["processes"] += 1
+        vals = by_proc.get((*key(row), str(row["repeat"])))
+        if row.get("status") != "ok":
+            cell["invalid"] = cell["invalid"] or str(row.get("error") or row.get("status"))
+            continue
+        if vals:
+            cell["fast"] += 1
+            cell["figures"].append(float(np.median(vals)))
+    return out

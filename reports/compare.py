@@ -1,10 +1,10 @@
 """Run vs run: did the candidate get slower, faster, or less exact than the baseline?
 
-A speed cell is a REGRESSION (IMPROVEMENT) only when both hold: the Mann-Whitney test on the
-per-iteration samples is significant at `alpha`, and the median ratio cand/base is beyond
-1 +- `min_effect` (a block-bootstrap interval of the ratio is reported alongside). The effect size
-guard is what keeps an A/A comparison on a noisy machine quiet; significance alone is not enough,
-because huge autocorrelated samples make tiny drifts "significant".
+Speed verdicts rest on process-level figures (reports/verdicts.py): each cell's fast-state p50 of
+every worker process, both runs' rounds labelled against ONE fast level when they come from the
+same kind of machine, so a state one run never saw is kept out of the verdict. The answer is
+REGRESSION, IMPROVEMENT, SAME or INCONCLUSIVE with the reason; per-iteration samples are never
+treated as independent evidence.
 
 Parity rows are a REGRESSION when the verdict got worse (PASS -> FAIL/ERROR) or max abs error grew
 more than `PARITY_GROWTH` times. A cell that ran in the baseline but failed in the candidate is a
@@ -20,45 +20,50 @@ from typing import Any
 from twinbench.bench.schema import KEY
 from twinbench.errors import ConfigError, RunDirError
 from twinbench.reports.format import fnum, fratio, fsci, is_missing, md_table, text
-from twinbench.reports.significance import mann_whitney, median_ratio_ci, thin
+from twinbench.reports.verdicts import speed_test
 
 #: Cell identity across runs (KEY without run_id).
 CELL_KEY = [k for k in KEY if k != "run_id"]
 PARITY_KEY = ["twin", "artifact", "exporter", "precision", "runtime", "device", "inputs"]
 PARITY_GROWTH = 10.0
-VERDICTS = ("REGRESSION", "IMPROVEMENT", "SAME", "UNTESTED")
-COMPARE_COLUMNS = ["kind", *CELL_KEY, "inputs", "verdict", "ratio", "ci_low", "ci_high", "p_value",
+VERDICTS = ("REGRESSION", "IMPROVEMENT", "INCONCLUSIVE", "SAME")
+COMPARE_COLUMNS = ["kind", *CELL_KEY, "inputs", "verdict", "ratio", "ci_low", "ci_high", "p_value", "mde",
                    "base_p50_ms", "cand_p50_ms", "n_base", "n_cand", "base_parity", "cand_parity",
                    "base_max_abs", "cand_max_abs", "note"]
 #: Library versions that do not change what is measured (ignored by the version check).
 IGNORED_VERSIONS = ("twinbench",)
 
 
-def check_comparable(base: Any, cand: Any, *, allow_hardware: bool = False, allow_versions: bool = False) -> None:
-    """ConfigError (one line) when machines or library versions differ and that was not allowed."""
+def check_comparable(base: Any, cand: Any, *, allow_hardware: bool = False, allow_versions: bool = False) -> list[str]:
+    """ConfigError (one line) when machines or library versions differ and that was not allowed;
+    otherwise the list of differences a reader of the verdicts should know (config, versions,
+    machine)."""
+    notes = []
     mb, mc = base.manifest.get("machine") or {}, cand.manifest.get("machine") or {}
     fb, fc = mb.get("fingerprint"), mc.get("fingerprint")
-    if not allow_hardware and fb != fc:
-        raise ConfigError(f"machines differ ({fb} {mb.get('cpu_model', '?')} vs {fc} {mc.get('cpu_model', '?')}); "
-                          "use `twinbench hardware` or pass --allow-hardware")
+    if fb != fc:
+        if not allow_hardware:
+            raise ConfigError(f"machines differ ({fb} {mb.get('cpu_model', '?')} vs {fc} {mc.get('cpu_model', '?')}); "
+                              "use `twinbench hardware` or pass --allow-hardware")
+        notes.append(f"machines differ: {mb.get('cpu_model', '?')} ({fb}) vs {mc.get('cpu_model', '?')} ({fc}); "
+                     "each run's states are judged against its own fast level")
     vb, vc = base.manifest.get("versions") or {}, cand.manifest.get("versions") or {}
     diff = sorted(k for k in set(vb) | set(vc) if k not in IGNORED_VERSIONS and vb.get(k) != vc.get(k))
-    if not allow_versions and diff:
+    if diff:
         shown = ", ".join(f"{k} {vb.get(k, '-')} -> {vc.get(k, '-')}" for k in diff[:4])
         more = f" (+{len(diff) - 4} more)" if len(diff) > 4 else ""
-        raise ConfigError(f"library versions differ: {shown}{more}; pass --allow-versions to compare anyway")
+        if not allow_versions:
+            raise ConfigError(f"library versions differ: {shown}{more}; pass --allow-versions to compare anyway")
+        notes.append(f"library versions differ: {shown}{more}")
+    cb, cc = base.manifest.get("config") or {}, cand.manifest.get("config") or {}
+    changed = sorted(k for k in set(cb) | set(cc) if k not in IGNORED_CONFIG and cb.get(k) != cc.get(k))
+    if changed:
+        notes.append(f"configs differ in: {', '.join(changed)}")
+    return notes
 
 
-def speed_verdict(ratio: float, p: float, *, min_effect: float, alpha: float) -> str:
-    """Significant AND beyond the minimum effect; the bootstrap interval is reported, not used:
-    it is wide on a shared machine whose load comes and goes, and would hide real slowdowns."""
-    if any(math.isnan(v) for v in (ratio, p)):
-        return "UNTESTED"
-    if p < alpha and ratio > 1.0 + min_effect:
-        return "REGRESSION"
-    if p < alpha and ratio < 1.0 / (1.0 + min_effect):
-        return "IMPROVEMENT"
-    return "SAME"
+#: Config keys that never change what a cell measures.
+IGNORED_CONFIG = ("run_id", "out_dir")
 
 
 def _num(v: Any) -> float:
@@ -72,9 +77,30 @@ def _key(row: Any, cols: list[str]) -> tuple[str, ...]:
     return tuple(text(row[c]) for c in cols)
 
 
-def _speed_rows(base: Any, cand: Any, *, min_effect: float, alpha: float) -> list[dict[str, Any]]:
+def _levels(base: Any, cand: Any, same_machine: bool) -> tuple[float, float]:
+    """The fast level each run's rounds are judged against: one shared level on one kind of
+    machine (a state only one run saw then falls out of its figures), each its own otherwise."""
+    from twinbench.bench.repeats import fast_level
+
+    def probes(run: Any) -> list[float]:
+        r = getattr(run, "rounds", None)
+        return [] if r is None or not len(r) else [float(v) for v in r["probe_py_us"]]
+
+    if same_machine:
+        level = fast_level(probes(base) + probes(cand))
+        return level, level
+    return fast_level(probes(base)), fast_level(probes(cand))
+
+
+def _speed_rows(base: Any, cand: Any, *, min_effect: float, alpha: float,
+                same_machine: bool = True) -> list[dict[str, Any]]:
+    from twinbench.bench.repeats import process_figures
+
     b_rows = {_key(r, CELL_KEY): r for _, r in base.results.iterrows()}
     c_rows = {_key(r, CELL_KEY): r for _, r in cand.results.iterrows()}
+    lb, lc = _levels(base, cand, same_machine)
+    fb = process_figures(base.repeats, base.rounds, lb, CELL_KEY)
+    fc = process_figures(cand.repeats, cand.rounds, lc, CELL_KEY)
     out = []
     timed = ("ok", "invalid")
     for key in sorted(set(b_rows) & set(c_rows)):
@@ -90,18 +116,17 @@ def _speed_rows(base: Any, cand: Any, *, min_effect: float, alpha: float) -> lis
         if sc in timed and sb not in timed:
             out.append(dict(row, verdict="IMPROVEMENT", note=f"baseline {sb}: {text(rb['error'])}"))
             continue
-        a, b = base.samples(rb), cand.samples(rc)
-        if len(a) < 2 or len(b) < 2:
-            pb, pc = _num(rb["p50_ms"]), _num(rc["p50_ms"])
-            ratio = pc / pb if pb > 0 else math.nan
-            out.append(dict(row, verdict="UNTESTED", ratio=ratio, n_base=len(a), n_cand=len(b),
-                            note="no per-iteration samples: not tested"))
-            continue
-        ratio, lo, hi = median_ratio_ci(a, b, level=1.0 - alpha)
-        _, p = mann_whitney(thin(a), thin(b))
-        note = "; ".join(f"{side} invalid" for side, s in (("baseline", sb), ("candidate", sc)) if s == "invalid")
-        out.append(dict(row, ratio=ratio, ci_low=lo, ci_high=hi, p_value=p, n_base=len(a), n_cand=len(b),
-                        verdict=speed_verdict(ratio, p, min_effect=min_effect, alpha=alpha), note=note))
+        pb = fb.get(key, {"figures": [], "processes": 0, "fast": 0})
+        pc = fc.get(key, {"figures": [], "processes": 0, "fast": 0})
+        test = speed_test(pb["figures"], pc["figures"], min_effect=min_effect, alpha=alpha,
+                          base_invalid=text(rb["error"]) if sb == "invalid" else "",
+                          cand_invalid=text(rc["error"]) if sc == "invalid" else "")
+        reason = test.reason
+        if test.verdict == "INCONCLUSIVE" and (pb["fast"] < pb["processes"] or pc["fast"] < pc["processes"]):
+            reason += (f"; processes with a fast-state round: baseline {pb['fast']}/{pb['processes']}, "
+                       f"candidate {pc['fast']}/{pc['processes']}")
+        out.append(dict(row, verdict=test.verdict, ratio=test.ratio, ci_low=test.ci_low, ci_high=test.ci_high,
+                        p_value=test.p_value, mde=test.mde, n_base=test.n_base, n_cand=test.n_cand, note=reason))
     return out
 
 
@@ -119,7 +144,7 @@ def _parity_rows(base: Any, cand: Any) -> list[dict[str, Any]]:
             continue
         ab, ac = _num(rb["max_abs"]), _num(rc["max_abs"])
         verdict, notes = "SAME", []
-        growth = ac / max(ab, 1e-12) if ab == ab and ac == ac else math.nan
+        growth = max(ac, 1e-12) / max(ab, 1e-12) if ab == ab and ac == ac else math.nan  # fp64 rows: ~1e-14
         if rank.get(vc, 1) > rank.get(vb, 1):
             verdict = "REGRESSION"
             notes.append(f"verdict {vb} -> {vc}")
@@ -139,7 +164,8 @@ def _parity_rows(base: Any, cand: Any) -> list[dict[str, Any]]:
 
 
 def compare_loaded(base: Any, cand: Any, *, min_effect: float = 0.05, alpha: float = 0.01,
-                   allow_hardware: bool = False, allow_versions: bool = False) -> Any:
+                   allow_hardware: bool = False, allow_versions: bool = False,
+                   evidence: str = "two independent runs") -> Any:
     """`compare_runs` on two RunData objects (see tables.load_run)."""
     import pandas as pd
 
@@ -147,8 +173,10 @@ def compare_loaded(base: Any, cand: Any, *, min_effect: float = 0.05, alpha: flo
         raise ConfigError(f"alpha: must be in (0, 1), got {alpha}")
     if not min_effect >= 0:
         raise ConfigError(f"min_effect: must be >= 0, got {min_effect}")
-    check_comparable(base, cand, allow_hardware=allow_hardware, allow_versions=allow_versions)
-    speed = _speed_rows(base, cand, min_effect=min_effect, alpha=alpha)
+    notes = check_comparable(base, cand, allow_hardware=allow_hardware, allow_versions=allow_versions)
+    same_machine = (base.manifest.get("machine") or {}).get("fingerprint") == \
+        (cand.manifest.get("machine") or {}).get("fingerprint")
+    speed = _speed_rows(base, cand, min_effect=min_effect, alpha=alpha, same_machine=same_machine)
     if not speed:
         raise RunDirError(f"no cells in common between {base.path} and {cand.path}")
     df = pd.DataFrame(speed + _parity_rows(base, cand))
@@ -156,12 +184,14 @@ def compare_loaded(base: Any, cand: Any, *, min_effect: float = 0.05, alpha: flo
         if c not in df:
             df[c] = None
     df = df[COMPARE_COLUMNS]
-    df.attrs.update(base=base.run_id, candidate=cand.run_id, min_effect=min_effect, alpha=alpha)
+    df.attrs.update(base=base.run_id, candidate=cand.run_id, min_effect=min_effect, alpha=alpha, notes=notes,
+                    evidence=evidence)
     return df
 
 
 def compare_runs(base_dir: str | Path, cand_dir: str | Path, *, min_effect: float = 0.05, alpha: float = 0.01,
-                 allow_hardware: bool = False, allow_versions: bool = False) -> Any:
+                 allow_hardware: bool = False, allow_versions: bool = False,
+                 evidence: str = "two independent runs") -> Any:
     """One row per cell (and per parity check) present in both runs, with a verdict each.
 
     Raises ConfigError when machines / versions differ (unless allowed) and RunDirError when a run
@@ -169,7 +199,7 @@ def compare_runs(base_dir: str | Path, cand_dir: str | Path, *, min_effect: floa
     from twinbench.reports.tables import load_run
 
     return compare_loaded(load_run(base_dir), load_run(cand_dir), min_effect=min_effect, alpha=alpha,
-                          allow_hardware=allow_hardware, allow_versions=allow_versions)
+                          allow_hardware=allow_hardware, allow_versions=allow_versions, evidence=evidence)
 
 
 def has_regression(df: Any) -> bool:
@@ -177,23 +207,40 @@ def has_regression(df: Any) -> bool:
 
 
 def compare_markdown(df: Any) -> str:
-    """Summary line, the speed table (regressions first) and the parity changes."""
+    """Summary line, what the verdicts rest on, the speed table (regressions first), the
+    INCONCLUSIVE cells with their reasons, and the parity changes."""
     order = {v: i for i, v in enumerate(VERDICTS)}
-    counts = df["verdict"].value_counts().to_dict()
+    speed = df[df["kind"] == "speed"].copy()
+    counts = speed["verdict"].value_counts().to_dict()
     summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
     lines = [f"# twinbench compare: {df.attrs.get('base', 'base')} -> {df.attrs.get('candidate', 'candidate')}",
-             "", f"{summary} (min effect {df.attrs.get('min_effect', '?')}, alpha {df.attrs.get('alpha', '?')}; "
-             "ratio = candidate median / baseline median)", ""]
-    speed = df[df["kind"] == "speed"].copy()
+             "", f"Speed: {summary} (min effect {df.attrs.get('min_effect', '?')}, alpha {df.attrs.get('alpha', '?')}).",
+             "",
+             f"Evidence: {df.attrs.get('evidence', 'two independent runs')}; one figure per worker process (its "
+             "fast-state p50), Welch interval and exact permutation test on their logs; ratio = candidate / "
+             "baseline.", ""]
+    lines += [f"Note: {n}" for n in df.attrs.get("notes") or []]
+    if df.attrs.get("notes"):
+        lines.append("")
     speed["_o"] = speed["verdict"].map(order)
     speed = speed.sort_values(["_o", "ratio"], ascending=[True, False], kind="stable")
     rows = [(r.verdict, r.twin, r.artifact, r.runtime, r.device, text(r.batch), text(r.seq_len), text(r.threads),
              fnum(r.base_p50_ms), fnum(r.cand_p50_ms), fratio(r.ratio),
              "-" if is_missing(r.ci_low) else f"{r.ci_low:.3f}-{r.ci_high:.3f}",
-             fsci(r.p_value), text(r.note)) for r in speed.itertuples()]
+             "-" if is_missing(r.mde) else f"{r.mde:.1%}", fsci(r.p_value), text(r.n_base), text(r.n_cand))
+            for r in speed.itertuples()]
     lines += ["## Speed", "", md_table(["verdict", "twin", "artifact", "runtime", "device", "batch", "seq_len",
-                                        "threads", "base p50 ms", "cand p50 ms", "ratio", "CI", "p", "note"],
-                                       rows, "lllllrrrrrrrrl"), ""]
+                                        "threads", "base p50 ms", "cand p50 ms", "ratio", "CI", "MDE", "p",
+                                        "n base", "n cand"], rows, "lllllrrrrrrrrrrr"), ""]
+    lines += ["## Why", ""]
+    why = speed[speed["note"].map(text) != ""]
+    if len(why):
+        lines.append(md_table(["verdict", "twin", "artifact", "runtime", "batch", "seq_len", "reason"],
+                              [(r.verdict, r.twin, r.artifact, r.runtime, text(r.batch), text(r.seq_len), text(r.note))
+                               for r in why.itertuples()]))
+    else:
+        lines.append("None.")
+    lines.append("")
     parity = df[(df["kind"] == "parity") & (df["verdict"] != "SAME")]
     lines += ["## Parity changes", ""]
     if len(parity):

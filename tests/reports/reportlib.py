@@ -48,13 +48,18 @@ def draw_samples(rng: np.random.Generator, median_us: float, n: int) -> np.ndarr
 def make_run(root: Path, run_id: str = "20261123-140000-aaaaaa", *, seed: int = 0, slowdown: float = 1.0,
              machine: dict[str, Any] | None = None, versions: dict[str, str] | None = None,
              n_samples: int = 300, status: str = "complete", extra_parity: float = 1.0,
-             twins: tuple[str, ...] = TWINS) -> Path:
-    """A complete run directory under root/run_id; `slowdown` multiplies every ort-cpu latency."""
+             twins: tuple[str, ...] = TWINS, repeats: int = 5, slow_state: float = 0.3) -> Path:
+    """A complete run directory under root/run_id; `slowdown` multiplies every ort-cpu latency.
+
+    Each ok cell also gets `repeats` worker processes (repeats/rounds tables) of 4 rounds each;
+    a fraction `slow_state` of the rounds ran in the machine's slow state (probe 1.8x, calls 1.5x),
+    as on the CI VM, and the process figures spread by 1%."""
     rng = np.random.default_rng(seed)
     prng = np.random.default_rng(1234)  # parity is deterministic: the same in every rerun
     run_dir = root / run_id
     (run_dir / "cells").mkdir(parents=True)
-    rows, parity, training = [], [], []
+    rows, parity, training, reps, rounds = [], [], [], [], []
+    rrng = np.random.default_rng(seed + 10_000)  # processes and rounds: their own stream
     for twin in twins:
         for art, (exporter, source, runtimes) in ARTIFACTS.items():
             for rt in runtimes:
@@ -78,7 +83,16 @@ def make_run(root: Path, run_id: str = "20261123-140000-aaaaaa", *, seed: int = 
                         status_ = "ok"
                         err = ""
                         if twin == "lstm" and rt == "tf-function" and batch == 1 and seq == 16:
-                            status_, err = "invalid", "cv 0.620 > max_cv 0.5"
+                            status_, err = "invalid", "spread (IQR/median) 0.620 > max_spread 0.5"
+                        for r in range(repeats if status_ == "ok" else 0):
+                            figure = median * float(rrng.lognormal(0.0, 0.01)) / 1e3
+                            reps.append(dict(base, status="ok", error="", repeat=r, p50_ms=figure, fast_p50_ms=figure,
+                                             rounds=4))
+                            for k in range(4):
+                                slow = bool(rrng.random() < slow_state)
+                                rounds.append(dict(base, repeat=r, round=k, count=50,
+                                                   probe_py_us=float(rrng.normal(90 if slow else 50, 1)),
+                                                   probe_np_us=6.0, p50_ms=figure * (1.5 if slow else 1.0)))
                         rows.append(dict(base, **stats, status=status_, error=err, warmup_iters=5,
                                          cold_load_ms=float(rng.uniform(20, 400)),
                                          cold_first_run_ms=float(rng.uniform(1, 50)),
@@ -115,6 +129,9 @@ def make_run(root: Path, run_id: str = "20261123-140000-aaaaaa", *, seed: int = 
     write_table(pd.DataFrame(rows), run_dir, "results")
     write_table(pd.DataFrame(parity), run_dir, "parity")
     write_table(pd.DataFrame(training), run_dir, "training")
+    if reps:
+        write_table(pd.DataFrame(reps), run_dir, "repeats")
+        write_table(pd.DataFrame(rounds), run_dir, "rounds")
     manifest = {"schema_version": SCHEMA_VERSION, "run_id": run_id, "created": "2026-11-23T14:00:00+00:00",
                 "status": status, "config": {"batches": list(BATCHES), "seq_lens": list(SEQS)},
                 "versions": dict(versions or VERSIONS), "machine": dict(machine or MACHINE),

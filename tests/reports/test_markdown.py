@@ -18,7 +18,7 @@ def test_sections_and_tables(run_dir: Path) -> None:
         assert heading in md
     assert "**Overall verdict: PASS**" in md
     assert "#### lstm: batch 32, seq_len 64" in md
-    assert "invalid: cv 0.620 > max_cv 0.5" in md
+    assert "invalid: spread (IQR/median) 0.620 > max_spread 0.5" in md
     assert "shape mismatch" in md and "\\| shape mismatch" in md  # '|' in an error is escaped
     assert "no CUDA device here" in md
     assert "1.00x" in md
