@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterable
 
 from twinbench.bench.cells import CellSpec
 from twinbench.bench.executors import Executor, get_executor
+from twinbench.bench.executors.base import expand_cells
 from twinbench.bench.schema import RESULTS_COLUMNS
 
 Progress = Callable[[int, int, str], None]
@@ -21,15 +22,21 @@ def run_cells(specs: Iterable[CellSpec], executor: Executor | None = None, *, pr
 
     specs = list(specs)
     executor = executor or get_executor("local", timeout_s=timeout_s)
-    order = {spec.cell_id + "\0" + spec.cells: i for i, spec in enumerate(specs)}
+    specs = expand_cells(executor, specs)  # e.g. one copy of every cell per kind of machine
+    order = {_where(spec): i for i, spec in enumerate(specs)}
     rows: list[dict[str, Any] | None] = [None] * len(specs)
     try:
         for spec in specs:
             executor.submit(spec)
         for done, (spec, row) in enumerate(executor.results(), start=1):
-            rows[order[spec.cell_id + "\0" + spec.cells]] = row
+            rows[order[_where(spec)]] = row
             if progress is not None:
                 progress(done, len(specs), spec.cell_id)
     finally:
         executor.close()
     return pd.DataFrame([r for r in rows if r is not None], columns=RESULTS_COLUMNS)
+
+
+def _where(spec: CellSpec) -> tuple[str, str, str]:
+    """A cell's identity across run directories (an interleaved re-measurement runs two)."""
+    return (str(spec.run_dir), spec.cells, spec.cell_id)

@@ -20,6 +20,7 @@ from typing import Any
 from twinbench.bench.schema import KEY
 from twinbench.errors import ConfigError, RunDirError
 from twinbench.reports.format import fnum, fratio, fsci, is_missing, md_table, text
+from twinbench.reports.load_compare import load_compare_markdown, load_compare_rows
 from twinbench.reports.verdicts import speed_test
 
 #: Cell identity across runs (KEY without run_id).
@@ -29,7 +30,7 @@ PARITY_GROWTH = 10.0
 VERDICTS = ("REGRESSION", "IMPROVEMENT", "INCONCLUSIVE", "SAME")
 COMPARE_COLUMNS = ["kind", *CELL_KEY, "inputs", "verdict", "ratio", "ci_low", "ci_high", "p_value", "mde",
                    "base_p50_ms", "cand_p50_ms", "n_base", "n_cand", "base_parity", "cand_parity",
-                   "base_max_abs", "cand_max_abs", "note"]
+                   "base_max_abs", "cand_max_abs", "note", "scenario", "base_value", "cand_value"]
 #: Library versions that do not change what is measured (ignored by the version check).
 IGNORED_VERSIONS = ("twinbench",)
 
@@ -177,9 +178,10 @@ def compare_loaded(base: Any, cand: Any, *, min_effect: float = 0.05, alpha: flo
     same_machine = (base.manifest.get("machine") or {}).get("fingerprint") == \
         (cand.manifest.get("machine") or {}).get("fingerprint")
     speed = _speed_rows(base, cand, min_effect=min_effect, alpha=alpha, same_machine=same_machine)
-    if not speed:
+    load = load_compare_rows(base, cand, min_effect=min_effect)  # Server / Offline figures (reports/load_compare.py)
+    if not speed and not load:
         raise RunDirError(f"no cells in common between {base.path} and {cand.path}")
-    df = pd.DataFrame(speed + _parity_rows(base, cand))
+    df = pd.DataFrame(speed + _parity_rows(base, cand) + load)
     for c in COMPARE_COLUMNS:
         if c not in df:
             df[c] = None
@@ -217,7 +219,7 @@ def compare_markdown(df: Any) -> str:
              "", f"Speed: {summary} (min effect {df.attrs.get('min_effect', '?')}, alpha {df.attrs.get('alpha', '?')}).",
              "",
              f"Evidence: {df.attrs.get('evidence', 'two independent runs')}; one figure per worker process (its "
-             "fast-state p50), Welch interval and exact permutation test on their logs; ratio = candidate / "
+             "fast-state p50), Welch t test on their logs; ratio = candidate / "
              "baseline.", ""]
     lines += [f"Note: {n}" for n in df.attrs.get("notes") or []]
     if df.attrs.get("notes"):
@@ -241,6 +243,7 @@ def compare_markdown(df: Any) -> str:
     else:
         lines.append("None.")
     lines.append("")
+    lines += load_compare_markdown(df)
     parity = df[(df["kind"] == "parity") & (df["verdict"] != "SAME")]
     lines += ["## Parity changes", ""]
     if len(parity):

@@ -15,7 +15,7 @@ from typing import Any, Callable, List, Optional
 
 import typer
 
-from twinbench.errors import TwinbenchError, one_line, summary
+from twinbench.errors import ConfigError, TwinbenchError, one_line, summary
 
 # TensorFlow's C++ INFO lines (grappler "Starting new session", GPU probing) drown the progress
 # output; a user who wants them sets the variable themselves.
@@ -100,6 +100,17 @@ def run(
     freeze_embedding: Optional[bool] = typer.Option(None, "--freeze-embedding/--train-embedding",
                                                     help="Keep the pretrained embedding fixed in training."),
     repeats: Optional[int] = typer.Option(None, "--repeats", help="Worker processes per cell (timing.repeats)."),
+    executor: Optional[str] = typer.Option(None, "--executor", help="Where cells run: local (default), ray."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address (docs/scale-out.md)."),
+    machine: Optional[List[str]] = typer.Option(None, "--machine", help="Run every cell on this kind of node "
+                                                "(a Ray resource tag, e.g. hw:cpu-a; repeatable)."),
+    scenario: Optional[List[str]] = typer.Option(None, "--scenario", help="single-stream (default), server, "
+                                                 "offline (repeatable; docs/load.md)."),
+    qps: Optional[float] = typer.Option(None, "--qps", help="Server: also one LoadGen run at this QPS ([load] qps)."),
+    latency_bound: Optional[float] = typer.Option(None, "--latency-bound", help="Server: p99 bound, ms."),
+    load_duration: Optional[float] = typer.Option(None, "--load-duration", help="Seconds per LoadGen run."),
+    streams: Optional[List[int]] = typer.Option(None, "--streams", help="Offline concurrency tried (repeatable)."),
+    max_batch: Optional[List[int]] = typer.Option(None, "--max-batch", help="Offline max batch tried (repeatable)."),
 ) -> None:
     """Train, export, benchmark and verify; prints the report's path. Exit 1 on a parity FAIL."""
 
@@ -114,11 +125,25 @@ def run(
             overrides["training"] = {"epochs": epochs}
         if repeats is not None:
             overrides["timing"] = {"repeats": repeats}
+        placement = _overrides(kind=executor or ("ray" if ray_address else None), address=ray_address)
+        if placement:
+            overrides["executor"] = placement
+        if machine:
+            overrides["machines"] = tuple(machine)
         embeddings = _overrides(vectors=vectors, freeze=freeze_embedding)
         if embeddings:
             overrides["embeddings"] = embeddings
+        overrides.update(_overrides(scenarios=scenario))
+        load = _overrides(qps=qps, latency_bound_ms=latency_bound, duration_s=load_duration, streams=streams,
+                          max_batch=max_batch)
+        if load:
+            overrides["load"] = load
         cfg = load_config(config, overrides)
         outcome = _progress_runner(lambda say, progress: run_pipeline(cfg, say=say, progress=progress))
+        from twinbench.reports.load import summary_lines
+
+        for line in summary_lines(outcome.run_dir):  # Server max QPS and Offline samples/s per runtime
+            print(line)
         print(f"parity: {outcome.parity_verdict}")
         print(f"report: {outcome.report_md}")
         if outcome.report_html:
@@ -179,19 +204,67 @@ def compare(
     base: Path = typer.Argument(..., help="Baseline run directory."),
     candidate: Path = typer.Argument(..., help="Candidate run directory."),
     min_effect: float = typer.Option(0.05, help="Smallest slowdown that counts (0.05 = 5%)."),
-    alpha: float = typer.Option(0.01, help="Significance level of the test on the samples."),
+    alpha: float = typer.Option(0.01, help="Significance level of the test on the process figures."),
     allow_hardware: bool = typer.Option(False, help="Allow runs from different machines."),
     allow_versions: bool = typer.Option(False, help="Allow runs with different library versions."),
+    remeasure: bool = typer.Option(False, "--remeasure", help="Measure both runs' artifacts again here, "
+                                   "interleaved repeat by repeat, and compare those (cancels the machine's drift)."),
+    repeats: Optional[int] = typer.Option(None, "--repeats", help="With --remeasure: worker processes per cell."),
+    fail_inconclusive: bool = typer.Option(False, "--fail-inconclusive",
+                                           help="Exit 1 on an INCONCLUSIVE cell too (strict gates)."),
 ) -> None:
-    """Per-cell regression verdicts between two runs; exit 1 on a regression."""
+    """Per-cell regression verdicts between two runs on process-level figures; exit 1 on a regression."""
 
     def body() -> int:
         from twinbench.reports.compare import compare_markdown, compare_runs, has_regression
 
-        df = compare_runs(base, candidate, min_effect=min_effect, alpha=alpha, allow_hardware=allow_hardware,
-                          allow_versions=allow_versions)
+        a, b, evidence = base, candidate, "two independent runs"
+        if remeasure:
+            from twinbench.remeasure import remeasure_interleaved
+
+            overrides = {"timing": {"repeats": repeats}} if repeats else None
+            oa, ob = _progress_runner(lambda say, progress: remeasure_interleaved(base, candidate, overrides,
+                                                                                   say=say, progress=progress))
+            a, b = oa.run_dir, ob.run_dir
+            evidence = f"interleaved re-measurement of both runs' artifacts ({a.name}, {b.name})"
+        elif repeats:
+            raise ConfigError("--repeats: only with --remeasure (a stored run keeps its own repeats)")
+        df = compare_runs(a, b, min_effect=min_effect, alpha=alpha, allow_hardware=allow_hardware,
+                          allow_versions=allow_versions, evidence=evidence)
         print(compare_markdown(df))
-        return 1 if has_regression(df) else 0
+        inconclusive = fail_inconclusive and bool((df["verdict"] == "INCONCLUSIVE").any())
+        return 1 if has_regression(df) or inconclusive else 0
+
+    _guard(body)
+
+
+@app.command()
+def bench(
+    run_dir: Path = typer.Argument(..., help="A run directory whose artifacts to measure again, here."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML/JSON overrides (timing, runtime_settings, ...)."),
+    runtime: Optional[List[str]] = RUNTIME_OPT,
+    batch: Optional[List[int]] = typer.Option(None, "--batch", "-b", help="Batch size (repeatable)."),
+    seq_len: Optional[List[int]] = typer.Option(None, "--seq-len", "-s", help="Sequence length (repeatable)."),
+    threads: Optional[List[int]] = typer.Option(None, "--threads", help="Thread count (repeatable)."),
+    repeats: Optional[int] = typer.Option(None, "--repeats", help="Worker processes per cell (timing.repeats)."),
+    out: Optional[str] = typer.Option(None, "--out", help="Folder for the new run directory (default runs/)."),
+) -> None:
+    """Re-measure RUN_DIR's artifacts on this machine into a new run directory (no training or export).
+    For runtime upgrades, A/A checks, and `twinbench hardware` on a run carried to another machine."""
+
+    def body() -> int:
+        from twinbench.config import read_config_file
+        from twinbench.remeasure import remeasure as remeasure_run
+
+        overrides: dict[str, Any] = dict(read_config_file(config)) if config else {}
+        overrides.update(_overrides(runtimes=runtime, batches=batch, seq_lens=seq_len, threads=threads, out_dir=out))
+        if repeats is not None:
+            overrides["timing"] = {**dict(overrides.get("timing") or {}), "repeats": repeats}
+        outcome = _progress_runner(lambda say, progress: remeasure_run(run_dir, overrides, say=say, progress=progress))
+        print(f"parity: {outcome.parity_verdict}")
+        print(f"report: {outcome.report_md}")
+        print(f"run:    {outcome.run_dir}")
+        return 1 if outcome.parity_verdict == "FAIL" else 0
 
     _guard(body)
 

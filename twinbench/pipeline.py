@@ -167,6 +167,9 @@ def _build_twin_artifacts(cfg: RunConfig, spec: TwinSpec, splits: Any, run_dir: 
     batches = parity_inputs(splits.x_val, len(splits.vocab), twin)
     save_parity_inputs(layout.parity_inputs(twin.name), batches)
     save_goldens(twin, result.torch_model, result.keras_model, batches, layout)  # golden.npz + golden.keras.npz
+    from twinbench.bench.parity.reference_check import save_references
+
+    save_references(twin, result.torch_model, result.keras_model, batches, layout)  # the goldens' own check
     params = param_table(twin)
     params.insert(0, "twin", twin.name)
     params.insert(0, "run_id", run_id)
@@ -175,15 +178,10 @@ def _build_twin_artifacts(cfg: RunConfig, spec: TwinSpec, splits: Any, run_dir: 
 
 def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str], None] | None = None) -> RunOutcome:
     """Run the whole pipeline; returns where the run directory and reports are."""
-    import pandas as pd
-
     from twinbench.bench.cells import plan_cells
-    from twinbench.bench.parity.table import parity_cross_table, parity_table
-    from twinbench.bench.parity.verdict import overall_verdict
-    from twinbench.bench.repeats import aggregate
+    from twinbench.bench.executors.base import expand_cells
     from twinbench.bench.runner import run_cells
     from twinbench.bench.timing import TimingPlan
-    from twinbench.reports.tables import write_table
 
     cfg.validate()
     names = [t.name for t in cfg.twins]
@@ -221,30 +219,17 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
             run_dir=run_dir, artifacts=artifacts, runtimes=list(cfg.runtimes), devices=list(cfg.devices),
             batches=list(cfg.batches), seq_lens=_seq_lens(cfg, data), threads=list(cfg.threads), plan=plan,
             settings={k: dict(v) for k, v in cfg.runtime_settings.items()}, twin_modules=list(cfg.twin_modules),
-            vocab_sizes=vocab_sizes, parity=cfg.parity, calibration=cfg.calibration)
+            vocab_sizes=vocab_sizes, parity=cfg.parity, calibration=cfg.calibration,
+            scenarios=list(cfg.scenarios), load=dict(cfg.load))
         say(f"benchmarking {len(specs)} cells ({len(skipped_rows)} skipped) in fresh worker processes")
         executor = make_executor(cfg)
+        specs = expand_cells(executor, specs)  # one copy of every cell per kind of machine (ray)
         processes = run_cells(specs, executor, progress=progress)
         t_bench = time.perf_counter()
-        cells, repeats, rounds = aggregate(specs, processes, run_dir)
-
-        results = pd.concat([pd.DataFrame(failure_rows), pd.DataFrame(skipped_rows), cells], ignore_index=True)
-        for table in (results, repeats, rounds):
-            table["run_id"] = run_id
-        write_table(results, run_dir, "results")
-        write_table(repeats, run_dir, "repeats")
-        write_table(rounds, run_dir, "rounds")
-        parity = parity_table(run_dir) if cfg.parity else pd.DataFrame()
-        write_table(parity, run_dir, "parity")
-        if cfg.parity:  # informational: torch vs keras weights, exporter vs exporter (docs/parity.md)
-            write_table(parity_cross_table(run_dir), run_dir, "parity_cross")
-        training = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
-        write_table(training, run_dir, "training")
-        write_table(pd.concat(param_tables, ignore_index=True) if param_tables else pd.DataFrame(), run_dir, "params")
-        verdict = overall_verdict(parity)
-        update_manifest(run_dir, manifest, status="complete", parity_verdict=verdict, timings={
-            "build_s": round(t_built - t0, 2), "bench_s": round(t_bench - t_built, 2),
-            "total_s": round(time.perf_counter() - t0, 2)})
+        verdict = finish_run(cfg, run_dir, manifest, specs, processes, extra_rows=failure_rows + skipped_rows,
+                             histories=histories, param_tables=param_tables, timings={
+                                 "build_s": round(t_built - t0, 2), "bench_s": round(t_bench - t_built, 2),
+                                 "reference_s": _reference_seconds(run_dir)}, t0=t0)
     except BaseException as exc:
         update_manifest(run_dir, manifest, status="failed", error=one_line(exc))
         raise
@@ -252,6 +237,53 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
 
     md, html = build_reports(run_dir)
     return RunOutcome(run_dir=run_dir, parity_verdict=verdict, report_md=md, report_html=html)
+
+
+def finish_run(cfg: RunConfig, run_dir: Path, manifest: dict[str, Any], specs: list[Any], processes: Any, *,
+               extra_rows: list[dict[str, Any]] = (), histories: list[Any] = (), param_tables: list[Any] = (),
+               timings: dict[str, float] | None = None, t0: float | None = None) -> str:
+    """From the worker processes' rows to a complete run directory: results (one headline row per
+    cell over its processes), load, repeats, rounds, parity and the other tables, then the manifest
+    marked complete. `twinbench run` and `twinbench bench` both end here. Returns the parity verdict."""
+    import pandas as pd
+
+    from twinbench.bench.load.table import split_load
+    from twinbench.bench.parity.table import parity_cross_table, parity_table
+    from twinbench.bench.parity.verdict import overall_verdict
+    from twinbench.bench.repeats import aggregate
+    from twinbench.reports.tables import write_table
+
+    run_id = manifest["run_id"]
+    specs, processes, load = split_load(specs, processes)  # Server/Offline cells: the load table
+    cells, repeats, rounds = aggregate(specs, processes, run_dir)
+    results = pd.concat([pd.DataFrame(list(extra_rows)), cells], ignore_index=True)
+    for table in (results, repeats, rounds):
+        table["run_id"] = run_id
+    write_table(results, run_dir, "results")
+    if len(load):
+        write_table(load.assign(run_id=run_id), run_dir, "load")
+    write_table(repeats, run_dir, "repeats")
+    write_table(rounds, run_dir, "rounds")
+    parity = parity_table(run_dir) if cfg.parity else pd.DataFrame()
+    write_table(parity, run_dir, "parity")
+    if cfg.parity:  # informational: torch vs keras weights, exporter vs exporter (docs/parity.md)
+        write_table(parity_cross_table(run_dir), run_dir, "parity_cross")
+    write_table(pd.concat(list(histories), ignore_index=True) if histories else pd.DataFrame(), run_dir, "training")
+    write_table(pd.concat(list(param_tables), ignore_index=True) if param_tables else pd.DataFrame(), run_dir,
+                "params")
+    verdict = overall_verdict(parity)
+    timings = dict(timings or {})
+    if t0 is not None:
+        timings["total_s"] = round(time.perf_counter() - t0, 2)
+    update_manifest(run_dir, manifest, status="complete", parity_verdict=verdict, timings=timings)
+    return verdict
+
+
+def _reference_seconds(run_dir: Path) -> float:
+    """Seconds spent on the NumPy reference check (inside build_s; docs/parity.md)."""
+    from twinbench.bench.parity.reference_check import reference_seconds
+
+    return reference_seconds(run_dir)
 
 
 def make_executor(cfg: RunConfig) -> Any:
@@ -262,6 +294,11 @@ def make_executor(cfg: RunConfig) -> Any:
     options = dict(cfg.executor)
     kind = options.pop("kind", None) or ("local" if cfg.isolate else "inprocess")
     options.setdefault("timeout_s", cfg.cell_timeout_s)
+    if cfg.machines:  # top-level `machines`: the executor places every cell on each kind
+        if kind in ("local", "inprocess"):
+            raise ConfigError(f"machines: {list(cfg.machines)} needs an executor that places cells on machines "
+                              f"(--executor ray), not {kind!r}")
+        options.setdefault("machines", list(cfg.machines))
     return get_executor(str(kind), **options)
 
 
