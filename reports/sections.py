@@ -108,6 +108,11 @@ def parity_blocks(run: Any) -> list[Block]:
         return blocks + [Para("No parity checks in this run.")]
     blocks.append(Para(f"**Overall verdict: {overall_verdict(df)}** (every output against the twin's float64 "
                        "torch golden; cells show the worst eval set: verdict, max abs error, profile)"))
+    from twinbench.bench.parity.reference_check import reference_summary
+
+    golden_line = reference_summary(df)  # the golden itself against the NumPy reference
+    if golden_line:
+        blocks.append(Para(golden_line))
     for twin in sorted({text(t) for t in df["twin"]}):
         sub = df[df["twin"].map(text) == twin]
         runtimes = sorted({text(r) for r in sub["runtime"]})
@@ -144,9 +149,12 @@ def speed_blocks(run: Any) -> list[Block]:
     df = _timed(run.results)
     if not len(df):
         return blocks + [Para("No timed cells in this run.")]
-    blocks.append(Para("Per batch x sequence length, runtimes ranked by median latency (p50); "
-                       "'vs fastest' is p50 / the fastest p50; throughput is sequences per second."))
-    for twin in sorted({text(t) for t in df["twin"]}):
+    blocks.append(Para("Per batch x sequence length, runtimes ranked by median latency (p50: the median of "
+                       "the worker processes' fast-state medians, docs/measurement.md); 'vs fastest' is p50 / the "
+                       "fastest p50; throughput is sequences per second; 'procs' is worker processes; 'spread' "
+                       "is the between-process spread of their figures and 'MDE' the smallest change a compare "
+                       "of two such runs can detect (alpha 0.01, power 0.8)."))
+    for twin in sorted({text(t) for t in df["twin"]} - {CALIBRATION}):
         sub = df[df["twin"].map(text) == twin]
         blocks += [Heading(3, twin), Figure("latency_vs_batch", twin), Figure("latency_vs_seq", twin),
                    Figure("throughput", twin), Figure("distribution", twin)]
@@ -159,11 +167,11 @@ def speed_blocks(run: Any) -> list[Block]:
                 flag = (err if err.startswith("invalid") else f"invalid: {err}") if text(r.status) == "invalid" else ""
                 rows.append((i, r.artifact, r.runtime, r.device, text(r.threads), fnum(r.p50_ms),
                              fratio(float(r.p50_ms) / best if best > 0 else None), fnum(r.p90_ms),
-                             fnum(r.p99_ms), fnum(r.throughput_sps), fnum(r.cv, 2),
-                             "-" if is_missing(r.iterations) else int(r.iterations), flag))
+                             fnum(r.p99_ms), fnum(r.throughput_sps), _count(r.repeats), _pct(r.between_spread),
+                             _pct(r.mde), flag))
             blocks += [Heading(4, f"{twin}: batch {batch}, seq_len {seq}"),
                        table(["#", "artifact", "runtime", "device", "threads", "p50 ms", "vs fastest", "p90 ms",
-                              "p99 ms", "seq/s", "CV", "iters", "flags"], rows, "rllllrrrrrrrl")]
+                              "p99 ms", "seq/s", "procs", "spread", "MDE", "flags"], rows, "rllllrrrrrrrrl")]
         cold = sub.groupby(["artifact", "runtime", "device"], sort=True)[["cold_load_ms", "cold_first_run_ms",
                                                                          "peak_rss_mb"]]
         rows = [(a, rt, dev, fnum(v["cold_load_ms"]), fnum(v["cold_first_run_ms"]), fnum(v["peak_rss_mb"]))
@@ -172,6 +180,45 @@ def speed_blocks(run: Any) -> list[Block]:
                    table(["artifact", "runtime", "device", "load ms", "first run ms", "peak RSS MB"], rows,
                          "lllrrr")]
     return blocks
+
+
+CALIBRATION = "_calibration"
+
+
+def _pct(v: Any) -> str:
+    return "-" if is_missing(v) else f"{float(v):.1%}"
+
+
+def _count(v: Any) -> str:
+    return "-" if is_missing(v) else str(int(v))
+
+
+def machine_blocks(run: Any) -> list[Block]:
+    """The machine's own noise while this run measured: the calibration cell (a trivial ONNX Add)
+    across worker processes, and how much of the time the machine spent in its fast state."""
+    blocks: list[Block] = [Heading(2, "Machine noise floor")]
+    res = run.results
+    cal = res[(res["twin"].map(text) == CALIBRATION) & res["status"].map(text).isin(["ok", "invalid"])]
+    rounds = getattr(run, "rounds", None)
+    lines = []
+    if len(cal):
+        r = cal.iloc[0]
+        lines.append(f"Calibration cell (trivial ONNX Add on ort-cpu): p50 {fnum(r['p50_ms'] * 1e3)} us over "
+                     f"{_count(r['repeats'])} processes, between-process spread {_pct(r['between_spread'])}, "
+                     f"minimum detectable effect {_pct(r['mde'])}.")
+    if rounds is not None and len(rounds) and "fast" in rounds:
+        fast = rounds["fast"].astype(bool)
+        probe = rounds["probe_py_us"].astype(float)
+        lines.append(f"Machine-state probe over {len(rounds)} timed rounds: {fast.mean():.0%} in the fast state "
+                     f"(probe {fnum(probe[fast].median())} us), {1 - fast.mean():.0%} slow "
+                     f"(probe {fnum(probe[~fast].median()) if (~fast).any() else '-'} us). Headline figures use "
+                     "fast-state rounds only.")
+    timed = _timed(res)
+    timed = timed[timed["twin"].map(text) != CALIBRATION]
+    if len(timed) and "mde" in timed and timed["mde"].notna().any():
+        lines.append(f"Minimum detectable effect across cells: median {_pct(timed['mde'].median())}, "
+                     f"worst {_pct(timed['mde'].max())}.")
+    return blocks + [Para(" ".join(lines) if lines else "Not measured in this run (no calibration cell or repeats).")]
 
 
 def training_blocks(run: Any) -> list[Block]:
@@ -227,5 +274,5 @@ def problem_blocks(run: Any) -> list[Block]:
 
 def report_blocks(run: Any) -> list[Block]:
     """The whole report, top to bottom."""
-    return (header_blocks(run) + twin_blocks(run) + parity_blocks(run) + speed_blocks(run) + training_blocks(run)
-            + problem_blocks(run))
+    return (header_blocks(run) + twin_blocks(run) + parity_blocks(run) + speed_blocks(run) + machine_blocks(run)
+            + training_blocks(run) + problem_blocks(run))
