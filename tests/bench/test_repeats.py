@@ -1,0 +1,101 @@
+"""Repeats across processes: rounds with the machine-state probe, interleaving, and the headline
+figure over processes (bench/timing.py measure_rounds, bench/cells.py with_repeats, bench/repeats.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from twinbench.bench.cells import CellSpec, with_repeats
+from twinbench.bench.repeats import aggregate, fast_level, is_fast, mde, process_figure, t_quantile
+from twinbench.bench.stats import robust_spread
+from twinbench.bench.timing import TimingPlan, measure_rounds
+from twinbench.exporters.artifact import Artifact
+from twinbench.layout import RunDir
+
+
+def test_measure_rounds_probes_between_rounds_and_accounts_every_sample() -> None:
+    probes = []
+
+    def probe() -> tuple[int, int]:
+        probes.append(1)
+        return 50_000, 6_000
+
+    plan = TimingPlan(min_iters=10, min_s=0.12, max_s=1.0, round_s=0.03)
+    ns, rounds = measure_rounds(lambda: sum(range(200)), None, plan, probe=probe)
+    assert rounds.shape[1] == 4 and len(rounds) == len(probes) >= 4
+    assert rounds[:, 3].sum() == ns.size and (rounds[:, 0] == 50_000).all()
+    assert (np.diff(rounds[:, 2]) == rounds[:-1, 3]).all()  # rounds tile the samples in order
+    assert ns.sum() / 1e9 >= 0.1
+
+
+def test_the_real_probe_is_cheap_and_positive() -> None:
+    from twinbench.bench.probe import probe
+
+    py, npy = probe()
+    assert 0 < py < 50_000_000 and 0 < npy < 50_000_000
+
+
+def _spec(cell_id: str, repeat: int = 0) -> CellSpec:
+    art = Artifact("torch-script", "onnx", "artifacts/lstm/torch-script.onnx", "lstm", "torch", exporter="torch-script")
+    return CellSpec(cell_id=cell_id, run_dir=".", artifact=art.to_dict(), runtime="ort-cpu", device="cpu", batch=1,
+                    seq_len=8, threads=1, plan=TimingPlan(repeats=3).to_dict(), repeat=repeat,
+                    parity_inputs="artifacts/lstm/parity_inputs.npz")
+
+
+def test_repeats_are_interleaved_round_robin() -> None:
+    out = with_repeats([_spec("a"), _spec("b")], 3)
+    assert [(s.cell_id, s.repeat) for s in out] == [("a", 0), ("b", 0), ("a.r1", 1), ("b.r1", 1), ("a.r2", 2),
+                                                    ("b.r2", 2)]
+    assert out[0].parity_inputs and all(s.parity_inputs is None for s in out[2:])  # outputs once
+
+
+def test_states_and_process_figures() -> None:
+    probes = [50, 51, 49, 90, 88, 52, 91]
+    level = fast_level(probes)
+    assert 49 <= level <= 51
+    assert is_fast(probes, level).tolist() == [True, True, True, False, False, True, False]
+    fig = process_figure([1.0, 1.02, 1.5, 0.98], [True, True, False, True])
+    assert fig.fast_p50_ms == pytest.approx(1.0) and (fig.rounds, fig.fast_rounds) == (4, 3)
+    assert math.isnan(process_figure([1.5], [False]).fast_p50_ms)
+
+
+def test_statistics_helpers() -> None:
+    assert t_quantile(0.975, 8) == pytest.approx(2.306, abs=2e-3)
+    assert t_quantile(0.995, 18) == pytest.approx(2.878, abs=3e-3)
+    assert robust_spread([1.0, 1.0, 1.0]) == 0.0 and math.isnan(robust_spread([1.0]))
+    assert mde(0.01, 5) < mde(0.01, 3) < mde(0.02, 3)  # more processes or less spread: finer
+    assert math.isnan(mde(0.01, 1))
+
+
+def test_aggregate_takes_fast_state_figures_over_processes(tmp_path) -> None:
+    """Three processes; the second ran mostly in the slow state (probe 90 us, calls 1.5x). The
+    headline is the median of fast-state process medians, so the slow rounds do not move it."""
+    import pandas as pd
+
+    layout = RunDir(tmp_path).ensure()
+    specs, rows = [], []
+    rng = np.random.default_rng(0)
+    for r, slow_rounds in enumerate([(), (0, 1, 2), (3,)]):
+        spec = dataclasses.replace(_spec("c" if r == 0 else f"c.r{r}", r), run_dir=str(tmp_path))
+        parts, rounds = [], []
+        for k in range(4):
+            slow = k in slow_rounds
+            part = (rng.normal(1.5e6 if slow else 1.0e6, 1e3, 100)).astype(np.int64)
+            rounds.append([90_000 if slow else 50_000, 6_000, k * 100, 100])
+            parts.append(part)
+        files = layout.cell(spec.cell_id)
+        np.save(files.samples, np.concatenate(parts))
+        np.save(files.rounds, np.array(rounds, dtype=np.int64))
+        specs.append(spec)
+        rows.append({**spec.key_row(), "status": "ok", "error": "", "p50_ms": 1.2, "iterations": 400})
+    results, repeats, rounds = aggregate(specs, pd.DataFrame(rows), tmp_path)
+    assert len(results) == 1 and len(repeats) == 3 and len(rounds) == 12
+    row = results.iloc[0]
+    assert row["p50_ms"] == pytest.approx(1.0, rel=2e-3) and row["repeats"] == 3
+    assert row["state_fast"] == pytest.approx(8 / 12) and "fast state" in row["headline"]
+    assert row["status"] == "ok" and row["between_spread"] < 0.01 and row["mde"] > 0
+    assert rounds["fast"].tolist().count(True) == 8
