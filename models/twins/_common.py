@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from twinbench.errors import ConfigError
-from twinbench.models.registry import INPUT_NAME
+from twinbench.models.registry import HEADS, INPUT_NAME
 from twinbench.models.vocab import PAD
 
 DEFAULT_VOCAB = 1000
@@ -32,6 +32,14 @@ def check_bool(name: str, value: Any) -> None:
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"{name}: must be one of {', '.join(choices)}, got {value!r}")
+
+
+def check_head(cfg: Any) -> None:
+    """`head` and `num_classes` of a classifier with a choice of head (the sigmoid one has one output)."""
+    check_choice("head", cfg.head, HEADS)
+    check_positive("num_classes", cfg.num_classes)
+    if cfg.head == "sigmoid" and cfg.num_classes != 1:
+        raise ValueError(f"num_classes: the sigmoid head has one output, got num_classes={cfg.num_classes}")
 
 
 def check_embedding(cfg: Any) -> None:

@@ -21,7 +21,6 @@ from twinbench.models import transfer as tr
 from twinbench.models.registry import OUTPUT_NAME, Twin
 from twinbench.models.twins import _common as c
 
-HEADS = ("logits", "sigmoid")
 
 
 def check_rnn(cfg: Any) -> None:
@@ -31,10 +30,7 @@ def check_rnn(cfg: Any) -> None:
     c.check_bool("bidirectional", cfg.bidirectional)
     for name in ("dropout", "embed_dropout", "head_dropout"):
         c.check_fraction(name, getattr(cfg, name))
-    c.check_choice("head", cfg.head, HEADS)
-    c.check_positive("num_classes", cfg.num_classes)
-    if cfg.head == "sigmoid" and cfg.num_classes != 1:
-        raise ValueError(f"num_classes: the sigmoid head has one output, got num_classes={cfg.num_classes}")
+    c.check_head(cfg)
 
 
 def build_torch(cfg: Any, kind: str) -> Any:
@@ -139,5 +135,5 @@ def rnn_twin(name: str, kind: str, config: RnnConfig, doc: str) -> Twin:
         build_keras=partial(build_keras, kind=kind, name=name),
         torch_to_keras=partial(torch_to_keras, kind=kind),
         keras_to_torch=partial(keras_to_torch, kind=kind),
-        task="classify", doc=doc,
+        task="classify", head=config.head, doc=doc,
     )

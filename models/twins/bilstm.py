@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from twinbench.models.registry import Twin, register_twin
-from twinbench.models.twins import _rnn
+from twinbench.models.twins import _rnn, _strategies
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class BiLstmConfig(_rnn.RnnConfig):
     bidirectional: bool = True
 
 
-@register_twin("bilstm")
+@register_twin("bilstm", configs=_strategies.recurrent)
 def bilstm(**overrides: Any) -> Twin:
     """Stacked BiLSTM classifier reading torch's final hidden states (h_n) of the last layer."""
     return _rnn.rnn_twin("bilstm", "lstm", BiLstmConfig(**overrides),

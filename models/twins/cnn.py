@@ -4,7 +4,7 @@ concat -> [Dropout] -> Dense logits (Kim-style sentence CNN).
 torch Conv1d reads [B, E, S] with weight [out, in, k]; Keras Conv1D reads [B, S, E] with kernel
 [k, in, out]: `transfer.conv1d_t2k` transposes (2, 1, 0). With "valid" padding a sequence shorter
 than the widest kernel has no output position: torch and Keras (TF on CPU) both raise, so
-**inputs must have at least `max(kernel_sizes)` tokens** (`min_seq_len(cfg)`); pad shorter batches.
+**inputs must have at least `max(kernel_sizes)` tokens**: the twin declares it as `Twin.min_seq_len`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from twinbench.models import transfer as tr
 from twinbench.models.registry import OUTPUT_NAME, Twin, register_twin
 from twinbench.models.twins import _common as c
+from twinbench.models.twins import _strategies
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,20 @@ def keras_to_torch(km: Any, tm: Any) -> None:
     tr.dense_k2t(km.get_layer(OUTPUT_NAME), tm.logits)
 
 
-@register_twin("cnn")
+def _configs() -> Any:
+    from hypothesis import strategies as st
+
+    return _strategies.configs(classes=True, filters=st.integers(1, 5),
+                               kernel_sizes=st.lists(st.integers(1, 4), min_size=1, max_size=3))
+
+
+@register_twin("cnn", configs=_configs)
 def cnn(**overrides: Any) -> Twin:
     """Convolutional sentence classifier; needs sequences of at least max(kernel_sizes) tokens."""
+    cfg = CnnConfig(**overrides)
     return Twin(
-        name="cnn", config=CnnConfig(**overrides), build_torch=build_torch, build_keras=build_keras,
+        name="cnn", config=cfg, build_torch=build_torch, build_keras=build_keras,
         torch_to_keras=torch_to_keras, keras_to_torch=keras_to_torch, task="classify",
+        min_seq_len=min_seq_len(cfg),
         doc="Embedding -> Conv1d(3/4/5) -> relu -> max over time -> concat -> Dense (seq >= widest kernel)",
     )

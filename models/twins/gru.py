@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from twinbench.models.registry import Twin, register_twin
-from twinbench.models.twins import _rnn
+from twinbench.models.twins import _rnn, _strategies
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class GruConfig(_rnn.RnnConfig):
     bidirectional: bool = False
 
 
-@register_twin("gru")
+@register_twin("gru", configs=_strategies.recurrent)
 def gru(**overrides: Any) -> Twin:
     """GRU classifier; both biases exist in both frameworks, so transfer is exact both ways."""
     return _rnn.rnn_twin("gru", "gru", GruConfig(**overrides),

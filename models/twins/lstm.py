@@ -12,7 +12,7 @@ from typing import Any
 
 from twinbench.models.registry import OUTPUT_NAME, Twin, register_twin
 from twinbench.models.twins import _common as c
-from twinbench.models.twins import _rnn
+from twinbench.models.twins import _rnn, _strategies
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def build_keras(cfg: LstmConfig) -> Any:
     return c.finish_keras(keras.Model(tokens, logits, name="lstm"), cfg)
 
 
-@register_twin("lstm")
+@register_twin("lstm", configs=partial(_strategies.configs, rnn=True, classes=True))
 def lstm(**overrides: Any) -> Twin:
     """The seed notebook's twin: Embedding(16) -> LSTM(32) -> Dense(2) on the last time step."""
     return Twin(

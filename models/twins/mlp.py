@@ -1,7 +1,7 @@
 """`mlp`: Embedding -> Flatten -> Dense(relu) x num_hidden_layers -> Dense head.
 
-Flatten needs one sequence length, so this twin sets `Twin.fixed_length = length` and the Keras
-input has shape (length,). Both frameworks flatten [B, L, E] row-major into [B, L*E], so the first
+Flatten needs one sequence length, so this twin sets `Twin.fixed_length = length` (and names
+`length` as the field the pipeline fills from the data) and the Keras input has shape (length,). Both frameworks flatten [B, L, E] row-major into [B, L*E], so the first
 Dense kernel transfers with a plain transpose. Textbook baseline:
 `get_twin("mlp", vocab_size=20000, embed_dim=128, length=200, hidden=64, head="sigmoid", num_classes=1)`.
 """
@@ -14,6 +14,7 @@ from typing import Any
 from twinbench.models import transfer as tr
 from twinbench.models.registry import OUTPUT_NAME, Twin, register_twin
 from twinbench.models.twins import _common as c
+from twinbench.models.twins import _strategies
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,7 @@ class MlpConfig:
         c.check_positive("hidden", self.hidden)
         c.check_positive("num_hidden_layers", self.num_hidden_layers)
         c.check_fraction("dropout", self.dropout)
-        c.check_choice("head", self.head, ("logits", "sigmoid"))
-        c.check_positive("num_classes", self.num_classes)
-        if self.head == "sigmoid" and self.num_classes != 1:
-            raise ValueError(f"num_classes: the sigmoid head has one output, got num_classes={self.num_classes}")
+        c.check_head(self)
 
 
 def build_torch(cfg: MlpConfig) -> Any:
@@ -92,12 +90,19 @@ def keras_to_torch(km: Any, tm: Any) -> None:
     tr.dense_k2t(km.get_layer(OUTPUT_NAME), tm.logits)
 
 
-@register_twin("mlp")
+def _configs() -> Any:
+    from hypothesis import strategies as st
+
+    return _strategies.configs(head=True, length=st.integers(1, 5), hidden=st.integers(1, 5),
+                               num_hidden_layers=st.integers(1, 3))
+
+
+@register_twin("mlp", configs=_configs)
 def mlp(**overrides: Any) -> Twin:
     """Bag-of-positions baseline; accepts only sequences of exactly `length` tokens."""
     cfg = MlpConfig(**overrides)
     return Twin(
         name="mlp", config=cfg, build_torch=build_torch, build_keras=build_keras,
-        torch_to_keras=torch_to_keras, keras_to_torch=keras_to_torch, task="classify",
-        fixed_length=cfg.length, doc="Embedding -> Flatten -> Dense(relu) x2 -> Dense (fixed length)",
+        torch_to_keras=torch_to_keras, keras_to_torch=keras_to_torch, task="classify", head=cfg.head,
+        fixed_length=cfg.length, length_field="length", doc="Embedding -> Flatten -> Dense(relu) x2 -> Dense (fixed length)",
     )

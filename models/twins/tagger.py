@@ -12,7 +12,7 @@ from typing import Any
 
 from twinbench.models.registry import OUTPUT_NAME, Twin, register_twin
 from twinbench.models.twins import _common as c
-from twinbench.models.twins import _rnn
+from twinbench.models.twins import _rnn, _strategies
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def build_keras(cfg: TaggerConfig) -> Any:
     return c.finish_keras(keras.Model(tokens, out, name="tagger"), cfg)
 
 
-@register_twin("tagger")
+@register_twin("tagger", configs=partial(_strategies.configs, rnn=True, bidirectional=True, tags=True))
 def tagger(**overrides: Any) -> Twin:
     """POS-style sequence tagger: logits for every token."""
     return Twin(

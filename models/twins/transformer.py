@@ -7,7 +7,8 @@ eval, float64 golden runs and both ONNX exporters see the same ops); the Keras s
 `MultiHeadAttention`, whose per-head kernels [E, heads, head_dim] are torch's [E, E] weights
 reshaped. LayerNorm epsilon is set explicitly on both sides (torch default 1e-5, Keras 1e-3).
 No padding mask: like the recurrent twins, padding tokens are attended to and pooled.
-Sequences longer than `max_len` are invalid (no position embedding for them).
+Sequences longer than `max_len` are invalid (no position embedding for them): the twin declares
+`max_seq_len = max_len`, and `max_len` is the field the pipeline sizes to the data (`length_field`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ import numpy as np
 from twinbench.models import transfer as tr
 from twinbench.models.registry import OUTPUT_NAME, Twin, register_twin
 from twinbench.models.twins import _common as c
+from twinbench.models.twins import _strategies
+
+
+#: Keras 3.15 (TensorFlow backend) `EinsumDense` with a size-1 last output axis adds its bias along the
+#: sequence axis when seq == num_heads, so a MultiHeadAttention of several one-dimensional heads computes
+#: another function at exactly that length (found by the property tests; 0.03-0.5 output error).
+#: With more than one head, each head gets at least this many dimensions.
+MIN_HEAD_DIM = 2
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,9 @@ class TransformerConfig:
         c.check_positive("num_heads", self.num_heads)
         if self.embed_dim % self.num_heads:
             raise ValueError(f"num_heads: must divide embed_dim={self.embed_dim}, got {self.num_heads}")
+        if self.num_heads > 1 and self.embed_dim // self.num_heads < MIN_HEAD_DIM:
+            raise ValueError(f"num_heads: several heads need >= {MIN_HEAD_DIM} dimensions each (Keras adds one-dimensional "
+                             f"heads' biases on the wrong axis), got embed_dim={self.embed_dim}, num_heads={self.num_heads}")
         c.check_positive("ff_dim", self.ff_dim)
         c.check_positive("num_layers", self.num_layers)
         c.check_positive("max_len", self.max_len)
@@ -161,11 +173,28 @@ def keras_to_torch(km: Any, tm: Any) -> None:
     tr.dense_k2t(km.get_layer(OUTPUT_NAME), tm.logits)
 
 
-@register_twin("transformer")
+def _configs() -> Any:
+    """embed_dim is drawn as a multiple of num_heads, which the config requires."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def sizes(draw: Any) -> dict[str, Any]:
+        heads = draw(st.integers(1, 3))
+        return {"num_heads": heads, "embed_dim": heads * draw(st.integers(MIN_HEAD_DIM, 3)),
+                "ff_dim": draw(st.integers(1, 5)),
+                "num_layers": draw(st.integers(1, 2)), "pool": draw(st.sampled_from(["mean", "first"])),
+                "max_len": draw(st.integers(7, 12)), "num_classes": draw(st.integers(1, 3))}
+
+    return st.tuples(_strategies.configs(), sizes()).map(lambda pair: {**pair[0], **pair[1]})
+
+
+@register_twin("transformer", configs=_configs)
 def transformer(**overrides: Any) -> Twin:
     """Small encoder classifier; inputs of at most `max_len` tokens."""
+    cfg = TransformerConfig(**overrides)
     return Twin(
-        name="transformer", config=TransformerConfig(**overrides), build_torch=build_torch,
+        name="transformer", config=cfg, build_torch=build_torch,
         build_keras=build_keras, torch_to_keras=torch_to_keras, keras_to_torch=keras_to_torch,
-        task="classify", doc="Embedding + positions -> MHA encoder (post-LN) -> mean/first pool -> Dense",
+        task="classify", length_field="max_len", max_seq_len=cfg.max_len,
+        doc="Embedding + positions -> MHA encoder (post-LN) -> mean/first pool -> Dense",
     )

@@ -13,48 +13,16 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from twinbench.models.registry import get_twin  # noqa: E402
+from twinbench.models.registry import config_strategy, get_twin, list_twins  # noqa: E402
 
 TOL = 1e-6
-small = st.integers(1, 5)
 
 
-@st.composite
-def rnn_head(draw):
-    head = draw(st.sampled_from(["logits", "sigmoid"]))
-    return {"head": head, "num_classes": 1 if head == "sigmoid" else draw(st.integers(1, 3))}
-
-
-@st.composite
-def transformer_cfg(draw):
-    heads = draw(st.integers(1, 3))
-    return {"num_heads": heads, "embed_dim": heads * draw(st.integers(1, 3)), "ff_dim": draw(small),
-            "num_layers": draw(st.integers(1, 2)), "pool": draw(st.sampled_from(["mean", "first"])),
-            "max_len": draw(st.integers(7, 12)), "num_classes": draw(st.integers(1, 3))}
-
-
-COMMON = {"vocab_size": st.integers(2, 40), "embed_dim": small}
-RNN = {"hidden": small, "num_layers": st.integers(1, 3)}
-CONFIGS = {
-    "lstm": st.fixed_dictionaries({**COMMON, **RNN, "num_classes": st.integers(1, 3)}),
-    "bilstm": st.tuples(st.fixed_dictionaries({**COMMON, **RNN, "bidirectional": st.booleans()}), rnn_head()),
-    "gru": st.tuples(st.fixed_dictionaries({**COMMON, **RNN, "bidirectional": st.booleans()}), rnn_head()),
-    "tagger": st.fixed_dictionaries({**COMMON, **RNN, "bidirectional": st.booleans(), "num_tags": small}),
-    "mlp": st.tuples(st.fixed_dictionaries({**COMMON, "length": small, "hidden": small,
-                                            "num_hidden_layers": st.integers(1, 3)}), rnn_head()),
-    "cnn": st.fixed_dictionaries({**COMMON, "kernel_sizes": st.lists(st.integers(1, 4), min_size=1, max_size=3),
-                                  "filters": small, "num_classes": st.integers(1, 3)}),
-    "transformer": st.tuples(st.fixed_dictionaries({"vocab_size": st.integers(2, 40)}), transformer_cfg()),
-}
-
-
-def _merge(drawn) -> dict:
-    if isinstance(drawn, tuple):
-        out: dict = {}
-        for part in drawn:
-            out.update(part)
-        return out
-    return drawn
+def seq_len_for(twin, extra_len: int) -> int:
+    """A length the twin accepts, read from its contract: its fixed length, or min + extra capped at max."""
+    if twin.fixed_length:
+        return twin.fixed_length
+    return min(twin.min_seq_len + extra_len, twin.max_seq_len or 10**6)
 
 
 def _check(name: str, overrides: dict, batch: int, extra_len: int, seed: int) -> None:
@@ -65,8 +33,8 @@ def _check(name: str, overrides: dict, batch: int, extra_len: int, seed: int) ->
     torch.manual_seed(seed)
     keras.utils.set_random_seed(seed)
     tm, km = twin.build_torch(twin.config).eval(), twin.build_keras(twin.config)
-    min_len = max(getattr(twin.config, "kernel_sizes", (1,)))
-    seq = twin.fixed_length or min(min_len + extra_len, getattr(twin.config, "max_len", 10**6))
+    seq = seq_len_for(twin, extra_len)
+    assert twin.seq_len_problem(seq) is None
     x = np.random.default_rng(seed).integers(0, twin.config.vocab_size, size=(batch, seq), dtype=np.int64)
     twin.torch_to_keras(tm, km)
     with torch.no_grad():
@@ -85,20 +53,27 @@ def _check(name: str, overrides: dict, batch: int, extra_len: int, seed: int) ->
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_transfer_exact_over_configs(name):
-    @settings(max_examples=8, deadline=None, derandomize=True,
+def check_transfer_over_configs(name: str, max_examples: int = 8) -> None:
+    """Draw configs from the strategy the twin registered with and check exact transfer for each."""
+
+    @settings(max_examples=max_examples, deadline=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(CONFIGS[name], st.integers(1, 3), st.integers(0, 4), st.integers(0, 2**16))
-    def check(drawn, batch, extra_len, seed):
-        _check(name, _merge(drawn), batch, extra_len, seed)
+    @given(config_strategy(name), st.integers(1, 3), st.integers(0, 4), st.integers(0, 2**16))
+    def check(overrides, batch, extra_len, seed):
+        _check(name, overrides, batch, extra_len, seed)
 
     check()
 
 
-def test_every_registered_twin_has_a_strategy() -> None:
-    """A new built-in twin must come with its own config strategy here, or it is not property-tested."""
-    from twinbench.models.registry import list_twins
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list_twins())
+def test_transfer_exact_over_configs(name):
+    check_transfer_over_configs(name)
 
-    assert set(list_twins()) <= set(CONFIGS), set(list_twins()) - set(CONFIGS)
+
+def test_every_builtin_twin_registers_a_config_strategy() -> None:
+    """A built-in twin must say which configs to property-test (`register_twin(name, configs=...)`)."""
+    from twinbench.models.registry import _REGISTRY
+
+    builtins = [n for n in list_twins() if _REGISTRY[n].factory.__module__.startswith("twinbench.models.twins.")]
+    assert builtins and all(_REGISTRY[n].configs is not None for n in builtins), builtins

@@ -17,8 +17,12 @@ TWINS = list_twins()
 
 
 def seq_lens(twin) -> list[int]:
-    """Sequence lengths every twin accepts: its fixed length, or 5 (widest CNN kernel) and 9."""
-    return [twin.fixed_length] if twin.fixed_length else [5, 9]
+    """Two lengths the twin's contract accepts: its fixed length, or its shortest and a longer one."""
+    if twin.fixed_length:
+        return [twin.fixed_length]
+    lens = [twin.min_seq_len, min(twin.min_seq_len + 4, twin.max_seq_len or 10**6)]
+    assert all(twin.seq_len_problem(n) is None for n in lens)
+    return lens
 
 
 def batches(twin, seed: int = 0) -> list[np.ndarray]:
@@ -204,6 +208,7 @@ def test_lstm_seed_notebook_sizes():
         ("cnn", {"kernel_sizes": [3, -1]}, "kernel_sizes"),
         ("transformer", {"embed_dim": 30, "num_heads": 4}, "num_heads"),
         ("transformer", {"pool": "max"}, "pool"),
+        ("transformer", {"embed_dim": 4, "num_heads": 4}, "num_heads"),  # one dimension per head
         ("mlp", {"length": 0}, "length"),
         ("lstm", {"num_layers": True}, "num_layers"),
     ],

@@ -113,19 +113,15 @@ def test_user_twin_cannot_shadow_a_builtin(tmp_path, clean_registry):
 
 
 def test_pretrained_vectors_need_an_embedding_matrix_field(tmp_path, clean_registry):
-    """The pipeline refuses [embeddings] for a user twin that cannot take them, naming the twin."""
-    from types import SimpleNamespace
-
-    from twinbench.config import TwinSpec
-    from twinbench.pipeline import Pretrained, _auto_overrides
-
+    """The data's overrides refuse [embeddings] for a user twin that cannot take them, naming the twin;
+    the contract's defaults (logits head, no length field) keep a minimal user twin working."""
     path = tmp_path / "my_twins.py"
     path.write_text(USER_MODULE, encoding="utf-8")
     registry.load_twin_module(str(path))
-    splits = SimpleNamespace(vocab=["<pad>", "<unk>", "a"], num_classes=2, x_train=np.zeros((4, 5)))
-    vectors = Pretrained(path=str(tmp_path / "m.npy"), dim=4, freeze=False)
-    assert _auto_overrides(TwinSpec("my_twin"), splits)["vocab_size"] == 3
+    twin = registry.get_twin("my_twin")
+    sizes = dict(vocab_size=3, num_outputs=2, max_len=5)
+    assert twin.data_overrides(**sizes) == {"vocab_size": 3, "num_classes": 2}
     with pytest.raises(ConfigError, match="'my_twin': has no embedding_matrix field"):
-        _auto_overrides(TwinSpec("my_twin"), splits, vectors)
-    auto = _auto_overrides(TwinSpec("lstm"), splits, vectors)
-    assert (auto["embed_dim"], auto["embedding_matrix"], auto["freeze_embedding"]) == (4, vectors.path, False)
+        twin.data_overrides(**sizes, embedding_matrix=str(tmp_path / "m.npy"), embed_dim=4)
+    auto = registry.get_twin("lstm").data_overrides(**sizes, embedding_matrix="m.npy", embed_dim=4)
+    assert (auto["embed_dim"], auto["embedding_matrix"], auto["freeze_embedding"]) == (4, "m.npy", False)
