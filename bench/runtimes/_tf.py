@@ -11,6 +11,7 @@ import numpy as np
 from twinbench.bench.runtimes import _util
 from twinbench.bench.runtimes.base import LoadOptions
 from twinbench.exporters.artifact import Artifact
+from twinbench.threads import set_tf_threads
 
 
 def available() -> str | None:
@@ -29,20 +30,6 @@ def devices() -> list[str]:
     return ["cpu", "cuda"] if tf.config.list_physical_devices("GPU") else ["cpu"]
 
 
-def set_threads(threads: int) -> tuple[int, int]:
-    """TF reads its pools' sizes once, before the first op: call this before loading anything.
-    In a process where TF already ran (in-process runs) the call fails; report what is in effect."""
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        pass
-    return (tf.config.threading.get_intra_op_parallelism_threads(),
-            tf.config.threading.get_inter_op_parallelism_threads())
-
-
 def tf_device(device: str) -> str:
     return "/GPU:0" if device == "cuda" else "/CPU:0"
 
@@ -51,7 +38,7 @@ def load_model(artifact: Artifact, opts: LoadOptions, runtime: str) -> tuple[Any
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     _util.check_device(runtime, opts.device, ("cpu", "cuda"))
-    threads = set_threads(opts.threads)
+    threads = set_tf_threads(opts.threads)  # before anything else runs in TF
     import tensorflow as tf
 
     if opts.device == "cuda":

@@ -10,6 +10,7 @@ import numpy as np
 from twinbench.bench.runtimes import _util
 from twinbench.bench.runtimes.base import LoadOptions, Runtime
 from twinbench.exporters.artifact import Artifact
+from twinbench.threads import set_torch_threads
 
 SETTINGS = ("allow_tf32",)
 
@@ -27,19 +28,6 @@ def devices() -> list[str]:
     import torch
 
     return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
-
-
-def set_threads(threads: int) -> int:
-    """Set intra-op threads and one inter-op thread (the latter only works before any parallel
-    work, i.e. in a fresh worker); returns what torch reports back."""
-    import torch
-
-    torch.set_num_threads(threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:  # already started in this process (in-process runs): keep going
-        pass
-    return torch.get_num_threads()
 
 
 class TorchSession:
@@ -98,7 +86,7 @@ def prepare_model(artifact: Artifact, opts: LoadOptions, runtime: str) -> tuple[
     import torch
 
     _util.check_device(runtime, opts.device, ("cpu", "cuda"))
-    threads = set_threads(opts.threads)
+    threads = set_torch_threads(opts.threads)
     torch.set_grad_enabled(False)
     if opts.device == "cuda":
         # TF32 off unless asked for: torch's fp32 default, and parity's fp32 profile depends on it.

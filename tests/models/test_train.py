@@ -45,25 +45,26 @@ def test_metrics_ce_and_tag() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd", "adadelta"])
 def test_optimizers_match_on_identical_gradients(optimizer: str) -> None:
-    """Same gradients in, same weights out; Adam only with the per-step epsilon of train.py."""
+    """Same gradients in, same weights out; Adam only with the torch trainer's per-step epsilon."""
     import tensorflow as tf
     import torch
 
-    from twinbench.models.train import _keras_optimizer, _torch_optimizer
+    from twinbench.models.train.keras_trainer import keras_optimizer
+    from twinbench.models.train.torch_trainer import keras_adam_eps, torch_optimizer
 
     r = TrainRecipe(optimizer=optimizer, lr=1e-2, momentum=0.9 if optimizer == "sgd" else 0.0,
                     weight_decay=0.01 if optimizer == "adamw" else 0.0)
     rng = np.random.default_rng(0)
     w0 = rng.normal(size=64).astype(np.float32)
     tp, kv = torch.nn.Parameter(torch.from_numpy(w0.copy())), tf.Variable(w0.copy())
-    t_opt, k_opt = _torch_optimizer(r, [tp]), _keras_optimizer(r)
+    t_opt, k_opt = torch_optimizer(r, [tp]), keras_optimizer(r)
     k_opt.build([kv])
     for step in range(1, 31):
         g = (rng.normal(size=64) * 10.0 ** rng.uniform(-9, -1, size=64)).astype(np.float32)
         tp.grad = torch.from_numpy(g.copy())
         if optimizer in ("adam", "adamw"):
             for group in t_opt.param_groups:
-                group["eps"] = r.eps / math.sqrt(1 - r.betas[1] ** step)
+                group["eps"] = keras_adam_eps(r, step)
         t_opt.step()
         k_opt.apply_gradients([(tf.constant(g), kv)])
     assert np.abs(tp.detach().numpy() - kv.numpy()).max() < 1e-5
@@ -108,6 +109,24 @@ def test_tagger_trains_with_token_accuracy() -> None:
     h = result.history
     assert h.val_token_acc.notna().all() and (h.val_token_acc == h.val_acc).all()
     assert "dropout" in result.summary.get("note", "")
+
+
+def test_folding_lstm_biases_keeps_the_function() -> None:
+    import torch
+
+    from twinbench.models.transfer import fold_lstm_biases
+
+    twin = get_twin("bilstm", vocab_size=20, num_layers=2)
+    torch.manual_seed(0)
+    tm = twin.build_torch(twin.config).eval()
+    x = torch.from_numpy(np.random.default_rng(0).integers(0, 20, size=(3, 7)))
+    with torch.no_grad():
+        before = tm(x)
+    assert fold_lstm_biases(tm) == 4  # 2 layers x 2 directions
+    with torch.no_grad():
+        torch.testing.assert_close(tm(x), before, rtol=0, atol=1e-6)
+    hh = [p for n, p in tm.named_parameters() if "bias_hh" in n]
+    assert hh and all(not p.requires_grad and not p.any() for p in hh)
 
 
 def test_task_mismatch_is_a_config_error() -> None:
