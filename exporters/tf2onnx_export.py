@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from twinbench.exporters.finalize import export_error, finish_onnx
+from twinbench.exporters.registry import register_exporter
 
 if TYPE_CHECKING:
     from twinbench.exporters import ExportRequest
@@ -20,18 +21,18 @@ if TYPE_CHECKING:
 NAME = "tf2onnx"
 
 
+@register_exporter(NAME, opsets=(13, 18))  # checked with the pinned versions
 def export(req: "ExportRequest") -> "Artifact":
+    """Keras 3 through a tf.function, converted by tf2onnx."""
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
     import tf2onnx
 
-    from twinbench.exporters import check_opset
     from twinbench.exporters.native import keras_weights_hash, library_versions
     from twinbench.models.registry import INPUT_NAME
 
-    check_opset(NAME, req.opset)
     out_dir = Path(req.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{NAME}.onnx"

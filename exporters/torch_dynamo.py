@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from twinbench.exporters.finalize import export_error, finish_onnx
+from twinbench.exporters.registry import register_exporter
 
 if TYPE_CHECKING:
     from twinbench.exporters import ExportRequest
@@ -47,14 +48,14 @@ def _reset_rnn_dispatch_cache() -> None:
             cache.clear()
 
 
+@register_exporter(NAME, opsets=(17, 23))  # checked with the pinned versions
 def export(req: "ExportRequest") -> "Artifact":
+    """Torch.export + onnxscript (dynamo=True)."""
     import torch
 
-    from twinbench.exporters import check_opset
     from twinbench.exporters.native import library_versions, torch_weights_hash
     from twinbench.models.registry import INPUT_NAME, OUTPUT_NAME
 
-    check_opset(NAME, req.opset)
     out_dir = Path(req.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{NAME}.onnx"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from twinbench.exporters.finalize import export_error, finish_onnx
+from twinbench.exporters.registry import register_exporter
 
 if TYPE_CHECKING:
     from twinbench.exporters import ExportRequest
@@ -20,15 +21,15 @@ if TYPE_CHECKING:
 NAME = "torch-script"
 
 
+@register_exporter(NAME, opsets=(9, 20))  # checked with the pinned versions
 def export(req: "ExportRequest") -> "Artifact":
+    """The TorchScript tracer (dynamo=False)."""
     import torch
 
-    from twinbench.exporters import check_opset
     from twinbench.exporters.native import library_versions, torch_weights_hash
     from twinbench.exporters.torch_dynamo import example_tokens
     from twinbench.models.registry import INPUT_NAME, OUTPUT_NAME
 
-    check_opset(NAME, req.opset)
     out_dir = Path(req.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{NAME}.onnx"

@@ -10,15 +10,16 @@ import dataclasses
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from twinbench.errors import ConfigError, ExportError, summary
 from twinbench.exporters.artifact import Artifact
+from twinbench.exporters.registry import VARIANTS, Variant, get_variant, register_variant
 
 if TYPE_CHECKING:
     import onnx
 
-Variant = Callable[[Artifact, Path], Artifact]
+__all__ = ["VARIANTS", "Variant", "fp16", "get_variant", "int8", "ort_optimized"]
 
 #: ORT level used for "ort-opt": "extended" fuses into com.microsoft ops that only ORT runs.
 ORT_OPT_LEVEL = "extended"
@@ -125,6 +126,7 @@ def _finish(base: Artifact, run_dir: Path, src: Path, dst: Path, name: str, vari
     return art
 
 
+@register_variant("ort-opt")
 def ort_optimized(base: Artifact, run_dir: Path) -> Artifact:
     """Graph optimised offline by ORT (level "extended"). Fused ops are com.microsoft contrib ops
     placed for the execution provider that wrote the file: valid for ORT CPU, maybe not elsewhere."""
@@ -172,6 +174,7 @@ def _cpu_fp16_blocklist(model: "onnx.ModelProto", probe: Any, tmp: Path,
     raise ExportError(f"variant fp16: too many ops without fp16 CPU kernels ({', '.join(keep)})")
 
 
+@register_variant("fp16")
 def fp16(base: Artifact, run_dir: Path) -> Artifact:
     """float16 weights and activations, int64 tokens in and float32 logits out (keep_io_types)."""
     import onnx
@@ -200,6 +203,7 @@ def fp16(base: Artifact, run_dir: Path) -> Artifact:
 INT8_OPS = ["MatMul", "Gemm", "LSTM", "Gather", "Attention"]
 
 
+@register_variant("int8")
 def int8(base: Artifact, run_dir: Path) -> Artifact:
     """Dynamic quantisation (int8 weights, per-call activation scales) of MatMul/Gemm/LSTM/Gather."""
     import onnxruntime as ort
@@ -225,12 +229,3 @@ def int8(base: Artifact, run_dir: Path) -> Artifact:
         "quantization": "dynamic", "weight_type": "QInt8", "op_types": ops,
         "onnxruntime": ort.__version__,
     })
-
-
-VARIANTS: dict[str, Variant] = {"ort-opt": ort_optimized, "fp16": fp16, "int8": int8}
-
-
-def get_variant(name: str) -> Variant:
-    if name not in VARIANTS:
-        raise ConfigError(f"unknown variant {name!r} (known: {', '.join(sorted(VARIANTS))})")
-    return VARIANTS[name]
