@@ -1,14 +1,19 @@
-"""The runtime registry. Each adapter module is light at import time (frameworks load inside
-functions), so listing runtimes never needs torch, TensorFlow, ONNX Runtime or OpenVINO."""
+"""The runtime registry. One module per runtime in this folder exposes `RUNTIME` (or a tuple
+`RUNTIMES`); importing this package imports every module whose name does not start with "_" and
+registers what it exposes, so adding a runtime is adding a file. Each module is light at import
+time (frameworks load inside functions), so listing runtimes never needs torch, TensorFlow, ONNX
+Runtime or OpenVINO. Users and tests add theirs from any module with `register_runtime`."""
 
 from __future__ import annotations
 
-from twinbench.bench.runtimes import (keras_eager, keras_predict, openvino_native, ort, tf_function, torch_compile,
-                                      torch_eager)
+from types import ModuleType
+
 from twinbench.bench.runtimes.base import LoadOptions, Runtime, Session
+from twinbench.discovery import import_modules
 from twinbench.errors import ConfigError
 
-__all__ = ["RUNTIMES", "LoadOptions", "Runtime", "Session", "get_runtime", "list_runtimes", "register_runtime"]
+__all__ = ["RUNTIMES", "LoadOptions", "Runtime", "Session", "discover", "get_runtime", "list_runtimes",
+           "register_module", "register_runtime"]
 
 RUNTIMES: dict[str, Runtime] = {}
 
@@ -21,9 +26,19 @@ def register_runtime(runtime: Runtime, *, replace: bool = False) -> Runtime:
     return runtime
 
 
-for _rt in (torch_eager.RUNTIME, torch_compile.RUNTIME, tf_function.RUNTIME, keras_eager.RUNTIME,
-            keras_predict.RUNTIME, *ort.RUNTIMES, openvino_native.RUNTIME):
-    register_runtime(_rt)
+def register_module(module: ModuleType) -> list[str]:
+    """Register the `RUNTIME` and/or `RUNTIMES` a module exposes; returns their names."""
+    found = [*([module.RUNTIME] if hasattr(module, "RUNTIME") else []), *getattr(module, "RUNTIMES", ())]
+    return [register_runtime(rt).name for rt in found]
+
+
+def discover() -> list[str]:
+    """Import every runtime module on this package's path and register its runtimes (idempotent);
+    returns the names registered."""
+    return [name for module in import_modules(__name__, __path__) for name in register_module(module)]
+
+
+discover()
 
 
 def get_runtime(name: str) -> Runtime:

@@ -4,12 +4,16 @@ unavailable ones say why (and never raise)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 
-from twinbench.bench.runtimes import RUNTIMES, get_runtime, list_runtimes, unavailable_reason
-from twinbench.bench.runtimes.base import LoadOptions
+from twinbench.bench.runtimes import RUNTIMES, get_runtime, list_runtimes, register_runtime, unavailable_reason
+from twinbench.bench.runtimes.base import LoadOptions, Runtime
 from twinbench.errors import ConfigError
 
 #: Runtimes whose first load imports TensorFlow or compiles: seconds each on 2 cores.
@@ -65,9 +69,112 @@ def test_available_never_raises_and_devices_agree(name: str) -> None:
 
 def test_list_runtimes_gives_a_reason_for_each_unavailable() -> None:
     rows = list_runtimes()
-    assert {r[0] for r in rows} == set(RUNTIMES)
+    assert [r[0] for r in rows] == list(RUNTIMES)
     for name, devices, reason in rows:
-        assert (reason is None) == bool(devices) or reason is None
+        if reason is None:
+            assert devices == RUNTIMES[name].devices() and devices, name
+        else:
+            assert isinstance(reason, str) and reason and devices == [], name
+
+
+@pytest.fixture
+def scratch_runtimes():
+    """Runtimes (and probe modules) a test registers are gone afterwards."""
+    saved = dict(RUNTIMES)
+    yield
+    RUNTIMES.clear()
+    RUNTIMES.update(saved)
+    sys.modules.pop("twinbench.bench.runtimes.probe_ort_plain", None)
+
+
+def test_list_runtimes_hides_devices_of_an_unavailable_runtime(scratch_runtimes) -> None:
+    """A runtime that is unavailable (or whose check raises) lists no device, whatever devices() says."""
+    def broken() -> str | None:
+        raise OSError("driver library is corrupt")
+
+    for name, available in (("probe-missing", lambda: "probelib not installed"), ("probe-broken", broken)):
+        register_runtime(Runtime(name=name, accepts=frozenset({"onnx"}), available=available,
+                                 devices=lambda: ["cpu"], load=lambda a, o: None))
+    rows = {name: (devices, reason) for name, devices, reason in list_runtimes()}
+    assert rows["probe-missing"] == ([], "probelib not installed")
+    assert rows["probe-broken"] == ([], "availability check failed: OSError: driver library is corrupt")
+
+
+#: A small real runtime in one file: a plain ONNX Runtime CPU session.
+RUNTIME_MODULE = textwrap.dedent('''
+    """`probe-ort-plain`: ONNX Runtime CPU with default session options (discovery test)."""
+
+    from __future__ import annotations
+
+    from typing import Any, Callable, Mapping
+
+    import numpy as np
+
+    from twinbench.bench.runtimes import _util, register_runtime
+    from twinbench.bench.runtimes.base import LoadOptions, Runtime
+    from twinbench.exporters.artifact import Artifact
+
+
+    class PlainSession:
+        def __init__(self, path: str) -> None:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = 1
+            self.sess = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+        def bind(self, feeds: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+            x = {self.sess.get_inputs()[0].name: np.asarray(_util.only_input(feeds), dtype=np.int64)}
+            return lambda: self.sess.run(None, x)
+
+        def fetch(self, result: Any) -> list[np.ndarray]:
+            return [np.asarray(result[0], dtype=np.float32)]
+
+        def sync(self) -> None:
+            pass
+
+        def info(self) -> dict[str, Any]:
+            return {"threads": 1, "io_in_timing": False}
+
+        def close(self) -> None:
+            self.sess = None
+
+
+    def load(artifact: Artifact, opts: LoadOptions) -> PlainSession:
+        _util.check_device("probe-ort-plain", opts.device, ("cpu",))
+        return PlainSession(str(artifact.abspath(opts.run_dir)))
+
+
+    RUNTIME = Runtime(name="probe-ort-plain", accepts=frozenset({"onnx"}),
+                      available=lambda: _util.missing("onnxruntime"), devices=lambda: ["cpu"], load=load,
+                      doc="ONNX Runtime CPU, default session options")
+    register_runtime(RUNTIME)  # for use as a --twin-module file; the folder's discovery registers it too
+''')
+
+
+def test_a_module_in_the_runtimes_folder_is_a_registered_runtime(tmp_path, monkeypatch, scratch_runtimes,
+                                                                 tiny_run) -> None:
+    import twinbench.bench.runtimes as runtimes_pkg
+
+    (tmp_path / "probe_ort_plain.py").write_text(RUNTIME_MODULE, encoding="utf-8")
+    monkeypatch.setattr(runtimes_pkg, "__path__", [*runtimes_pkg.__path__, str(tmp_path)])
+    monkeypatch.delitem(sys.modules, "twinbench.bench.runtimes.probe_ort_plain", raising=False)
+    assert "probe-ort-plain" not in RUNTIMES
+    assert "probe-ort-plain" in runtimes_pkg.discover()
+    assert ("probe-ort-plain", ["cpu"], None) in list_runtimes()
+    session = _load("probe-ort-plain", tiny_run)  # and it really runs, like every registered runtime
+    for batch_name, x in tiny_run.batches.items():
+        out = session.fetch(session.bind({"tokens": x})())[0]
+        np.testing.assert_allclose(out, tiny_run.reference[batch_name], rtol=1e-4, atol=1e-5)
+    session.close()
+
+
+def test_twinbench_list_shows_a_runtime_from_a_module_file(tmp_path) -> None:
+    module = tmp_path / "probe_runtime.py"
+    module.write_text(RUNTIME_MODULE, encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "twinbench", "list", "--twin-module", str(module)], check=True,
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"}).stdout
+    assert "probe-ort-plain" in out and "ort-cpu" in out
 
 
 def test_unknown_runtime_lists_known_names() -> None:
