@@ -11,7 +11,7 @@ PIP_C := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 $(BIN)/.installed: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q $(PIP_C) -e ".[test]"
+	$(BIN)/python -m pip install -q $(PIP_C) -e ".[test,ray]"
 	touch $@
 
 install: $(BIN)/.installed

@@ -28,6 +28,69 @@ def _machine_row(i: int, run: Any) -> dict[str, Any]:
             "host": m.get("host", ""), "versions": ", ".join(f"{k} {v[k]}" for k in SHOWN_VERSIONS if k in v)}
 
 
+def machine_tags(run: Any) -> list[str]:
+    """The kinds of machine (`machine` column) a run's cells ran on; empty for a one-machine run."""
+    df = run.results
+    return sorted({text(t) for t in df["machine"] if text(t)}) if "machine" in df else []
+
+
+def _node_manifest(run: Any, tag: str, part: Any) -> dict[str, Any]:
+    """The run's manifest as seen from one kind of machine: the machine info and library versions
+    of the node that measured its first cell (rows record them), the run id tagged."""
+    import json
+
+    manifest = dict(run.manifest, run_id=f"{run.run_id} [{tag}]")
+    for raw in part["machine_info"] if "machine_info" in part else ():
+        try:
+            info = json.loads(text(raw)) if text(raw) else None
+        except ValueError:
+            info = None
+        if isinstance(info, dict):
+            manifest["machine"] = info
+            manifest["versions"] = info.get("versions") or manifest.get("versions")
+            break
+    return manifest
+
+
+def split_by_machine(run: Any) -> list[Any]:
+    """One RunData per kind of machine of a run (a Ray run with `machines`), else `[run]`: so one
+    invocation on several kinds compares like several runs from several machines."""
+    import dataclasses
+
+    tags = machine_tags(run)
+    if not tags:
+        return [run]
+    parts = []
+    for tag in tags:
+        part = run.results[run.results["machine"].map(text) == tag].reset_index(drop=True)
+        parts.append(dataclasses.replace(run, results=part, manifest=_node_manifest(run, tag, part), _cache={}))
+    return parts
+
+
+def machines_tables(run: Any) -> list[Any]:
+    """For a run measured on several kinds of machine: a sentence, the machines' table and the
+    cells side by side, as `str` or `(headers, rows, align)` items (reports/sections.py renders
+    them); empty otherwise."""
+    if len(machine_tags(run)) < 2:
+        return []
+    df = hardware_table([run.path])
+    machines = df.attrs["machines"]
+    head = (["machine", "tag", "CPU", "cores", "GPU", "host", "versions"],
+            [[m["label"] + (" (baseline)" if i == 0 else ""), m["run_id"].rsplit(" [", 1)[-1].rstrip("]"),
+              m["cpu_model"], m["cpu_cores"], m["gpu"] or "-", m["host"], m["versions"]]
+             for i, m in enumerate(machines)], "lllrlll")
+    labels = [m["label"] for m in machines]
+    headers = ["twin", "artifact", "runtime", "batch", "seq_len", "threads"]
+    headers += [h for lab in labels for h in (f"{lab} p50 ms", f"{lab} vs {labels[0]}")]
+    rows = []
+    for _, r in df.iterrows():
+        row = [r["twin"], r["artifact"], r["runtime"], r["batch"], r["seq_len"], r["threads"]]
+        rows += [row + [c for lab in labels for c in (fnum(r[f"{lab} p50 ms"]), fratio(r[f"{lab} vs base"]))]]
+    return [f"The same cells on {len(labels)} kinds of machine in this one run (`machines`); ratios are p50 / "
+            f"{labels[0]}'s p50 (< 1.00x is faster). `twinbench hardware` shows the same.", head,
+            (headers, rows, "llllll" + "rr" * len(labels))]
+
+
 def hardware_table(run_dirs: Sequence[str | Path], baseline: int = 0) -> Any:
     """One row per cell of the baseline run; per machine `<label> p50 ms` and `<label> vs base`.
 
@@ -38,9 +101,9 @@ def hardware_table(run_dirs: Sequence[str | Path], baseline: int = 0) -> Any:
 
     if not run_dirs:
         raise ConfigError("hardware: give at least one run directory")
-    if not 0 <= baseline < len(run_dirs):
-        raise ConfigError(f"baseline: index {baseline} out of range for {len(run_dirs)} runs")
-    runs = [load_run(d) for d in run_dirs]
+    runs = [part for d in run_dirs for part in split_by_machine(load_run(d))]  # a Ray run: one per machine kind
+    if not 0 <= baseline < len(runs):
+        raise ConfigError(f"baseline: index {baseline} out of range for {len(runs)} runs")
     tables = []
     for i, run in enumerate(runs):
         df = run.results

@@ -165,7 +165,7 @@ def speed_blocks(run: Any) -> list[Block]:
             for i, r in enumerate(g.itertuples(), 1):
                 err = text(r.error)
                 flag = (err if err.startswith("invalid") else f"invalid: {err}") if text(r.status) == "invalid" else ""
-                rows.append((i, r.artifact, r.runtime, r.device, text(r.threads), fnum(r.p50_ms),
+                rows.append((i, r.artifact, r.runtime, _where(r), text(r.threads), fnum(r.p50_ms),
                              fratio(float(r.p50_ms) / best if best > 0 else None), fnum(r.p90_ms),
                              fnum(r.p99_ms), fnum(r.throughput_sps), _count(r.repeats), _pct(r.between_spread),
                              _pct(r.mde), flag))
@@ -183,6 +183,12 @@ def speed_blocks(run: Any) -> list[Block]:
 
 
 CALIBRATION = "_calibration"
+
+
+def _where(r: Any) -> str:
+    """The device, and the kind of machine when the run had several (`machines`, e.g. "cpu @ hw:cpu-a")."""
+    machine = text(getattr(r, "machine", ""))
+    return f"{text(r.device)} @ {machine}" if machine else text(r.device)
 
 
 def _pct(v: Any) -> str:
@@ -219,6 +225,16 @@ def machine_blocks(run: Any) -> list[Block]:
         lines.append(f"Minimum detectable effect across cells: median {_pct(timed['mde'].median())}, "
                      f"worst {_pct(timed['mde'].max())}.")
     return blocks + [Para(" ".join(lines) if lines else "Not measured in this run (no calibration cell or repeats).")]
+
+
+def machines_blocks(run: Any) -> list[Block]:
+    """Cells measured on several kinds of machine in one run, side by side (reports/hardware.py)."""
+    from twinbench.reports.hardware import machines_tables
+
+    parts = machines_tables(run)
+    if not parts:
+        return []
+    return [Heading(2, "Machines side by side")] + [Para(p) if isinstance(p, str) else table(*p) for p in parts]
 
 
 def training_blocks(run: Any) -> list[Block]:
@@ -274,5 +290,6 @@ def problem_blocks(run: Any) -> list[Block]:
 
 def report_blocks(run: Any) -> list[Block]:
     """The whole report, top to bottom."""
-    return (header_blocks(run) + twin_blocks(run) + parity_blocks(run) + speed_blocks(run) + machine_blocks(run)
+    return (header_blocks(run) + twin_blocks(run) + parity_blocks(run) + speed_blocks(run) + machines_blocks(run)
+            + machine_blocks(run)
             + training_blocks(run) + problem_blocks(run))

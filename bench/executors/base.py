@@ -15,7 +15,10 @@ class Executor(Protocol):
     """Runs cells somewhere. `submit` queues a cell; `results` yields `(spec, row)` for every
     submitted cell exactly once, as each ends (order may differ from submission), after the
     cell's files are in the run directory. A cell's failure is a `failed` row, never an exception.
-    Two timed cells must never run at once on one machine."""
+    Two timed cells must never run at once on one machine.
+
+    Optional: `expand(specs) -> list[CellSpec]`, called by the runner before any `submit`, lets an
+    executor turn one cell into several (the Ray executor's copy per kind of machine)."""
 
     name: str
 
@@ -29,7 +32,7 @@ class Executor(Protocol):
 ExecutorFactory = Callable[..., Executor]
 EXECUTORS: dict[str, ExecutorFactory] = {}
 #: Built-in executors live in modules of this package, imported on first use.
-_BUILTIN_MODULES = {"local": "local", "inprocess": "inprocess"}
+_BUILTIN_MODULES = {"local": "local", "inprocess": "inprocess", "ray": "ray"}
 
 
 def register_executor(name: str) -> Callable[[ExecutorFactory], ExecutorFactory]:
@@ -51,6 +54,13 @@ def get_executor(name: str = "local", **options: Any) -> Executor:
         known = sorted(set(EXECUTORS) | set(_BUILTIN_MODULES))
         raise ConfigError(f"executor: unknown {name!r} (known: {', '.join(known)})")
     return EXECUTORS[name](**options)
+
+
+def expand_cells(executor: Any, specs: Any) -> list["CellSpec"]:
+    """The cells `executor` will really run (its optional `expand`; the specs themselves otherwise).
+    Callers that pair rows with specs (repeats) expand first; expanding again changes nothing."""
+    expand = getattr(executor, "expand", None)
+    return list(expand(specs)) if expand is not None else list(specs)
 
 
 def known_executors() -> list[str]:
