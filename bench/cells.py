@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from twinbench.bench.rows import artifact_key, skipped_row
+from twinbench.bench.load.settings import LoadSettings, cell_batches, cell_suffix, check_scenarios
 from twinbench.bench.timing import TimingPlan
 from twinbench.errors import ConfigError
 from twinbench.exporters.artifact import Artifact
@@ -53,6 +54,8 @@ class CellSpec:
     repeat: int = 0  # which of the cell's `plan.repeats` worker processes this is
     cells: str = "cells"  # the run-directory folder the cell's files go to ("parity_only" for re-checks)
     flops_source: str | None = None  # an fp32 ONNX file of the same weights to count FLOPs on
+    scenario: str = "single-stream"  # or "server" / "offline": run through MLPerf LoadGen (bench/load/)
+    load: dict[str, Any] = field(default_factory=dict)  # the run's [load] settings (bench.load.LoadSettings)
     machine: str = ""  # the kind of machine (an executor resource tag) this copy of the cell is for
 
     def __post_init__(self) -> None:
@@ -62,6 +65,7 @@ class CellSpec:
                 raise ConfigError(f"cell {self.cell_id}: {name} must be a positive integer, got {v!r}")
         if self.vocab_size < FIRST_WORD + 1:
             raise ConfigError(f"cell {self.cell_id}: vocab_size must be >= {FIRST_WORD + 1}, got {self.vocab_size}")
+        check_scenarios([self.scenario])
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -188,7 +192,8 @@ def plan_cells(run_dir: str | Path, artifacts: Iterable[Any], runtimes: Iterable
                vocab_size: int | None = None, *, vocab_sizes: Mapping[str, int] | None = None,
                parity: bool = True, calibration: bool = False, input_seed: int = 0,
                extra_modules: Iterable[str] = (), timed: bool = True,
-               cells: str = "cells") -> tuple[list[CellSpec], list[dict[str, Any]]]:
+               cells: str = "cells", scenarios: Iterable[str] = ("single-stream",),
+               load: Mapping[str, Any] | None = None) -> tuple[list[CellSpec], list[dict[str, Any]]]:
     """(cell specs to run, skipped rows). An artifact only meets runtimes accepting its kind; an
     unavailable runtime or a missing device gives a `skipped` row with the reason; fixed-length
     artifacts get their own length only; the first cell of each artifact x runtime x device also
@@ -212,8 +217,9 @@ def plan_cells(run_dir: str | Path, artifacts: Iterable[Any], runtimes: Iterable
     siblings: dict[str, list[Artifact]] = {}
     for art in artifacts:
         siblings.setdefault(art.twin, []).append(art)
+    scenarios, load_settings = check_scenarios(scenarios), LoadSettings.from_mapping(load)
     if not timed:
-        batches, threads, calibration = batches[:1], threads[:1], False
+        batches, threads, calibration, scenarios = batches[:1], threads[:1], False, ("single-stream",)
     if calibration and timed:
         specs, skipped = _calibration(run_dir, seq_lens[0], threads[0] if threads else 1, common)
     layout = RunDir(run_dir)
@@ -240,16 +246,18 @@ def plan_cells(run_dir: str | Path, artifacts: Iterable[Any], runtimes: Iterable
                                                         f"here (present: {', '.join(present) or 'none'})"))
                     continue
                 first = True
-                for batch in batches:
-                    for seq in lens:
-                        for n in threads:
-                            specs.append(CellSpec(
-                                cell_id=make_cell_id(art, rt.name, device, batch, seq, n), artifact=art.to_dict(),
-                                runtime=rt.name, device=device, batch=batch, seq_len=seq, threads=n,
-                                settings=dict(settings.get(rt.name, {})),
-                                parity_inputs=parity_path if (first and has_parity) else None,
-                                vocab_size=vocab, flops_source=flops, **common))
-                            first = False
+                for scenario in scenarios:
+                    for batch in cell_batches(scenario, batches, load_settings):
+                        for seq in lens:
+                            for n in threads:
+                                specs.append(CellSpec(
+                                    cell_id=make_cell_id(art, rt.name, device, batch, seq, n) + cell_suffix(scenario),
+                                    artifact=art.to_dict(), runtime=rt.name, device=device, batch=batch, seq_len=seq,
+                                    threads=n, settings=dict(settings.get(rt.name, {})),
+                                    parity_inputs=parity_path if (first and has_parity) else None,
+                                    vocab_size=vocab, flops_source=flops, scenario=scenario,
+                                    load=dict(load or {}), **common))
+                                first = False
     return with_repeats(specs, plan.repeats if timed else 1), skipped
 
 
@@ -259,5 +267,6 @@ def with_repeats(specs: list[CellSpec], repeats: int) -> list[CellSpec]:
     inputs (outputs do not depend on the process)."""
     out = list(specs)
     for r in range(1, repeats):
-        out += [dataclasses.replace(s, repeat=r, cell_id=f"{s.cell_id}.r{r}", parity_inputs=None) for s in specs]
+        out += [dataclasses.replace(s, repeat=r, cell_id=f"{s.cell_id}.r{r}", parity_inputs=None) for s in specs
+                if s.scenario == "single-stream"]  # a LoadGen cell is its own series of runs
     return out

@@ -10,12 +10,15 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from twinbench.bench.schema import KEY, PARITY_COLUMNS, RESULTS_COLUMNS
+from twinbench.bench.schema import KEY, LOAD_COLUMNS, PARITY_COLUMNS, RESULTS_COLUMNS
 
 #: Results figures that are NaN (not None) until measured, so the tables keep a float dtype.
 _NAN_COLUMNS = ("cold_load_ms", "cold_first_run_ms", "peak_rss_mb", "gpu_peak_mb", "flops", "gflops_per_s")
 _RESULTS = frozenset(RESULTS_COLUMNS)
 _PARITY = frozenset(PARITY_COLUMNS)
+_LOAD = frozenset(LOAD_COLUMNS)
+#: Load figures that are NaN until measured.
+_LOAD_NAN = tuple(c for c in LOAD_COLUMNS if c.endswith(("_ms", "_qps", "_s")) or c == "percentile")
 
 
 def _check(values: Mapping[str, Any], allowed: frozenset[str], table: str) -> None:
@@ -76,4 +79,19 @@ def parity_row(cell: Mapping[str, Any], run_id: str, **values: Any) -> dict[str,
                profile_reason="")
     _check(values, _PARITY, "parity")
     row.update(values)
+    return row
+
+
+def load_row(key: Mapping[str, Any], *, status: str = "ok", error: str = "", **values: Any) -> dict[str, Any]:
+    """A load-table row (one LoadGen run of a Server/Offline cell): KEY columns from `key`, figures
+    NaN until given, then `values`. `status` is ok | failed."""
+    row: dict[str, Any] = dict.fromkeys(LOAD_COLUMNS)
+    row.update({k: key.get(k) for k in KEY if k in key})
+    row["run_id"] = row["run_id"] or ""
+    for col in _LOAD_NAN:
+        row[col] = math.nan
+    row.update(headline=False, valid=False, loadgen_result="", loadgen_reason="", early_stopping="", log_dir="",
+               search_stop="", runtime_settings="")
+    _check(values, _LOAD, "load")
+    row.update(values, status=status, error=error)
     return row

@@ -55,5 +55,31 @@ TRAINING_COLUMNS = ["run_id", "twin", "framework", "mode", "epoch", "train_loss"
 #: One row per twin x Keras layer (plus torch-only rows and a `total` row): models/params.py.
 PARAMS_COLUMNS = ["run_id", "twin", "layer", "torch", "keras", "difference", "why"]
 
+#: load.csv / load.parquet: one row per MLPerf LoadGen run of a Server or Offline cell (bench/load/),
+#: plus one `failed` row for a cell that could not finish. `batch` is the most samples per inference
+#: call (Server: 1; Offline: the run's max batch). Meanings in docs/schema.md.
+LOAD_COLUMNS = KEY + [
+    "scenario",          # server | offline
+    "step",              # server: search | target | curve; offline: sweep | rerun
+    "run_index",         # order of the LoadGen run within its cell
+    "streams",           # concurrency: sessions (or OpenVINO infer requests) serving at once
+    "target_qps",        # server: Poisson arrival rate asked; offline: the expected QPS LoadGen sized from
+    "achieved_qps",      # server: completed samples/s; offline: samples/s
+    "scheduled_qps",     # server: arrival rate LoadGen achieved
+    "queries", "samples",  # queries LoadGen issued (Offline: 1) and samples they held
+    "duration_s", "min_queries",  # the run's minimum duration (s) and query count
+    "latency_bound_ms", "percentile",
+    "min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms",
+    "valid",             # bool: LoadGen's verdict is VALID
+    "loadgen_result",    # VALID | INVALID
+    "loadgen_reason",    # the checks that failed and LoadGen's recommendation
+    "early_stopping_met", "early_stopping", "overlatency_queries",
+    "headline",          # bool: the cell's figure (server: highest VALID QPS; offline: best samples/s)
+    "search_stop",       # server: why the max-QPS search stopped
+    "status", "error",   # ok | failed (a failed row carries the reason)
+    "runtime_settings",  # JSON: concurrency and runtime settings in effect
+    "log_dir",           # LoadGen's summary and detail logs of this run, relative to the run directory
+]
+
 STATUSES = ("ok", "failed", "skipped", "invalid")
 VERDICTS = ("PASS", "FAIL", "ERROR", "SKIP")

@@ -107,6 +107,10 @@ def _delayed(call: Any, spec: CellSpec) -> Any:
 def run_cell(spec: CellSpec) -> dict[str, Any]:
     """Run one cell in this process and write its files; returns the row (never raises).
     An untimed cell (`spec.timed` off) loads, runs once and computes the parity outputs only."""
+    if spec.scenario != "single-stream":  # Server / Offline: MLPerf LoadGen (bench/load/)
+        from twinbench.bench.load.cell import run_load_cell
+
+        return run_load_cell(spec, parity_outputs=_parity_outputs)
     from twinbench.bench import memory
     from twinbench.bench.stats import summarize, validity
     from twinbench.bench.timing import measure_rounds, warm_up

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 from twinbench.errors import ConfigError, RunDirError
 from twinbench.reports.compare import CELL_KEY
 from twinbench.reports.format import fnum, fratio, md_table, text
+from twinbench.reports.load_compare import load_hardware_markdown, load_hardware_table
 
 #: Versions worth showing in the machine header (the ones that change speed).
 SHOWN_VERSIONS = ("torch", "tensorflow", "onnxruntime", "onnxruntime-gpu", "openvino")
@@ -112,11 +113,12 @@ def hardware_table(run_dirs: Sequence[str | Path], baseline: int = 0) -> Any:
         tables.append(df.set_index(CELL_KEY)["p50_ms"].astype(float).groupby(level=CELL_KEY).median()
                       .rename(f"m{i} p50 ms"))
     base = tables[baseline]
-    if base.empty:
+    load = load_hardware_table(runs, baseline)  # Server / Offline figures (reports/load_compare.py)
+    if base.empty and load is None:
         raise RunDirError(f"{runs[baseline].path}: no timed cells in the baseline run")
     wide = pd.concat(tables, axis=1, join="outer").loc[base.index]
     others = [t for i, t in enumerate(tables) if i != baseline]
-    if others and not any(base.index.isin(t.index).any() for t in others):
+    if others and not any(base.index.isin(t.index).any() for t in others) and load is None:
         raise RunDirError("no cells in common between the baseline run and the others")
     for i in range(len(runs)):
         wide[f"m{i} vs base"] = wide[f"m{i} p50 ms"] / wide[f"m{baseline} p50 ms"]
@@ -124,6 +126,7 @@ def hardware_table(run_dirs: Sequence[str | Path], baseline: int = 0) -> Any:
     out = wide[cols].reset_index()
     out.attrs["machines"] = [_machine_row(i, r) for i, r in enumerate(runs)]
     out.attrs["baseline"] = baseline
+    out.attrs["load"] = load
     return out
 
 
@@ -146,4 +149,5 @@ def hardware_markdown(df: Any) -> str:
             row += [fnum(r[f"{lab} p50 ms"]), fratio(r[f"{lab} vs base"])]
         rows.append(row)
     lines.append(md_table(headers, rows, "lllllll" + "rr" * len(labels)))
+    lines += load_hardware_markdown(df.attrs.get("load"), labels)
     return "\n".join(lines) + "\n"

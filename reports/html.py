@@ -10,6 +10,8 @@ import logging
 from typing import Any, Iterable
 
 from twinbench.reports.plots import PLOTS, png_base64
+from twinbench.reports.load import PLOTS as LOAD_PLOTS
+from twinbench.reports.load import with_load
 from twinbench.reports.sections import Figure, Heading, Para, Table, report_blocks
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,7 @@ def _table(t: Table) -> str:
 
 
 def _figure(run: Any, f: Figure) -> str:
-    fn = PLOTS.get(f.kind)
+    fn = PLOTS.get(f.kind) or LOAD_PLOTS.get(f.kind)  # load plots live in reports/load.py
     title = f"{f.kind.replace('_', ' ')}: {f.twin}"
     try:
         fig = fn(run, f.twin) if fn else None
@@ -85,4 +87,4 @@ def blocks_to_html(run: Any, blocks: Iterable[Any]) -> str:
 
 def render_html(run: Any) -> str:
     """The whole report of a loaded run (`tables.load_run`) as one HTML page."""
-    return blocks_to_html(run, report_blocks(run))
+    return blocks_to_html(run, with_load(report_blocks(run), run))  # + the load section (reports/load.py)

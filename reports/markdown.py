@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from twinbench.reports.format import md_table
+from twinbench.reports.load import with_load
 from twinbench.reports.sections import Figure, Heading, Para, Table, report_blocks
 
 
@@ -24,4 +25,4 @@ def blocks_to_markdown(blocks: Iterable[Any]) -> str:
 
 def render_markdown(run: Any) -> str:
     """The whole report of a loaded run (`tables.load_run`) as Markdown text."""
-    return blocks_to_markdown(report_blocks(run))
+    return blocks_to_markdown(with_load(report_blocks(run), run))  # + the load section (reports/load.py)

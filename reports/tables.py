@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from twinbench.bench.schema import LOAD_COLUMNS
 from twinbench.bench.schema import (PARAMS_COLUMNS, PARITY_COLUMNS, REPEATS_COLUMNS, RESULTS_COLUMNS,
                                     ROUNDS_COLUMNS, SCHEMA_VERSION,
                                     TRAINING_COLUMNS)
@@ -29,6 +30,7 @@ TABLES: dict[str, list[str]] = {
     "params": PARAMS_COLUMNS,
     "repeats": REPEATS_COLUMNS,
     "rounds": ROUNDS_COLUMNS,
+    "load": LOAD_COLUMNS,
 }
 #: Tables a run directory must have (parity and training may be absent, e.g. pytest-benchmark imports).
 REQUIRED = ("results",)
@@ -46,6 +48,7 @@ class RunData:
     params: Any = None  # pandas.DataFrame (absent in runs without twins)
     repeats: Any = None  # pandas.DataFrame: one row per cell x worker process
     rounds: Any = None  # pandas.DataFrame: one row per timed round, with the machine-state probe
+    load: Any = None  # pandas.DataFrame: one row per LoadGen run of a Server/Offline cell (bench/load/)
     twin_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
     _cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 

@@ -79,6 +79,9 @@ class RunConfig:
             raise ConfigError(f"cell_timeout_s: must be positive, got {self.cell_timeout_s!r}")
         if not 7 <= self.opset <= 25:
             raise ConfigError(f"opset: {self.opset} is outside the supported range 7..25")
+        from twinbench.bench.load.settings import check_load  # light: no LoadGen, no frameworks
+
+        check_load(self.scenarios, self.load)  # scenario names, QPS, latency bound: before any training
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 #: Files beside a cell's row that are not rows themselves (`<cell_id><suffix>`).
-CELL_SIDE_SUFFIXES = (".outputs.json", ".spec.json")
+CELL_SIDE_SUFFIXES = (".outputs.json", ".spec.json", ".load.json")
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,14 @@ class RunDir:
                          outputs=Path(f"{base}.outputs.npz"),
                          outputs_errors=Path(f"{base}.outputs.json"), log=Path(f"{base}.log"),
                          spec=Path(f"{base}.spec.json"))
+
+    def load_rows(self, cell_id: str) -> Path:
+        """A Server/Offline cell's load-table rows (a JSON list, one per LoadGen run): bench/load/."""
+        return self.cells / f"{cell_id}.load.json"
+
+    def load_logs(self, cell_id: str) -> Path:
+        """A Server/Offline cell's LoadGen logs, one sub-folder per LoadGen run."""
+        return self.cells / f"{cell_id}.loadgen"
 
     def cell_rows(self) -> list[Path]:
         """Every cell row file (side files excluded), sorted."""

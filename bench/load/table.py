@@ -1,0 +1,60 @@
+"""The `load` table: gathered by the pipeline from the rows Server/Offline workers wrote.
+
+Load cells come back from the runner like every cell (a results row each); `split_load` moves them
+out of the results table, whose figures are single-stream timings, and reads their load rows
+instead. A cell whose worker died (a crash under load, a timeout) keeps the rows of the runs it
+finished and gains a `failed` row with the executor's reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from twinbench.bench.load.cell import read_load_rows
+from twinbench.bench.load.settings import SINGLE_STREAM
+from twinbench.bench.rows import load_row
+from twinbench.bench.schema import LOAD_COLUMNS
+
+
+def split_load(specs: Iterable[Any], cells: Any) -> tuple[list[Any], Any, Any]:
+    """(single-stream specs, their rows, the load table). `cells` is `run_cells(specs)`'s
+    DataFrame, one row per spec in order; what is returned keeps that pairing for `aggregate`."""
+    import pandas as pd
+
+    specs = list(specs)
+    if len(specs) != len(cells):
+        raise ValueError(f"split_load: {len(specs)} specs but {len(cells)} cell rows")
+    keep: list[int] = []
+    rows: list[dict[str, Any]] = []
+    for i, spec in enumerate(specs):
+        scenario = getattr(spec, "scenario", SINGLE_STREAM)
+        if scenario == SINGLE_STREAM:
+            keep.append(i)
+            continue
+        cell = cells.iloc[i]
+        found = read_load_rows(spec.run_dir, spec.cells, spec.cell_id)
+        if cell["status"] == "failed" and not any(r.get("status") == "failed" for r in found):
+            for r in found:
+                r["headline"] = False
+            found.append(load_row(spec.key_row(), scenario=scenario, status="failed", error=str(cell["error"])))
+        rows += found
+    load = pd.DataFrame(rows, columns=LOAD_COLUMNS)
+    return [specs[i] for i in keep], cells.iloc[keep].reset_index(drop=True), load
+
+
+def headline_rows(load: Any) -> Any:
+    """One row per load cell: its headline run, or its failed/skipped row when it has none."""
+    if load is None or not len(load):
+        return load
+    cell = ["twin", "artifact", "runtime", "device", "seq_len", "threads", "scenario"]
+    out = []
+    for _, g in load.groupby(cell, sort=True, dropna=False):
+        best = g[g["headline"].astype(bool)]
+        if len(best):
+            out.append(best.iloc[0])
+            continue
+        bad = g[g["status"].isin(["failed", "skipped"])]
+        out.append(bad.iloc[-1] if len(bad) else g.iloc[-1])
+    import pandas as pd
+
+    return pd.DataFrame(out).reset_index(drop=True)
