@@ -117,3 +117,12 @@ def test_twinbench_list_shows_a_twin_from_a_module_file(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-m", "twinbench", "list", "--twin-module", str(module)], check=True,
                          capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"}).stdout
     assert NAME in out and "lstm" in out
+
+
+def test_discovery_imports_no_framework() -> None:
+    """Discovery imports every twin, exporter and runtime module: each must stay light at import."""
+    code = ("import sys, twinbench.models.registry as r, twinbench.exporters, twinbench.bench.runtimes; r.list_twins(); "
+            "print(sorted(m for m in ('torch', 'tensorflow', 'keras', 'onnx', 'onnxruntime', 'openvino', 'pandas', "
+            "'hypothesis') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120).stdout
+    assert out.strip() == "[]"
