@@ -114,3 +114,34 @@ def test_bad_twin_configs_exit_2_naming_the_field(tmp_path: Path, twin: str, nee
     cfg.write_text(f"twins = [{twin}]\n")
     assert_one_line_error(twinbench("run", str(cfg), "--out", str(tmp_path / "runs")), 2, needle)
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("twin, seq, needle", [
+    ("transformer", "100000", "twin 'transformer' accepts sequence lengths 1..16, got 100000"),
+    ("cnn", "3", "twin 'cnn' accepts sequence lengths >= 5, got 3"),
+])
+def test_a_length_the_twin_cannot_take_is_refused_before_training(tmp_path: Path, twin: str, seq: str,
+                                                                   needle: str) -> None:
+    t0 = time.perf_counter()
+    proc = twinbench("run", "-t", twin, "-s", seq, "--out", str(tmp_path / "runs"))
+    assert_one_line_error(proc, 2, needle)
+    assert time.perf_counter() - t0 < 10
+    assert not (tmp_path / "runs").exists()  # nothing half-made: no run directory
+
+
+@pytest.mark.slow
+def test_all_skip_parity_is_skip_everywhere(tmp_path: Path) -> None:
+    """A run where no parity check could run (its only runtime is unavailable here) says SKIP in
+    the CLI, the manifest and the report, and exits 0; so does `twinbench parity` on it."""
+    import json
+
+    unavailable = "ort-trt"
+    proc = twinbench("run", "-t", "lstm", "-e", "torch-script", "-r", unavailable, "--epochs", "1",
+                     "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "parity: SKIP" in proc.stdout
+    run_dir = Path(proc.stdout.split("report: ")[1].splitlines()[0].strip()).parent
+    assert json.loads((run_dir / "manifest.json").read_text())["parity_verdict"] == "SKIP"
+    assert "Overall verdict: SKIP" in (run_dir / "report.md").read_text()
+    again = twinbench("parity", str(run_dir), "-r", unavailable)
+    assert again.returncode == 0 and "parity: SKIP" in again.stdout, again.stdout + again.stderr

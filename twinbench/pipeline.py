@@ -6,7 +6,6 @@ Failures of one export or one cell become rows with the error; only bad input st
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +17,6 @@ from twinbench.layout import RunDir
 from twinbench.rundir import create_run_dir, update_manifest
 
 Say = Callable[[str], None]
-#: Config fields a twin may use for its fixed sequence length; filled from the data's max_len.
-_LENGTH_FIELDS = ("length", "seq_len", "max_len", "fixed_length", "max_positions")
 
 
 @dataclass(frozen=True)
@@ -39,33 +36,60 @@ class Pretrained:
     freeze: bool
 
 
-def _auto_overrides(spec: TwinSpec, splits: Any, pretrained: Pretrained | None = None) -> dict[str, Any]:
-    """Sizes the data decides (vocabulary, classes/tags, fixed length, pretrained embedding) unless
-    the user set them."""
+@dataclass(frozen=True)
+class ResolvedTwin:
+    """A twin as this run builds it: the registry's `Twin` with the sizes the data decides laid
+    under the user's overrides, resolved once and passed down to every stage."""
+
+    spec: TwinSpec
+    twin: Any  # models.registry.Twin
+    task: str
+
+
+def resolve_twin(spec: TwinSpec, splits: Any, pretrained: Pretrained | None = None) -> ResolvedTwin:
+    """Vocabulary, classes/tags, the length field and a pretrained embedding come from the data
+    unless the user set them; the twin's own contract (models/registry.py `Twin`) says which."""
     from twinbench.models.registry import get_twin
 
-    default = get_twin(spec.name)
-    fields = {f.name for f in dataclasses.fields(default.config)}
-    auto: dict[str, Any] = {"vocab_size": len(splits.vocab)}
-    if pretrained is not None and "embedding_matrix" not in fields:
-        raise ConfigError(f"twin {spec.name!r}: has no embedding_matrix field, so it cannot take the "
-                          "[embeddings] vectors (see docs/twins.md, 'Pretrained embeddings')")
+    declared = get_twin(spec.name, **dict(spec.overrides))  # the user's head etc. decide the contract
     if pretrained is not None:
         asked = spec.overrides.get("embed_dim", pretrained.dim)
         if asked != pretrained.dim:
             raise ConfigError(f"twin {spec.name!r}: embed_dim: {asked!r} but the embeddings' vectors are "
                               f"{pretrained.dim}-dimensional")
-        auto.update(embed_dim=pretrained.dim, embedding_matrix=pretrained.path, freeze_embedding=pretrained.freeze)
-    sigmoid = getattr(default.config, "head", None) == "sigmoid" or spec.overrides.get("head") == "sigmoid"
-    if "num_classes" in fields and not sigmoid and default.task == "classify":
-        auto["num_classes"] = int(splits.num_classes)
-    if "num_tags" in fields:
-        auto["num_tags"] = int(splits.num_classes)
-    for name in _LENGTH_FIELDS:
-        if name in fields:
-            auto[name] = int(splits.x_train.shape[1])
-    auto.update(spec.overrides)
-    return auto
+    auto = declared.data_overrides(
+        vocab_size=len(splits.vocab), num_outputs=int(splits.num_classes), max_len=int(splits.x_train.shape[1]),
+        embedding_matrix=pretrained.path if pretrained else None, embed_dim=pretrained.dim if pretrained else None,
+        freeze_embedding=pretrained.freeze if pretrained else False)
+    twin = get_twin(spec.name, **{**auto, **dict(spec.overrides)})
+    return ResolvedTwin(spec, twin, twin.task)
+
+
+def check_matrix(cfg: RunConfig, twins: list[ResolvedTwin], seq_lens: list[int]) -> None:
+    """Every batch and sequence length of the matrix must be one each twin accepts (a CNN's widest
+    kernel, a transformer's position table): ConfigError naming the twin and its range, before
+    any training. Fixed-length twins run at their own length only, so they are not asked."""
+    for rt in twins:
+        for batch in cfg.batches:
+            problem = rt.twin.batch_problem(batch)
+            if problem:
+                raise ConfigError(f"batches: {problem}")
+        if rt.twin.fixed_length:
+            continue
+        for seq in seq_lens:
+            problem = rt.twin.seq_len_problem(seq)
+            if problem:
+                raise ConfigError(f"seq_lens: {problem}")
+
+
+def _save_inputs(run_dir: Path, data: dict[str, Any], matrices: dict[str, Any]) -> None:
+    """The data splits and pretrained matrices, into the run directory now that it exists."""
+    from twinbench.models.embeddings import save_matrix
+
+    for task, splits in data.items():
+        _save_splits(run_dir, task, splits)
+    for task, matrix in matrices.items():
+        save_matrix(matrix, RunDir(run_dir).embedding(task))
 
 
 def _save_splits(run_dir: Path, task: str, splits: Any) -> None:
@@ -80,37 +104,33 @@ def _save_splits(run_dir: Path, task: str, splits: Any) -> None:
                                                                      x_val=splits.x_val, y_val=splits.y_val), ".npz")
 
 
-def _load_all_data(cfg: RunConfig, tasks: set[str], run_dir: Path) -> dict[str, Any]:
+def _load_all_data(cfg: RunConfig, tasks: set[str]) -> dict[str, Any]:
     from twinbench.models.data import DataConfig, load_data
 
     sections = {"classify": dict(cfg.data), "tag": {"task": "tag", **dict(cfg.tag_data)}}
-    out = {}
-    for task in sorted(tasks):
-        data_cfg = DataConfig(**sections[task])
-        splits = load_data(data_cfg)
-        _save_splits(run_dir, task, splits)
-        out[task] = splits
-    return out
+    return {task: load_data(DataConfig(**sections[task])) for task in sorted(tasks)}
 
 
 def _load_pretrained(cfg: RunConfig, data: dict[str, Any], run_dir: Path,
-                     say: Say) -> tuple[dict[str, Pretrained], dict[str, Any]]:
-    """Read the .vec file once per task vocabulary; returns the matrices and a coverage record."""
-    from twinbench.models.embeddings import EmbeddingSpec, read_vec, save_matrix
+                     say: Say) -> tuple[dict[str, Pretrained], dict[str, Any], dict[str, Any]]:
+    """Read the .vec file once per task vocabulary; returns the matrices' future places in the run
+    directory (written by `_save_inputs` once it exists), the matrices and a coverage record."""
+    from twinbench.models.embeddings import EmbeddingSpec, read_vec
 
     spec = EmbeddingSpec(**dict(cfg.embeddings))
     if spec.vectors is None:
-        return {}, {}
-    out, record = {}, {}
+        return {}, {}, {}
+    out, matrices, record = {}, {}, {}
     for task, splits in data.items():
         matrix, found = read_vec(spec.vectors, splits.vocab, seed=spec.seed)
-        path = save_matrix(matrix, RunDir(run_dir).embedding(task))
+        path = str(RunDir(run_dir).embedding(task))
+        matrices[task] = matrix
         out[task] = Pretrained(path=path, dim=int(matrix.shape[1]), freeze=spec.freeze)
         record[task] = {"vectors": spec.vectors, "dim": int(matrix.shape[1]), "vocab": len(splits.vocab),
                         "found": found, "freeze": spec.freeze, "seed": spec.seed}
         say(f"embeddings ({task}): {found}/{len(splits.vocab)} vocabulary words found in {spec.vectors}, "
             f"{matrix.shape[1]}-dim, {'frozen' if spec.freeze else 'trainable'}")
-    return out, record
+    return out, matrices, record
 
 
 @dataclass(frozen=True)
@@ -123,8 +143,8 @@ class TwinBuild:
     params: Any  # params rows (DataFrame)
 
 
-def _build_twin_artifacts(cfg: RunConfig, spec: TwinSpec, splits: Any, run_dir: Path, run_id: str,
-                          say: Say, pretrained: Pretrained | None = None) -> TwinBuild:
+def _build_twin_artifacts(cfg: RunConfig, resolved: ResolvedTwin, splits: Any, run_dir: Path, run_id: str,
+                          say: Say) -> TwinBuild:
     """Train the twin in both frameworks, save natives, export, derive variants, write parity data."""
     from twinbench.bench.parity.inputs import parity_inputs, save_goldens, save_parity_inputs
     from twinbench.bench.rows import export_failure_row
@@ -132,10 +152,9 @@ def _build_twin_artifacts(cfg: RunConfig, spec: TwinSpec, splits: Any, run_dir: 
     from twinbench.exporters.native import save_native
     from twinbench.exporters.variants import VARIANTS
     from twinbench.models.params import param_table
-    from twinbench.models.registry import get_twin
     from twinbench.models.train import TrainRecipe, train_twins
 
-    twin = get_twin(spec.name, **_auto_overrides(spec, splits, pretrained))
+    twin = resolved.twin
     say(f"training {twin.name} in torch and keras")
     result = train_twins(twin, splits, TrainRecipe(**dict(cfg.training)))
     history = result.history.copy()
@@ -188,29 +207,35 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
     if len(set(names)) != len(names):
         raise ConfigError(f"twins: each twin may appear once, got {names}")
     t0 = time.perf_counter()
-    run_dir, manifest = create_run_dir(cfg.out_dir, cfg.to_dict(), cfg.run_id)
-    run_id = manifest["run_id"]
+    from twinbench.models.registry import get_twin
+    from twinbench.rundir import new_run_id
+
+    # Everything the user asked for is checked before the run directory exists or training starts.
+    run_id = cfg.run_id or new_run_id()
+    planned_dir = Path(cfg.out_dir) / run_id
+    tasks = {spec.name: get_twin(spec.name, **dict(spec.overrides)).task for spec in cfg.twins}
+    data = _load_all_data(cfg, set(tasks.values()))
+    pretrained, matrices, coverage = _load_pretrained(cfg, data, planned_dir, say)
+    twins = [resolve_twin(spec, data[tasks[spec.name]], pretrained.get(tasks[spec.name])) for spec in cfg.twins]
+    check_matrix(cfg, twins, _seq_lens(cfg, data))
+    run_dir, manifest = create_run_dir(cfg.out_dir, cfg.to_dict(), run_id)
     say(f"run directory: {run_dir}")
     try:
-        from twinbench.models.registry import get_twin
-
-        tasks = {get_twin(spec.name, **dict(spec.overrides)).task for spec in cfg.twins}
-        data = _load_all_data(cfg, tasks, run_dir)
-        pretrained, coverage = _load_pretrained(cfg, data, run_dir, say)
+        _save_inputs(run_dir, data, matrices)
         if coverage:
             update_manifest(run_dir, manifest, embeddings=coverage)
         artifacts: list[Any] = []
         failure_rows: list[dict[str, Any]] = []
         histories, param_tables = [], []
         vocab_sizes: dict[str, int] = {}
-        for spec in cfg.twins:
-            task = get_twin(spec.name, **dict(spec.overrides)).task
-            built = _build_twin_artifacts(cfg, spec, data[task], run_dir, run_id, say, pretrained.get(task))
+        for resolved in twins:
+            splits = data[resolved.task]
+            built = _build_twin_artifacts(cfg, resolved, splits, run_dir, run_id, say)
             artifacts += built.artifacts
             failure_rows += built.failures
             histories.append(built.history)
             param_tables.append(built.params)
-            vocab_sizes[spec.name] = len(data[task].vocab)
+            vocab_sizes[resolved.twin.name] = len(splits.vocab)
         t_built = time.perf_counter()
         artifacts += _user_onnx_artifacts(cfg, run_dir)
 

@@ -88,12 +88,8 @@ def parity_inputs(x_val: Any, vocab_size: Any = None, twin: "Twin | None" = None
 
 
 def _max_length(twin: Any) -> int | None:
-    """The longest input a twin accepts (a transformer's position table), None if unbounded."""
-    value = getattr(twin, "max_length", None)
-    config = getattr(twin, "config", None)
-    for field in ("max_len", "max_positions"):
-        if value is None and config is not None and getattr(config, field, None):
-            value = getattr(config, field)
+    """The longest input a twin accepts (its declared `max_seq_len`), None if unbounded."""
+    value = getattr(twin, "max_seq_len", None)
     return int(value) if value else None
 
 
@@ -146,9 +142,15 @@ def keras_golden_outputs(twin: "Twin", keras_model: Any, batches: Mapping[str, n
     twin's own `keras_to_torch`, run in float64. Keras-sourced artifacts (keras, tf2onnx and its
     variants) are judged against this, so a training drift between the two frameworks (synced or
     independent mode) is not mistaken for an export or runtime error."""
+    return golden_outputs(twin, keras_weights_model(twin, keras_model), batches)
+
+
+def keras_weights_model(twin: "Twin", keras_model: Any) -> "torch.nn.Module":
+    """A fresh torch twin holding the Keras weights (the twin's own `keras_to_torch`), in eval mode:
+    the model behind `golden.keras.npz`."""
     torch_model = twin.build_torch(twin.config)
     twin.keras_to_torch(keras_model, torch_model)
-    return golden_outputs(twin, torch_model.eval(), batches)
+    return torch_model.eval()
 
 
 def save_goldens(twin: "Twin", torch_model: Any, keras_model: Any, batches: Mapping[str, np.ndarray],
