@@ -93,6 +93,12 @@ class RunDir:
         """`golden.npz` (torch weights) or `golden.keras.npz` (the Keras weights in float64 torch)."""
         return self.twin(twin) / ("golden.keras.npz" if source == "keras" else "golden.npz")
 
+    def reference(self, twin: str, source: str = "torch") -> Path:
+        """`reference.npz` / `reference.keras.npz`: the NumPy reference's outputs on the weights of
+        `golden(twin, source)`, which the parity table checks that golden against (`reference.npz`
+        also holds `__info__`: which reference ran, or why none)."""
+        return self.twin(twin) / ("reference.keras.npz" if source == "keras" else "reference.npz")
+
     def rel(self, path: Path) -> str:
         """`path` relative to the root, POSIX style (what specs and sidecars store)."""
         return Path(path).resolve().relative_to(self.root.resolve()).as_posix()

@@ -16,7 +16,7 @@ import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -82,9 +82,8 @@ def _primary(output: Any) -> "torch.Tensor | None":
     return None
 
 
-def onnx_intermediates(onnx_model: "str | Path | onnx.ModelProto", tokens: np.ndarray, *,
-                       backend: str = "ort", inference_precision: str | None = None) -> dict[str, np.ndarray]:
-    """Every float tensor the graph computes (node outputs), as float64, for one batch."""
+def with_every_output(onnx_model: "str | Path | onnx.ModelProto") -> "onnx.ModelProto":
+    """A copy of the graph in which every node output is also a graph output."""
     import onnx
 
     model = onnx.load(str(onnx_model)) if isinstance(onnx_model, (str, Path)) else copy.deepcopy(onnx_model)
@@ -92,7 +91,15 @@ def onnx_intermediates(onnx_model: "str | Path | onnx.ModelProto", tokens: np.nd
     names = [o for node in model.graph.node for o in node.output if o and o not in existing]
     for name in names:
         model.graph.output.append(onnx.ValueInfoProto(name=name))
-    feeds = {model.graph.input[0].name if model.graph.input else INPUT_NAME: np.asarray(tokens, dtype=np.int64)}
+    return model
+
+
+def graph_session(model: "onnx.ModelProto", *, backend: str = "ort", inference_precision: str | None = None
+                  ) -> Callable[[np.ndarray], list[tuple[str, np.ndarray]]]:
+    """Load `model` once on the reference backend (ONNX Runtime CPU with graph optimisations off,
+    one thread; or OpenVINO CPU at `inference_precision`); the callable runs one token batch and
+    returns (output name, value) pairs in graph-output order. Used for intermediates and prefixes."""
+    input_name = model.graph.input[0].name if model.graph.input else INPUT_NAME
     if backend == "ort":
         import onnxruntime as ort
 
@@ -102,19 +109,50 @@ def onnx_intermediates(onnx_model: "str | Path | onnx.ModelProto", tokens: np.nd
         opts.log_severity_level = 3
         sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
         out_names = [o.name for o in sess.get_outputs()]
-        values = sess.run(out_names, feeds)
-        pairs = zip(out_names, values)
-    elif backend == "openvino":
-        pairs = _openvino_intermediates(model, feeds, inference_precision)
-    else:
-        raise ValueError(f"backend: unknown {backend!r} (ort, openvino)")
+
+        def run_ort(tokens: np.ndarray) -> list[tuple[str, np.ndarray]]:
+            return list(zip(out_names, sess.run(out_names, {input_name: np.asarray(tokens, dtype=np.int64)})))
+
+        return run_ort
+    if backend == "openvino":
+        compiled = _openvino_compiled(model, inference_precision)
+
+        def run_ov(tokens: np.ndarray) -> list[tuple[str, np.ndarray]]:
+            result = compiled({input_name: np.asarray(tokens, dtype=np.int64)})
+            return [(name, value) for port, value in result.items() for name in port.get_names()]
+
+        return run_ov
+    raise ValueError(f"backend: unknown {backend!r} (ort, openvino)")
+
+
+def output_runner(onnx_model: "str | Path | onnx.ModelProto", *, backend: str = "ort",
+                  inference_precision: str | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """tokens -> the graph's first output (float64) on the reference backend, loaded once."""
+    import onnx
+
+    model = onnx.load(str(onnx_model)) if isinstance(onnx_model, (str, Path)) else onnx_model
+    first = model.graph.output[0].name
+    session = graph_session(model, backend=backend, inference_precision=inference_precision)
+
+    def run(tokens: np.ndarray) -> np.ndarray:
+        pairs = session(tokens)
+        value = dict(pairs).get(first, pairs[0][1])
+        return np.asarray(value, dtype=np.float64)
+
+    return run
+
+
+def onnx_intermediates(onnx_model: "str | Path | onnx.ModelProto", tokens: np.ndarray, *,
+                       backend: str = "ort", inference_precision: str | None = None) -> dict[str, np.ndarray]:
+    """Every float tensor the graph computes (node outputs), as float64, for one batch."""
+    model = with_every_output(onnx_model)
+    pairs = graph_session(model, backend=backend, inference_precision=inference_precision)(tokens)
     return {n: np.asarray(v, dtype=np.float64) for n, v in pairs
             if isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.floating)}
 
 
-def _openvino_intermediates(model: "onnx.ModelProto", feeds: dict[str, np.ndarray],
-                            inference_precision: str | None) -> list[tuple[str, np.ndarray]]:
-    """OpenVINO: read the graph with every tensor as an output, compile with the given precision."""
+def _openvino_compiled(model: "onnx.ModelProto", inference_precision: str | None) -> Any:
+    """OpenVINO: read the graph from memory, compile for CPU with the given precision."""
     import openvino as ov
 
     core = ov.Core()
@@ -123,13 +161,7 @@ def _openvino_intermediates(model: "onnx.ModelProto", feeds: dict[str, np.ndarra
     if inference_precision:
         norm = norm_precision(inference_precision)
         config["INFERENCE_PRECISION_HINT"] = {"fp32": "f32", "fp16": "f16"}.get(norm, norm)
-    compiled = core.compile_model(ov_model, "CPU", config)
-    result = compiled(feeds)
-    pairs = []
-    for port, value in result.items():
-        for name in port.get_names():
-            pairs.append((name, value))
-    return pairs
+    return core.compile_model(ov_model, "CPU", config)
 
 
 def _squeezed(shape: Sequence[int]) -> tuple[int, ...]:
@@ -200,8 +232,15 @@ def localize(torch_model: "torch.nn.Module", onnx_model: "str | Path | onnx.Mode
              inference_precision: str | None = None) -> tuple[str, float]:
     """(first divergent module, its error) for one batch; ("", worst error seen) when every
     observable module matches (the difference is then in the runtime, not in the graph)."""
-    outs = torch_layer_outputs(torch_model, tokens)
     values = onnx_intermediates(onnx_model, tokens, backend=backend, inference_precision=inference_precision)
+    return first_divergent_layer(torch_model, values, tokens, profile)
+
+
+def first_divergent_layer(torch_model: "torch.nn.Module", values: dict[str, np.ndarray], tokens: np.ndarray,
+                          profile: str | Profile = "fp32") -> tuple[str, float]:
+    """`localize` on intermediates already computed (`onnx_intermediates` on `tokens`), so a caller
+    that also localises time steps runs the graph once."""
+    outs = torch_layer_outputs(torch_model, tokens)
     matches = match_layers(outs, values, profile)
     for m in matches:
         if not m.ok:

@@ -43,6 +43,7 @@ class Profile:
 
 
 # Unit roundoffs (half an ulp at 1.0) of the formats that do the arithmetic.
+U_FP64 = 2.0**-53   # 1.1e-16, 52-bit mantissa
 U_FP32 = 2.0**-24   # 6.0e-8, 23-bit mantissa
 U_TF32 = 2.0**-11   # 4.9e-4, 10-bit mantissa in the matmul inputs, fp32 accumulation
 U_FP16 = 2.0**-11   # 4.9e-4, 10-bit mantissa, every stored activation rounded, 65504 max
@@ -62,6 +63,10 @@ PROFILES: dict[str, Profile] = {
         Profile("fp16", atol=1e-2, rtol=1e-2, rel_floor=1e-2, min_cosine=1 - 2e-4, min_argmax_agree=1.0,
                 why="fp16 has tf32's mantissa (u = 4.9e-4) but rounds every stored activation "
                     "too, not only matmul inputs: twice the tf32 budget (~20u)"),
+        Profile("fp64", atol=1e-10, rtol=1e-10, rel_floor=1e-6, min_cosine=1 - 1e-12, min_argmax_agree=1.0,
+                why="the golden itself (torch float64) against the NumPy float64 reference of the same "
+                    "equations: only summation order differs (u = 1.1e-16; measured <= 9e-14), so 1e-10 "
+                    "leaves ~1000x room and any wrong gate, bias or readout is orders of magnitude above it"),
         Profile("int8", atol=0.15, rtol=0.1, rel_floor=0.1, min_cosine=0.99, min_argmax_agree=0.95,
                 why="int8 weights/activations have a step of range/255 per tensor (~0.4% of the "
                     "largest value, errors correlated across a tensor): judged mainly by cosine and "

@@ -2,13 +2,16 @@
 
 `parity_table` gives one row per (twin, artifact, runtime, device) x named input batch, with the
 profile chosen from what the cell reports it computed in. Cells that failed become ERROR rows,
-runtimes that were skipped SKIP rows. `parity_cross_table` is a separate, informational table of
-differences *between* outputs (torch vs keras, exporter vs exporter on one runtime): it never
-changes the verdict, because every output is already judged against the golden.
+runtimes that were skipped SKIP rows. The goldens themselves are judged first, against the NumPy
+reference (`reference_check`: runtime "numpy-reference", profile fp64); every row judged against a
+golden that failed that check says so in its `error`. `parity_cross_table` is a separate,
+informational table of differences *between* outputs (torch vs keras, exporter vs exporter on one
+runtime): it never changes the verdict, because every output is already judged against the golden.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -22,6 +25,7 @@ import numpy as np
 from twinbench.bench.parity.compare import compare, worst_batch
 from twinbench.bench.parity.inputs import load_batches
 from twinbench.bench.parity.profiles import PROFILES, Profile, explain_profile
+from twinbench.bench.parity.reference_check import add_note, golden_notes, reference_rows
 from twinbench.bench.rows import parity_row
 from twinbench.bench.schema import PARITY_COLUMNS
 from twinbench.errors import RunDirError
@@ -156,14 +160,15 @@ def parity_table(run_dir: str | Path, *, cells: str = "cells", localize_failures
         raise RunDirError(f"{run_dir}: not a run directory")
     run_id = _run_id(run_dir)
     goldens = _Goldens(run_dir)
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = reference_rows(run_dir, run_id)
+    notes = golden_notes(rows)
     for group in read_cells(RunDir(run_dir, cells)):
-        rows.extend(_group_rows(group, goldens, run_dir, run_id, localize_failures))
+        rows.extend(_group_rows(group, goldens, run_dir, run_id, localize_failures, notes))
     return pd.DataFrame(rows, columns=PARITY_COLUMNS)
 
 
 def _group_rows(group: CellGroup, goldens: _Goldens, run_dir: Path, run_id: str,
-                localize_failures: bool) -> list[dict[str, Any]]:
+                localize_failures: bool, notes: dict[tuple[str, str], str] | None = None) -> list[dict[str, Any]]:
     if group.outputs is None:
         if not group.parity_expected:
             return []  # e.g. the calibration cell: nothing to compare, its failure is not parity's
@@ -208,10 +213,12 @@ def _group_rows(group: CellGroup, goldens: _Goldens, run_dir: Path, run_id: str,
             why = group.batch_errors.get(batch)
             res["error"] = f"no output for batch {batch!r}" + (f": {why}" if why else "")
             results[batch] = res
-    layer = ""
+    layer, steps = "", ""
     worst = worst_batch(results)
     if worst is not None and localize_failures:
-        layer = _localize_cell(cell, goldens, run_dir, worst, PROFILES[name])
+        layer, steps = _localize_cell(cell, goldens, run_dir, worst, PROFILES[name],
+                                      golden.get(worst), group.outputs.get(worst))
+    note = (notes or {}).get((str(cell.get("twin")), golden_file), "")
     rows = []
     for batch, res in results.items():
         row = dict(base)
@@ -219,6 +226,10 @@ def _group_rows(group: CellGroup, goldens: _Goldens, run_dir: Path, run_id: str,
                                          "worst_index", "atol", "rtol", "verdict", "error")})
         row["inputs"] = batch
         row["first_divergent_layer"] = layer if res["verdict"] != "PASS" else ""
+        if batch == worst and steps:
+            row["error"] = add_note(row["error"], steps)
+        if note:
+            row["error"] = add_note(row["error"], note)
         rows.append(row)
     return rows
 
@@ -262,14 +273,18 @@ def load_golden_model(run_dir: Path, twin: str, source: str = "torch") -> Any:
     return load_torch(art, run_dir, twin_modules=twin_modules)
 
 
-def _localize_cell(cell: dict[str, Any], goldens: _Goldens, run_dir: Path, batch: str, profile: Profile) -> str:
-    """Name the first divergent torch module of a failing ONNX cell ("" when not applicable)."""
-    from twinbench.bench.parity.localize import localize
+def _localize_cell(cell: dict[str, Any], goldens: _Goldens, run_dir: Path, batch: str, profile: Profile,
+                   golden: np.ndarray | None = None, actual: np.ndarray | None = None) -> tuple[str, str]:
+    """(first divergent torch module, where in the sequence) of a failing ONNX cell on `batch`;
+    ("", "") when not applicable. The graph's intermediates are computed once for both."""
+    import onnx
+
+    from twinbench.bench.parity.localize import first_divergent_layer, onnx_intermediates, output_runner
 
     twin, artifact = str(cell.get("twin")), str(cell.get("artifact"))
     art = find_artifact(run_dir, twin, artifact)
     if art is None or art.kind != "onnx":
-        return ""
+        return "", ""
     runtime = str(cell.get("runtime", ""))
     settings = _settings(cell)
     backend, precision = "ort", None
@@ -279,15 +294,28 @@ def _localize_cell(cell: dict[str, Any], goldens: _Goldens, run_dir: Path, batch
     try:
         tokens = goldens.inputs(twin)[batch]
         model = load_golden_model(run_dir, twin, art.source)
-        layer, err = localize(model, art.abspath(run_dir), tokens, profile, backend=backend,
-                              inference_precision=precision)
+        graph = onnx.load(str(art.abspath(run_dir)))
+        values = onnx_intermediates(graph, tokens, backend=backend, inference_precision=precision)
+        layer, err = first_divergent_layer(model, values, tokens, profile)
     except Exception as exc:  # best effort: a localisation problem must never cost the table
 
         log.warning("localize %s/%s on %s failed: %s", twin, artifact, runtime, exc)
-        return ""
-    if layer:
-        return layer
-    return "(none in graph: runtime-specific)" if not math.isnan(err) else ""
+        return "", ""
+    if not layer:
+        layer = "(none in graph: runtime-specific)" if not math.isnan(err) else ""
+    try:
+        from twinbench.bench.parity.steps import locate_steps
+        from twinbench.models.registry import get_twin
+
+        spec = get_twin(art.twin, **art.twin_config)
+        runner = functools.cache(lambda: output_runner(graph, backend=backend, inference_precision=precision))
+        steps = locate_steps(spec, model.state_dict(), tokens, profile, graph=graph, values=values,
+                             run=lambda x: runner()(x),
+                             golden=golden, actual=actual, where=f" on {backend}")
+    except Exception as exc:  # same: the step is extra information
+        log.warning("step localisation %s/%s on %s failed: %s", twin, artifact, runtime, exc)
+        steps = ""
+    return layer, steps
 
 
 def _combined(a: str, b: str) -> Profile:

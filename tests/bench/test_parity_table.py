@@ -14,10 +14,12 @@ from twinbench.bench.parity import sensitivity as sens
 from twinbench.bench.parity.compare import compare
 from twinbench.bench.parity.inputs import (golden_outputs, parity_inputs, save_golden,
                                     save_parity_inputs)
+from twinbench.bench.parity.reference_check import REFERENCE_RUNTIME, save_references
 from twinbench.bench.parity.table import CROSS_COLUMNS, parity_cross_table, parity_table
 from twinbench.bench.parity.verdict import overall_verdict
 from twinbench.bench.schema import PARITY_COLUMNS
 from twinbench.exporters.artifact import Artifact
+from twinbench.layout import RunDir
 from twinbench.models.registry import get_twin
 
 VOCAB, MAX_LEN, TWIN = 40, 6, "lstm"
@@ -73,6 +75,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     save_parity_inputs(art_dir / "parity_inputs.npz", batches)
     golden = golden_outputs(twin, model, batches)
     save_golden(art_dir / "golden.npz", golden)
+    save_references(twin, model, None, batches, RunDir(run_dir))
 
     cells = run_dir / "cells"
     with torch.no_grad():
@@ -116,6 +119,18 @@ def _rows(df, artifact, runtime):
     return df[(df.artifact == artifact) & (df.runtime == runtime)]
 
 
+def _cells(df):
+    """The rows of cells (the goldens' own rows against the NumPy reference left out)."""
+    return df[df.runtime != REFERENCE_RUNTIME]
+
+
+def test_the_golden_is_checked_against_the_numpy_reference(table, run):
+    ref = table[table.runtime == REFERENCE_RUNTIME]
+    assert sorted(ref.inputs) == sorted(run["golden"]) and set(ref.artifact) == {"golden"}
+    assert set(ref.verdict) == {"PASS"} and set(ref.profile) == {"fp64"} and ref.max_abs.max() <= 1e-10
+    assert not _cells(table).error.str.contains("golden failed").any()
+
+
 def test_columns_and_one_row_per_batch(table, run):
     assert list(table.columns) == PARITY_COLUMNS
     ort = _rows(table, "torch-script", "ort-cpu")
@@ -141,7 +156,7 @@ def test_failed_and_skipped_cells(table):
 
 
 def test_openvino_bf16_is_detected_and_judged_by_bf16(run):
-    df = parity_table(run["dir"], cells="cells_ov_bf16")
+    df = _cells(parity_table(run["dir"], cells="cells_ov_bf16"))
     assert set(df.profile) == {"bf16"} and "bfloat16" in df.profile_reason.iloc[0]
     assert set(df.verdict) == {"PASS"}
     assert df.max_abs.max() > 1e-5  # bf16 really is less exact: fp32 would have failed it
@@ -150,7 +165,7 @@ def test_openvino_bf16_is_detected_and_judged_by_bf16(run):
 
 
 def test_openvino_f32_is_judged_fp32_and_passes_at_1e5(run):
-    df = parity_table(run["dir"], cells="cells_ov_f32")
+    df = _cells(parity_table(run["dir"], cells="cells_ov_f32"))
     assert set(df.profile) == {"fp32"} and set(df.verdict) == {"PASS"}
     assert df.max_abs.max() <= 1e-5
 
@@ -171,7 +186,7 @@ def test_missing_golden_and_corrupt_outputs_are_errors(run, scratch):
     _write_cell(cells, "b", None, artifact="y", runtime="ort-cpu")
     (cells / "b.outputs.npz").write_bytes(b"not a zip")
     (cells / "c.json").write_text("{not json")
-    df = parity_table(run["dir"], cells=cells.name)
+    df = _cells(parity_table(run["dir"], cells=cells.name))
     assert set(df.verdict) == {"ERROR"} and len(df) == 3
     assert df.error.str.contains("missing").any() and df.error.str.contains("unreadable").sum() == 2
 
@@ -224,7 +239,7 @@ def test_cuda_tf32_is_detected_from_runtime_settings(run, scratch, tf32, profile
         session.close()
     _write_cell(scratch, "gpu", outs, artifact="torch", exporter="native", runtime="torch", device="cuda",
                 runtime_settings=json.dumps(info, default=str))
-    df = parity_table(run["dir"], cells=scratch.name)
+    df = _cells(parity_table(run["dir"], cells=scratch.name))
     assert set(df.profile) == {profile} and set(df.verdict) == {"PASS"}
 
 
@@ -236,7 +251,7 @@ def test_worker_side_files_and_per_batch_errors(run, scratch):
     _write_cell(scratch, "w", outs, artifact="torch-script", runtime="ort-cpu")
     (scratch / "w.outputs.json").write_text(json.dumps({"inputs": "x", "errors": {"long": "seq axis frozen"}}))
     (scratch / "w.spec.json").write_text(json.dumps({"cell_id": "w"}))
-    df = parity_table(run["dir"], cells=scratch.name)
+    df = _cells(parity_table(run["dir"], cells=scratch.name))
     assert len(df) == len(golden)
     long = df[df.inputs == "long"].iloc[0]
     assert long.verdict == "FAIL" and "seq axis frozen" in long.error
@@ -257,6 +272,9 @@ def test_keras_sourced_cells_are_judged_against_the_keras_weights(run, tmp_path)
     _write_cell(cells, "k", shifted, artifact="keras", exporter="native", source="keras", runtime="tf-function")
     _write_cell(cells, "t", run["golden"], artifact="torch", exporter="native", source="torch", runtime="torch")
     df = parity_table(run_dir)
+    skip = df[(df.runtime == REFERENCE_RUNTIME) & (df.artifact == "golden.keras")]
+    assert list(skip.verdict) == ["SKIP"] and "no reference outputs" in skip.error.iloc[0]  # made by hand
+    df = _cells(df)
     assert set(df.verdict) == {"PASS"}
     assert "golden.keras.npz" in df[df.artifact == "keras"].profile_reason.iloc[0]
     cross = parity_cross_table(run_dir)
@@ -273,10 +291,10 @@ def test_cells_not_meant_for_parity_give_no_rows(run, scratch):
     (scratch / "cal.spec.json").write_text(json.dumps({"parity_inputs": None}))
     _write_cell(scratch, "p", None, artifact="torch-script", runtime="ort-cpu", status="failed", error="crash")
     (scratch / "p.spec.json").write_text(json.dumps({"parity_inputs": "artifacts/lstm/parity_inputs.npz"}))
-    df = parity_table(run["dir"], cells=scratch.name)
+    df = _cells(parity_table(run["dir"], cells=scratch.name))
     assert list(df.verdict) == ["ERROR"] and list(df.error) == ["crash"]
     (scratch / "p2.json").write_text((scratch / "p.json").read_text().replace('"failed"', '"ok"'))
     (scratch / "p.json").unlink()
     (scratch / "p.spec.json").rename(scratch / "p2.spec.json")
-    df = parity_table(run["dir"], cells=scratch.name)
+    df = _cells(parity_table(run["dir"], cells=scratch.name))
     assert list(df.verdict) == ["ERROR"] and "no parity outputs" in df.error.iloc[0]
