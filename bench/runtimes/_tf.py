@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from typing import Any, Callable, Mapping
 
@@ -18,16 +17,14 @@ def available() -> str | None:
     return _util.missing("tensorflow", "keras")
 
 
-@functools.lru_cache(maxsize=1)
-def devices() -> list[str]:
-    if available():
-        return []
-    if _util.gpu_absent():
-        return ["cpu"]
+def _has_cuda() -> bool:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
-    return ["cpu", "cuda"] if tf.config.list_physical_devices("GPU") else ["cpu"]
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+devices = _util.device_probe(available, _has_cuda)
 
 
 def tf_device(device: str) -> str:

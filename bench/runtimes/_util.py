@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from twinbench.errors import ConfigError
 
@@ -66,3 +67,18 @@ def gpu_absent() -> bool:
     import shutil
 
     return not glob.glob("/dev/nvidia[0-9]*") and shutil.which("nvidia-smi") is None
+
+
+def device_probe(available: Callable[[], str | None], has_cuda: Callable[[], bool]) -> Callable[[], list[str]]:
+    """A runtime's cached `devices()`: none when unavailable, ["cpu"] without a GPU on the machine
+    (no framework import), else asks the framework (`has_cuda`, which may import it) once."""
+
+    @functools.lru_cache(maxsize=1)
+    def devices() -> list[str]:
+        if available():
+            return []
+        if gpu_absent():
+            return ["cpu"]
+        return ["cpu", "cuda"] if has_cuda() else ["cpu"]
+
+    return devices

@@ -12,8 +12,7 @@ from twinbench.exporters.artifact import Artifact
 SETTINGS = ("allow_tf32",)
 
 
-def devices() -> list[str]:
-    return _tf.devices()
+devices = _tf.devices
 
 
 def load(artifact: Artifact, opts: LoadOptions) -> _tf.TfSession:

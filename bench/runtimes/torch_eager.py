@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -19,15 +18,13 @@ def available() -> str | None:
     return _util.missing("torch")
 
 
-@functools.lru_cache(maxsize=1)
-def devices() -> list[str]:
-    if available():
-        return []
-    if _util.gpu_absent():
-        return ["cpu"]
+def _has_cuda() -> bool:
     import torch
 
-    return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+    return bool(torch.cuda.is_available())
+
+
+devices = _util.device_probe(available, _has_cuda)
 
 
 class TorchSession:
