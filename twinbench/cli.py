@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import traceback
 from pathlib import Path
 from typing import Any, Callable, List, Optional
@@ -42,11 +41,24 @@ def _guard(fn: Callable[[], int]) -> None:
         _err("interrupted")
         raise typer.Exit(130) from None
     except Exception as exc:  # a bug: keep the traceback, show one line
-        log = Path(tempfile.gettempdir()) / "twinbench-error.log"
-        log.write_text(traceback.format_exc())
+        log = _error_log(traceback.format_exc())
         _err(f"internal error: {one_line(exc)} (traceback in {log})")
         raise typer.Exit(INTERNAL_ERROR) from None
     raise typer.Exit(code)
+
+
+def _error_log(text: str) -> Path | str:
+    """The traceback of an internal error, in this user's cache folder (one file per process, not
+    a shared /tmp file another user may own); where that fails, the traceback on stderr."""
+    try:
+        from twinbench.userdirs import cache_dir
+
+        log = cache_dir() / f"error-{os.getpid()}.log"
+        log.write_text(text)
+        return log
+    except OSError:
+        print(text, file=sys.stderr)
+        return "stderr above"
 
 
 def _overrides(**kw: Any) -> dict[str, Any]:
@@ -111,6 +123,12 @@ def run(
     load_duration: Optional[float] = typer.Option(None, "--load-duration", help="Seconds per LoadGen run."),
     streams: Optional[List[int]] = typer.Option(None, "--streams", help="Offline concurrency tried (repeatable)."),
     max_batch: Optional[List[int]] = typer.Option(None, "--max-batch", help="Offline max batch tried (repeatable)."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue an interrupted run directory: finished "
+                                          "cells and complete twin builds are kept (docs/reliability.md)."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="Refuse at once (exit 2) when another benchmark holds "
+                                 "this machine's lock, instead of waiting."),
+    allow_overlap: bool = typer.Option(False, "--allow-overlap", help="Benchmark even while another one runs; "
+                                       "both runs record the overlap and flag their cells."),
 ) -> None:
     """Train, export, benchmark and verify; prints the report's path. Exit 1 on a parity FAIL."""
 
@@ -138,8 +156,16 @@ def run(
                           max_batch=max_batch)
         if load:
             overrides["load"] = load
-        cfg = load_config(config, overrides)
-        outcome = _progress_runner(lambda say, progress: run_pipeline(cfg, say=say, progress=progress))
+        if resume is not None:
+            from twinbench.resume import open_for_resume
+
+            if config is not None or overrides:
+                raise ConfigError("--resume: continues the run with its own config; give no config or options")
+            cfg = open_for_resume(resume)[0]
+        else:
+            cfg = load_config(config, overrides)
+        outcome = _progress_runner(lambda say, progress: run_pipeline(
+            cfg, say=say, progress=progress, resume=resume, wait=not no_wait, allow_overlap=allow_overlap))
         from twinbench.reports.load import summary_lines
 
         for line in summary_lines(outcome.run_dir):  # Server max QPS and Offline samples/s per runtime

@@ -195,11 +195,15 @@ def _build_twin_artifacts(cfg: RunConfig, resolved: ResolvedTwin, splits: Any, r
     return TwinBuild(artifacts, failures, history, params)
 
 
-def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str], None] | None = None) -> RunOutcome:
-    """Run the whole pipeline; returns where the run directory and reports are."""
+def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str], None] | None = None,
+        resume: str | Path | None = None, wait: bool = True, allow_overlap: bool = False) -> RunOutcome:
+    """Run the whole pipeline; returns where the run directory and reports are.
+
+    `resume`: an interrupted run directory to continue (cfg from `resume.open_for_resume`); its
+    complete twin builds and finished cells are kept. `wait` / `allow_overlap`: what to do when
+    another benchmark holds this machine's lock (twinbench/benchlock.py)."""
     from twinbench.bench.cells import plan_cells
     from twinbench.bench.executors.base import expand_cells
-    from twinbench.bench.runner import run_cells
     from twinbench.bench.timing import TimingPlan
 
     cfg.validate()
@@ -211,15 +215,34 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
     from twinbench.rundir import new_run_id
 
     # Everything the user asked for is checked before the run directory exists or training starts.
+    from twinbench.preflight import check_onnx_file, preflight
+
     run_id = cfg.run_id or new_run_id()
+    if resume is None:
+        preflight(cfg, run_id)  # out dir writable, run id free, ONNX files usable
+    else:
+        for path in cfg.onnx:
+            check_onnx_file(path)
     planned_dir = Path(cfg.out_dir) / run_id
     tasks = {spec.name: get_twin(spec.name, **dict(spec.overrides)).task for spec in cfg.twins}
     data = _load_all_data(cfg, set(tasks.values()))
     pretrained, matrices, coverage = _load_pretrained(cfg, data, planned_dir, say)
     twins = [resolve_twin(spec, data[tasks[spec.name]], pretrained.get(tasks[spec.name])) for spec in cfg.twins]
     check_matrix(cfg, twins, _seq_lens(cfg, data))
-    run_dir, manifest = create_run_dir(cfg.out_dir, cfg.to_dict(), run_id)
+    from twinbench.benchlock import bench_lock
+    from twinbench.liveness import Heartbeat
+    from twinbench.resume import load_build, reopen, run_remaining, save_build
+    from twinbench.rundir import heartbeat
+
+    if resume is None:
+        run_dir, manifest = create_run_dir(cfg.out_dir, cfg.to_dict(), run_id)
+    else:
+        from twinbench.resume import open_for_resume
+
+        run_dir = Path(resume)
+        manifest = reopen(run_dir, open_for_resume(run_dir)[1])
     say(f"run directory: {run_dir}")
+    beat = Heartbeat(lambda: heartbeat(run_dir, manifest)).start()
     try:
         _save_inputs(run_dir, data, matrices)
         if coverage:
@@ -230,7 +253,12 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
         vocab_sizes: dict[str, int] = {}
         for resolved in twins:
             splits = data[resolved.task]
-            built = _build_twin_artifacts(cfg, resolved, splits, run_dir, run_id, say)
+            built = load_build(run_dir, resolved.twin.name) if resume is not None else None
+            if built is None:
+                built = _build_twin_artifacts(cfg, resolved, splits, run_dir, run_id, say)
+                save_build(run_dir, resolved.twin.name, built)
+            else:
+                say(f"{resolved.twin.name}: artifacts and goldens complete, not rebuilt")
             artifacts += built.artifacts
             failure_rows += built.failures
             histories.append(built.history)
@@ -249,15 +277,21 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
         say(f"benchmarking {len(specs)} cells ({len(skipped_rows)} skipped) in fresh worker processes")
         executor = make_executor(cfg)
         specs = expand_cells(executor, specs)  # one copy of every cell per kind of machine (ray)
-        processes = run_cells(specs, executor, progress=progress)
+        with bench_lock(run_id, run_dir, wait=wait, allow_overlap=allow_overlap, say=say) as lease:
+            processes = run_remaining(specs, executor, progress=progress, say=say)
+        if lease.overlap:
+            update_manifest(run_dir, manifest, overlap={"with": lease.overlap})
         t_bench = time.perf_counter()
         verdict = finish_run(cfg, run_dir, manifest, specs, processes, extra_rows=failure_rows + skipped_rows,
                              histories=histories, param_tables=param_tables, timings={
                                  "build_s": round(t_built - t0, 2), "bench_s": round(t_bench - t_built, 2),
                                  "reference_s": _reference_seconds(run_dir)}, t0=t0)
     except BaseException as exc:
-        update_manifest(run_dir, manifest, status="failed", error=one_line(exc))
+        stopped = isinstance(exc, (KeyboardInterrupt, SystemExit))
+        update_manifest(run_dir, manifest, status="interrupted" if stopped else "failed", error=one_line(exc))
         raise
+    finally:
+        beat.stop()
     from twinbench.reports import build_reports
 
     md, html = build_reports(run_dir)
@@ -297,6 +331,7 @@ def finish_run(cfg: RunConfig, run_dir: Path, manifest: dict[str, Any], specs: l
     write_table(pd.concat(list(param_tables), ignore_index=True) if param_tables else pd.DataFrame(), run_dir,
                 "params")
     verdict = overall_verdict(parity)
+    _record_overlaps(run_dir, manifest, results)
     timings = dict(timings or {})
     if t0 is not None:
         timings["total_s"] = round(time.perf_counter() - t0, 2)
@@ -307,6 +342,19 @@ def finish_run(cfg: RunConfig, run_dir: Path, manifest: dict[str, Any], specs: l
 def _reference_seconds(run_dir: Path) -> float:
     """Seconds spent on the NumPy reference check (inside build_s; docs/parity.md)."""
     from twinbench.bench.parity.reference_check import reference_seconds
+def _record_overlaps(run_dir: Path, manifest: dict[str, Any], results: Any) -> None:
+    """A run that overlapped another benchmark (`--allow-overlap`, either side) says so in its
+    manifest and flags its cells with an `overlap` column, rewriting the results table."""
+    from twinbench.benchlock import overlaps_recorded
+    from twinbench.reports.tables import write_table
+
+    others = overlaps_recorded(run_dir)
+    if others:
+        update_manifest(run_dir, manifest, overlapped_by=others)
+    if others or manifest.get("overlap"):
+        write_table(results.assign(overlap=True), run_dir, "results")
+
+
 
     return reference_seconds(run_dir)
 

@@ -14,6 +14,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import threading
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from twinbench import __version__
 from twinbench.atomic import write_json
 from twinbench.bench.schema import SCHEMA_VERSION
 from twinbench.layout import RunDir
+from twinbench.liveness import now_iso, driver_record
 
 LIBRARIES = ("torch", "tensorflow", "tensorflow-cpu", "keras", "onnx", "onnxscript", "onnxruntime",
              "onnxruntime-gpu", "openvino", "tf2onnx", "numpy", "pandas", "pyarrow")
@@ -140,5 +142,20 @@ def create_run_dir(out_dir: str | Path, config: dict[str, Any], run_id: str | No
 
 
 def update_manifest(run_dir: Path, manifest: dict[str, Any], **changes: Any) -> None:
-    manifest.update(changes)
-    write_json_atomic(RunDir(run_dir).manifest, manifest)
+    with _MANIFEST_LOCK:
+        manifest.update(changes)
+        write_json_atomic(RunDir(run_dir).manifest, manifest)
+
+
+def heartbeat(run_dir: Path, manifest: dict[str, Any]) -> None:
+    """Refresh the driver's heartbeat in the manifest (liveness.Heartbeat calls this)."""
+    with _MANIFEST_LOCK:
+        driver = dict(manifest.get("driver") or driver_record())
+        driver["heartbeat"] = now_iso()
+        manifest["driver"] = driver
+        write_json_atomic(RunDir(run_dir).manifest, manifest)
+        "driver": driver_record(),
+#: The heartbeat thread and the pipeline both rewrite the manifest; one write at a time.
+_MANIFEST_LOCK = threading.Lock()
+
+
