@@ -192,12 +192,31 @@ def load_specs(path: str | Path) -> list[CellSpec]:
     return [CellSpec.from_dict(d) for d in items]
 
 
+def _die_with_driver() -> None:
+    """A worker whose driver is killed must not go on timing unseen (it would overlap a resumed
+    run's cells): on Linux the kernel sends it SIGKILL when its parent dies. The local executor
+    names its pid in TWINBENCH_DRIVER_PID; a parent already gone means exit now."""
+    parent = os.environ.get("TWINBENCH_DRIVER_PID")
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if str(os.getppid()) != parent:
+        os._exit(3)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         print("usage: python -m twinbench.bench.worker SPEC.json", file=sys.stderr)
         return 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _die_with_driver()
     for spec in load_specs(argv[0]):
         run_cell(spec)
     return 0

@@ -99,9 +99,12 @@ def read_manifest(run_dir: str | Path, *, require_complete: bool = True) -> dict
     version = manifest.get("schema_version")
     if version != SCHEMA_VERSION:
         raise RunDirError(f"{path}: schema_version {version!r}, this twinbench reads {SCHEMA_VERSION}")
-    status = manifest.get("status")
+    from twinbench.liveness import effective_status
+
+    status = effective_status(manifest)  # "running" with its driver gone reads as "interrupted"
     if require_complete and status != "complete":
-        raise RunDirError(f"{path}: status is {status!r}, not 'complete'")
+        hint = f"; continue it with `twinbench run --resume {run_dir}`" if status in ("interrupted", "failed") else ""
+        raise RunDirError(f"{path}: status is {status!r}, not 'complete'{hint}")
     return manifest
 
 

@@ -106,6 +106,21 @@ def bench_lock(run_id: str, run_dir: str | Path, *, wait: bool = True, allow_ove
         os.close(fd)
 
 
+def check_free() -> None:
+    """BenchmarkBusy now when another benchmark holds the lock (`--no-wait` asks this before any
+    training, so a refusal costs nothing); the lock is not kept."""
+    path = lock_path()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except BlockingIOError:
+        raise BenchmarkBusy(f"another benchmark is running on this machine: {describe(holder(path))} "
+                            f"(lock {path}); wait for it, or drop --no-wait") from None
+    finally:
+        os.close(fd)
+
+
 def _leave_note(info: dict[str, Any], run_id: str, run_dir: str | Path) -> None:
     """Tell the holding run it was overlapped: a file in its directory that its finish reads."""
     target = info.get("run_dir")

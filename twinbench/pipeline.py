@@ -223,6 +223,10 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
     else:
         for path in cfg.onnx:
             check_onnx_file(path)
+    if not wait and not allow_overlap:
+        from twinbench.benchlock import check_free
+
+        check_free()  # --no-wait: refuse before any training when the machine is busy
     planned_dir = Path(cfg.out_dir) / run_id
     tasks = {spec.name: get_twin(spec.name, **dict(spec.overrides)).task for spec in cfg.twins}
     data = _load_all_data(cfg, set(tasks.values()))

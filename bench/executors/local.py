@@ -75,7 +75,8 @@ def spawn(specs: list[CellSpec], timeout_s: float, env: dict[str, str] | None = 
     with open(first.log, "w", encoding="utf-8") as log:
         proc = subprocess.Popen([sys.executable, "-m", "twinbench.bench.worker", str(spec_file)],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                env=dict(os.environ, **WORKER_ENV, **_randomized(), **(env or {})),
+                                env=dict(os.environ, **WORKER_ENV, **_randomized(), **(env or {}),
+                                         TWINBENCH_DRIVER_PID=str(os.getpid())),
                                 start_new_session=True)
         try:
             rc = proc.wait(timeout=timeout_s)

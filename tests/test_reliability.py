@@ -1,0 +1,207 @@
+"""Reliability through the CLI (issue 15): bad input refused before any work, a killed run reads
+as interrupted and resumes, one benchmark at a time per machine. Real subprocesses, no mocks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+FAST = """
+twins = ["lstm"]
+exporters = ["torch-script"]
+runtimes = ["ort-cpu"]
+batches = [1, 2, 3]
+seq_lens = [8]
+calibration = false
+out_dir = "runs"
+[training]
+epochs = 1
+[timing]
+min_iters = 5
+min_s = 0.05
+max_s = 0.3
+repeats = 1
+[data]
+size = 200
+"""
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    """A private cache and lock per test, so tests (and other users of this machine) don't meet."""
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TWINBENCH_CACHE": str(tmp / "cache"),
+            "TWINBENCH_LOCK": str(tmp / "cache" / "bench.lock")}
+
+
+def tb(tmp: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "twinbench", *args], capture_output=True, text=True, cwd=tmp,
+                          env=_env(tmp), timeout=timeout)
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str], code: int, needle: str) -> str:
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stdout + proc.stderr
+    err = [ln for ln in proc.stderr.splitlines() if ln.startswith("twinbench: error:")]
+    assert len(err) == 1 and needle in err[0], proc.stderr
+    return err[0]
+
+
+def _tree(root: Path) -> dict[str, float]:
+    return {str(p.relative_to(root)): p.stat().st_mtime for p in root.rglob("*")} if root.exists() else {}
+
+
+# 1. everything checked before any training ------------------------------------------------------
+
+def _case(tmp: Path, case: str) -> list[str]:
+    if case == "truncated-onnx":
+        (tmp / "trunc.onnx").write_bytes(b"\x08\x07\x12\x04torch" + b"\x00" * 37)
+        return ["run", "--onnx", "trunc.onnx", "-r", "ort-cpu", "-t", "lstm", "--out", "runs"]
+    if case == "missing-vectors":
+        return ["run", "-t", "lstm", "--vectors", "nope.vec", "--out", "runs"]
+    if case == "non-utf8-csv":
+        (tmp / "bad.csv").write_bytes(b"text,label\ncaf\xe9 good,pos\nbad movie,neg\n")
+        (tmp / "c.toml").write_text('out_dir = "runs"\n[data]\nsource = "csv"\npath = "bad.csv"\n')
+        return ["run", "c.toml"]
+    if case == "reused-run-id":
+        (tmp / "runs" / "taken").mkdir(parents=True)
+        (tmp / "runs" / "taken" / "keep.txt").write_text("mine")
+        (tmp / "c.toml").write_text('run_id = "taken"\nout_dir = "runs"\n')
+        return ["run", "c.toml"]
+    if case == "out-dir-is-a-file":
+        (tmp / "runs").write_text("not a folder")
+        return ["run", "-t", "lstm", "--out", "runs"]
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize("case,needle", [
+    ("truncated-onnx", "not a readable ONNX model"),
+    ("missing-vectors", "nope.vec"),
+    ("non-utf8-csv", "not valid UTF-8"),
+    ("reused-run-id", "already exists"),
+    ("out-dir-is-a-file", "is a file"),
+])
+def test_bad_input_refused_in_seconds_before_any_work(tmp_path: Path, case: str, needle: str) -> None:
+    args = _case(tmp_path, case)
+    before = _tree(tmp_path / "runs")
+    t0 = time.perf_counter()
+    proc = tb(tmp_path, *args)
+    elapsed = time.perf_counter() - t0
+    one_line_error(proc, 2, needle)
+    assert elapsed < 5.0, f"{case}: refused after {elapsed:.1f} s"
+    assert _tree(tmp_path / "runs") == before  # no run directory made, none changed
+    assert "training" not in proc.stderr
+
+
+# 2. liveness and resume ---------------------------------------------------------------------------
+
+def _rows(run_dir: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((run_dir / "cells").glob("*.json"))
+            if not p.name.endswith((".outputs.json", ".spec.json", ".load.json"))]
+
+
+@pytest.mark.slow
+def test_killed_run_reads_interrupted_and_resumes_with_every_cell_once(tmp_path: Path) -> None:
+    import pandas as pd
+
+    (tmp_path / "c.toml").write_text(FAST + 'run_id = "killed"\n')
+    proc = subprocess.Popen([sys.executable, "-m", "twinbench", "run", "c.toml"], cwd=tmp_path, env=_env(tmp_path),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run_dir = tmp_path / "runs" / "killed"
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline and proc.poll() is None and not _rows(run_dir):
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "running" and manifest["driver"]["pid"] == proc.pid
+    measured = len(_rows(run_dir))
+    assert 1 <= measured < 3
+
+    report = tb(tmp_path, "report", str(run_dir))
+    one_line_error(report, 2, "status is 'interrupted'")
+
+    resumed = tb(tmp_path, "run", "--resume", str(run_dir))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "not rebuilt" in resumed.stderr and "already measured" in resumed.stderr
+    rows = _rows(run_dir)
+    cells = [p.name for p in (run_dir / "cells").glob("*.spec.json")]
+    assert len(rows) == len(cells) == 3
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and len(manifest["resumes"]) == 1
+
+    (tmp_path / "u.toml").write_text(FAST + 'run_id = "whole"\n')
+    whole = tb(tmp_path, "run", "u.toml")
+    assert whole.returncode == 0, whole.stderr
+    a = pd.read_parquet(run_dir / "results.parquet")
+    b = pd.read_parquet(tmp_path / "runs" / "whole" / "results.parquet")
+    assert list(a.columns) == list(b.columns)
+    key = ["twin", "artifact", "runtime", "device", "batch", "seq_len", "threads", "status"]
+    assert a[key].sort_values(key).values.tolist() == b[key].sort_values(key).values.tolist()
+
+
+def test_resume_refuses_a_complete_or_missing_run(tmp_path: Path) -> None:
+    one_line_error(tb(tmp_path, "run", "--resume", "runs/none"), 2, "no manifest.json")
+
+
+# 3. one benchmark at a time ----------------------------------------------------------------------
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from twinbench.benchlock import bench_lock
+    with bench_lock("holder-run", ".", say=lambda m: None):
+        print("held", flush=True)
+        time.sleep(float(sys.argv[1]))
+""")
+
+
+def _hold(tmp: Path, seconds: float) -> subprocess.Popen[str]:
+    p = subprocess.Popen([sys.executable, "-c", HOLDER, str(seconds)], cwd=tmp, env=_env(tmp), text=True,
+                         stdout=subprocess.PIPE)
+    assert p.stdout is not None and p.stdout.readline().strip() == "held"
+    return p
+
+
+def test_no_wait_refuses_at_once_naming_the_holder(tmp_path: Path) -> None:
+    holder = _hold(tmp_path, 60)
+    try:
+        t0 = time.perf_counter()
+        proc = tb(tmp_path, "run", "-t", "lstm", "--no-wait", "--out", "runs")
+        line = one_line_error(proc, 2, f"pid {holder.pid}")
+        assert "holder-run" in line and time.perf_counter() - t0 < 10
+        assert not (tmp_path / "runs").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_lock_waits_and_says_for_whom(tmp_path: Path) -> None:
+    """Two real processes: the second waits for the first, then takes the lock."""
+    holder = _hold(tmp_path, 3)
+    waiter = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import time
+        from twinbench.benchlock import bench_lock
+        t0 = time.monotonic()
+        with bench_lock("second", ".", say=print):
+            print(f"took {time.monotonic() - t0:.1f}")
+    """)], cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    holder.wait()
+    assert waiter.returncode == 0, waiter.stderr
+    assert f"held by pid {holder.pid} (run holder-run" in waiter.stdout
+    assert float(waiter.stdout.strip().splitlines()[-1].split()[1]) >= 1.5
+
+
+def test_a_killed_holder_frees_the_lock(tmp_path: Path) -> None:
+    holder = _hold(tmp_path, 60)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    free = subprocess.run([sys.executable, "-c", "from twinbench.benchlock import check_free; check_free()"],
+                          cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert free.returncode == 0, free.stderr
