@@ -50,6 +50,12 @@ class ExportRequest:
             return int(self.twin.fixed_length)
         return max(int(self.example_seq), int(self.twin.min_seq_len))
 
+    def onnx_path(self, name: str) -> Path:
+        """Where exporter `name` writes its file (the folder is made on the way)."""
+        out_dir = Path(self.out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return out_dir / f"{name}.onnx"
+
 
 @dataclass(frozen=True)
 class ExportFailure:

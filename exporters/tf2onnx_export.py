@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from twinbench.exporters.finalize import export_error, finish_onnx
@@ -33,9 +32,7 @@ def export(req: "ExportRequest") -> "Artifact":
     from twinbench.exporters.native import keras_weights_hash, library_versions
     from twinbench.models.registry import INPUT_NAME
 
-    out_dir = Path(req.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{NAME}.onnx"
+    path = req.onnx_path(NAME)
     model = req.keras_model
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
     sig = [tf.TensorSpec([None, req.twin.fixed_length], tf.int64, name=INPUT_NAME)]

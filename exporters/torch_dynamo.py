@@ -6,7 +6,6 @@ import inspect
 import logging
 import time
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from twinbench.exporters.finalize import export_error, finish_onnx
@@ -56,9 +55,7 @@ def export(req: "ExportRequest") -> "Artifact":
     from twinbench.exporters.native import library_versions, torch_weights_hash
     from twinbench.models.registry import INPUT_NAME, OUTPUT_NAME
 
-    out_dir = Path(req.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{NAME}.onnx"
+    path = req.onnx_path(NAME)
     model = req.torch_model.eval()
     x = example_tokens(req)
     axes = {0: torch.export.Dim("batch")}

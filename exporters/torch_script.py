@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from twinbench.exporters.finalize import export_error, finish_onnx
@@ -30,9 +29,7 @@ def export(req: "ExportRequest") -> "Artifact":
     from twinbench.exporters.torch_dynamo import example_tokens
     from twinbench.models.registry import INPUT_NAME, OUTPUT_NAME
 
-    out_dir = Path(req.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{NAME}.onnx"
+    path = req.onnx_path(NAME)
     model = req.torch_model.eval()
     in_axes = {0: "batch"} if req.twin.fixed_length else {0: "batch", 1: "seq"}
     out_axes = {0: "batch", 1: "seq"} if req.twin.task == "tag" and not req.twin.fixed_length else {0: "batch"}
