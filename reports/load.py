@@ -216,8 +216,8 @@ def summary_lines(run_dir: str | Path) -> list[str]:
             elif scenario == "server":
                 lines.append(f"{who}: max {fnum(r['target_qps'])} QPS with p{fnum(r['percentile'])} "
                              f"{fnum(bound_latency(r))} ms <= {fnum(r['latency_bound_ms'])} ms "
-                             f"({text(r['streams'])} streams; {text(r['search_stop'])})")
+                             f"({text(r['streams'])} stream(s); {text(r['search_stop'])})")
             else:
-                lines.append(f"{who}: {fnum(r['achieved_qps'])} samples/s ({text(r['streams'])} streams, "
+                lines.append(f"{who}: {fnum(r['achieved_qps'])} samples/s ({text(r['streams'])} stream(s), "
                              f"max batch {text(r['batch'])})")
     return lines
