@@ -1,106 +1,209 @@
-"""A local results store: one summary row per cell per recorded run, to show a cell's trend.
+"""The history store: every run and re-measurement, one row per cell, to show a cell's trend.
 
-The store is a Parquet file (default `runs/history.parquet`, next to the run directories). It is
-rewritten atomically on every `record`; recording a run again replaces its rows, so re-running the
-recorder is harmless.
+Why SQLite (the standard library's sqlite3) rather than a Parquet file: several runs may finish at
+once (a CI matrix, a Ray cluster's driver, two terminals), and SQLite appends under a lock in one
+transaction; a Parquet file would have to be rewritten whole on every append and two writers would
+lose each other's rows. Filtering on the key columns is plain SQL, and re-recording a run replaces
+its rows inside the same transaction, so recording is idempotent.
+
+One store per user: `$TWINBENCH_HISTORY` if set (`off` disables recording), else
+`$XDG_DATA_HOME/twinbench/history.sqlite` (default `~/.local/share/twinbench/history.sqlite`).
+`record` is called by the pipeline's `finish_run`, so `twinbench run` and `twinbench bench` both
+record themselves; `history` reads the same place unless given `--store`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import sqlite3
+import sys
+from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-from twinbench.atomic import write_with
-from twinbench.errors import RunDirError
-from twinbench.reports.compare import CELL_KEY
-from twinbench.reports.format import fnum, md_table, text
+from twinbench.errors import ConfigError, RunDirError
+from twinbench.reports.compare import CELL_KEY, IGNORED_CONFIG, IGNORED_VERSIONS
+from twinbench.reports.format import text
 
-DEFAULT_STORE = Path("runs") / "history.parquet"
-RUN_COLUMNS = ["run_id", "created", "git_commit", "fingerprint", "cpu_model"]
-STAT_COLUMNS = ["status", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "cv", "throughput_sps", "iterations"]
+ENV = "TWINBENCH_HISTORY"
+OFF = ("off", "0", "none", "false")
+#: One row per recorded run directory: what makes two points comparable (or not).
+RUN_COLUMNS = ["run_id", "created", "kind", "source_run", "git_commit", "git_dirty", "fingerprint", "cpu_model",
+               "host", "config_hash", "versions_hash", "versions"]
+#: One row per cell of a run: the headline figures and the per-process figures behind them.
+STAT_COLUMNS = ["machine", "status", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "cv", "throughput_sps", "iterations",
+                "repeats", "between_spread", "mde", "state_fast", "figures"]
 HISTORY_COLUMNS = RUN_COLUMNS + CELL_KEY + STAT_COLUMNS
-TEXT_KEY = [c for c in CELL_KEY if c not in ("batch", "seq_len", "threads")]
+_NUMERIC = {"batch", "seq_len", "threads", "iterations", "repeats", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "cv",
+            "throughput_sps", "between_spread", "mde", "state_fast", "git_dirty"}
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS runs ({", ".join(f'"{c}"' + (" TEXT PRIMARY KEY" if c == "run_id" else "")
+                                           for c in RUN_COLUMNS)});
+CREATE TABLE IF NOT EXISTS cells (run_id TEXT NOT NULL REFERENCES runs(run_id),
+    {", ".join(f'"{c}"' for c in CELL_KEY + STAT_COLUMNS)});
+CREATE INDEX IF NOT EXISTS cells_key ON cells (twin, runtime, artifact, batch, seq_len, threads);
+CREATE INDEX IF NOT EXISTS cells_run ON cells (run_id);
+"""
 
 
-def _read_store(store: Path) -> Any:
-    import pandas as pd
+def default_store() -> Path:
+    """`$TWINBENCH_HISTORY`, else the XDG data folder's `twinbench/history.sqlite`."""
+    env = os.environ.get(ENV, "").strip()
+    if env and env.lower() not in OFF:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "twinbench" / "history.sqlite"
 
-    if not store.exists():
-        return pd.DataFrame(columns=HISTORY_COLUMNS)
+
+def recording_enabled() -> bool:
+    return os.environ.get(ENV, "").strip().lower() not in OFF
+
+
+def _connect(store: Path) -> sqlite3.Connection:
     try:
-        return pd.read_parquet(store)
-    except Exception as exc:  # pyarrow raises several kinds for a damaged file
-        raise RunDirError(f"{store}: unreadable history store ({str(exc).splitlines()[0] if str(exc) else exc})") \
-            from None
+        con = sqlite3.connect(str(store), timeout=60)
+        con.executescript(_SCHEMA)
+    except sqlite3.DatabaseError as exc:
+        raise RunDirError(f"{store}: unreadable history store ({exc})") from None
+    return con
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """What was asked for, minus where it was written: equal hashes mean the same measurement."""
+    kept = {k: v for k, v in (config or {}).items() if k not in IGNORED_CONFIG}
+    return hashlib.sha1(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def versions_hash(versions: Mapping[str, Any]) -> str:
+    kept = {k: v for k, v in (versions or {}).items() if k not in IGNORED_VERSIONS}
+    return hashlib.sha1(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _figures(run: Any) -> dict[tuple, list[float]]:
+    """Each cell's per-process figures, what a step test between two points compares: the
+    fast-state p50 of every valid worker process (against the run's own fast level), or, where
+    fewer than three processes saw a fast round (a loaded machine), every valid process's p50."""
+    from twinbench.bench.repeats import fast_level, process_figures
+    from twinbench.reports.verdicts import MIN_PROCESSES
+
+    rounds, repeats = run.rounds, run.repeats
+    if repeats is None or not len(repeats):
+        return {}
+    fast = {}
+    if rounds is not None and len(rounds):
+        level = fast_level([float(v) for v in rounds["probe_py_us"]])
+        fast = {k: v["figures"] for k, v in process_figures(repeats, rounds, level, CELL_KEY).items()}
+    every: dict[tuple, list[float]] = {}
+    for row in repeats.to_dict("records"):
+        v = row.get("p50_ms")
+        if text(row.get("status")) in ("ok", "invalid") and v is not None and v == v:
+            every.setdefault(tuple(text(row.get(c)) for c in CELL_KEY), []).append(float(v))
+    return {k: fast[k] if len(fast.get(k, [])) >= MIN_PROCESSES else v for k, v in every.items()}
+
+
+def _value(v: Any, col: str) -> Any:
+    if col in _NUMERIC:
+        try:
+            return None if v is None or v != v else float(v)
+        except (TypeError, ValueError):
+            return None
+    return text(v)
 
 
 def record(run_dir: str | Path, store: str | Path | None = None) -> Path:
-    """Append (or replace) a run's cells in the store; returns the store path.
-
-    The default store is `history.parquet` in the run directory's parent (normally `runs/`)."""
-    import pandas as pd
-
+    """Add (or replace) a complete run's cells in the store; returns the store path."""
     from twinbench.reports.tables import load_run
 
     run = load_run(run_dir)
-    store = Path(store) if store else Path(run_dir).parent / DEFAULT_STORE.name
+    store = Path(store) if store else default_store()
+    store.parent.mkdir(parents=True, exist_ok=True)
     m = run.manifest
     mach = m.get("machine") or {}
-    rows = run.results[CELL_KEY + STAT_COLUMNS].copy()
-    for c in TEXT_KEY:
-        rows[c] = rows[c].map(text)
-    rows.insert(0, "cpu_model", str(mach.get("cpu_model", "")))
-    rows.insert(0, "fingerprint", str(mach.get("fingerprint", "")))
-    rows.insert(0, "git_commit", str(m.get("git_commit") or ""))
-    rows.insert(0, "created", str(m.get("created", "")))
-    rows.insert(0, "run_id", run.run_id)
-    old = _read_store(store)
-    old = old[old["run_id"].astype(str) != run.run_id] if len(old) else old
-    parts = [df for df in (old, rows[HISTORY_COLUMNS]) if len(df)]
-    new = pd.concat(parts, ignore_index=True) if parts else rows[HISTORY_COLUMNS]
-    for c in ("status", "run_id", "created", "git_commit", "fingerprint", "cpu_model", *TEXT_KEY):
-        new[c] = new[c].map(text)
-    write_with(store, lambda tmp: new.to_parquet(tmp, index=False))
+    dirty = m.get("git_dirty")
+    run_row = {"run_id": run.run_id, "created": text(m.get("created")), "kind": text(m.get("kind") or "run"),
+               "source_run": text(m.get("source_run")), "git_commit": text(m.get("git_commit")),
+               "git_dirty": None if dirty is None else float(bool(dirty)),
+               "fingerprint": text(mach.get("fingerprint")), "cpu_model": text(mach.get("cpu_model")),
+               "host": text(mach.get("host")), "config_hash": config_hash(m.get("config") or {}),
+               "versions_hash": versions_hash(m.get("versions") or {}),
+               "versions": json.dumps(m.get("versions") or {}, sort_keys=True)}
+    figures = _figures(run)
+    cells = []
+    for row in run.results.to_dict("records"):
+        if text(row.get("twin")).startswith("_"):  # calibration: a machine figure, not a cell's trend
+            continue
+        key = tuple(text(row.get(c)) for c in CELL_KEY)
+        vals = {c: _value(row.get(c), c) for c in CELL_KEY + STAT_COLUMNS if c != "figures"}
+        vals["figures"] = json.dumps(figures.get(key, []))
+        cells.append([vals[c] for c in CELL_KEY + STAT_COLUMNS])
+    with closing(_connect(store)) as con, con:
+        con.execute("DELETE FROM cells WHERE run_id = ?", (run.run_id,))
+        con.execute(f"INSERT OR REPLACE INTO runs VALUES ({', '.join('?' * len(RUN_COLUMNS))})",
+                    [_value(run_row[c], c) for c in RUN_COLUMNS])
+        con.executemany(f"INSERT INTO cells VALUES (?, {', '.join('?' * len(CELL_KEY + STAT_COLUMNS))})",
+                        [[run.run_id, *c] for c in cells])
     return store
 
 
-def history(cell_filter: dict[str, Any] | None = None, *, store: str | Path | None = None,
+def record_quietly(run_dir: str | Path) -> Path | None:
+    """The pipeline's call: record into the default store unless `TWINBENCH_HISTORY=off`; a store
+    that cannot be written costs a warning on stderr, never the run."""
+    if not recording_enabled():
+        return None
+    try:
+        return record(run_dir)
+    except (OSError, sqlite3.Error, RunDirError) as exc:
+        print(f"twinbench: warning: run not recorded in the history store ({exc})", file=sys.stderr)
+        return None
+
+
+#: Filters that are not a plain column: `machine` matches a fingerprint prefix, CPU model, host or node tag.
+SPECIAL_FILTERS = ("machine",)
+
+
+def history(cell_filter: Mapping[str, Any] | None = None, *, store: str | Path | None = None,
             **filters: Any) -> Any:
-    """Rows of the store matching every given column value (None values are ignored), oldest first.
+    """Rows of the store matching every given value (None values are ignored), oldest first.
 
-    `history({"twin": "lstm", "batch": 8})` or `history(twin="lstm", runtime="ort-cpu")`."""
-    from twinbench.errors import ConfigError
+    `history(twin="lstm", runtime="ort-cpu", batch=1)`; `machine="AMD"` matches a fingerprint
+    prefix, a CPU model substring, a host name or an executor's node tag."""
+    import pandas as pd
 
-    store = Path(store) if store else DEFAULT_STORE
-    if not store.exists():
-        raise RunDirError(f"{store}: no history store yet (record a run with twinbench.reports.history.record)")
-    df = _read_store(store)
-    wanted = {**(cell_filter or {}), **filters}
+    store = Path(store) if store else default_store()
+    if not store.is_file():
+        raise RunDirError(f"{store}: no history store yet (twinbench run / twinbench bench record into it; "
+                          f"${ENV} or --store choose another)")
+    wanted = {k: v for k, v in {**dict(cell_filter or {}), **filters}.items() if v is not None}
+    where, params = [], []
     for col, value in wanted.items():
-        if value is None:
-            continue
-        if col not in df.columns:
-            raise ConfigError(f"history filter: unknown column {col!r} (known: {', '.join(HISTORY_COLUMNS)})")
-        df = df[df[col].map(text) == text(value)]
-    return df.sort_values(["created", "run_id"], kind="stable").reset_index(drop=True)
+        if col == "machine":
+            where.append("(r.fingerprint LIKE ? OR r.cpu_model LIKE ? OR r.host = ? OR c.machine = ?)")
+            params += [f"{value}%", f"%{value}%", str(value), str(value)]
+        elif col in HISTORY_COLUMNS:
+            table = "r" if col in RUN_COLUMNS else "c"
+            where.append(f'{table}."{col}" = ?')
+            params.append(_value(value, col))
+        else:
+            raise ConfigError(f"history filter: unknown column {col!r} "
+                              f"(known: {', '.join(HISTORY_COLUMNS + list(SPECIAL_FILTERS))})")
+    cols = ", ".join([f'r."{c}"' for c in RUN_COLUMNS] + [f'c."{c}"' for c in CELL_KEY + STAT_COLUMNS])
+    sql = f"SELECT {cols} FROM cells c JOIN runs r ON r.run_id = c.run_id"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY r.created, r.run_id"
+    with closing(_connect(store)) as con:
+        rows = con.execute(sql, params).fetchall()
+    df = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    for c in ("batch", "seq_len", "threads"):
+        df[c] = df[c].astype("Int64")
+    return df
 
 
-def history_markdown(df: Any) -> str:
-    """One table per cell: its p50 per run and the change against the previous run."""
-    if not len(df):
-        return "# twinbench history\n\nNo recorded runs match.\n"
-    out = ["# twinbench history", ""]
-    for key, g in df.groupby([c for c in CELL_KEY if c in df.columns], sort=True):
-        cell = dict(zip(CELL_KEY, key))
-        out += [f"## {cell['twin']} {cell['artifact']} @ {cell['runtime']} {cell['device']}, batch {cell['batch']}, "
-                f"seq_len {cell['seq_len']}, threads {cell['threads']}", ""]
-        rows, prev = [], None
-        for r in g.itertuples():
-            p50 = float(r.p50_ms) if r.p50_ms == r.p50_ms and r.p50_ms is not None else None
-            delta = f"{(p50 / prev - 1) * 100:+.1f}%" if p50 and prev else "-"
-            rows.append((r.created, r.run_id, text(r.git_commit)[:10], r.status, fnum(r.p50_ms), fnum(r.p99_ms),
-                         fnum(r.cv, 2), delta))
-            prev = p50 or prev
-        out += [md_table(["created", "run", "commit", "status", "p50 ms", "p99 ms", "CV", "vs previous"], rows,
-                         "llllrrrr"), ""]
-    return "\n".join(out)
+def figures_of(row: Any) -> list[float]:
+    """The per-process figures stored with a history row."""
+    try:
+        return [float(v) for v in json.loads(row["figures"] or "[]")]
+    except (TypeError, ValueError):
+        return []

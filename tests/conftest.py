@@ -10,6 +10,9 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# Runs made by tests record into a throw-away history store, never the user's (reports/history.py).
+os.environ.setdefault("TWINBENCH_HISTORY", os.path.join(__import__("tempfile").mkdtemp(prefix="tb-history-"),
+                                                       "history.sqlite"))
 
 
 def _cuda_reason() -> str | None:

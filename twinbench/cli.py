@@ -26,6 +26,35 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 INTERNAL_ERROR = 3
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from twinbench import __version__
+
+        print(f"twinbench {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _startup(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                          help="Print twinbench's version and exit.")) -> None:
+    """Train PyTorch/Keras twins, export to ONNX, benchmark every runtime, verify parity."""
+    from twinbench.quiet import filter_native_stderr, quiet_python_loggers
+
+    quiet_python_loggers()  # before any TensorFlow import: its absl/C++ lines stay off the terminal
+    filter_native_stderr()
+
+
+JSON_OPT = typer.Option(False, "--json", help="Print one JSON summary on stdout (verdicts, paths, counts) "
+                        "instead of text; progress still goes to stderr unless --quiet.")
+QUIET_OPT = typer.Option(False, "--quiet", "-q", help="No progress on stderr; only the result lines.")
+FAST_OPT = typer.Option(False, "--fast", help="Timing preset: quick and rough (1 process per cell, short windows; "
+                        "docs/measurement.md).")
+RIGOROUS_OPT = typer.Option(False, "--rigorous", help="Timing preset: more processes, longer windows (for gating).")
+MIN_TIME_OPT = typer.Option(None, "--min-time", help="Seconds measured at least per process (timing.min_s).")
+MAX_TIME_OPT = typer.Option(None, "--max-time", help="Seconds measured at most per process (timing.max_s).")
+MIN_ITERS_OPT = typer.Option(None, "--min-iters", help="Timed calls at least per process (timing.min_iters).")
+
+
 def _err(msg: str) -> None:
     print(f"twinbench: error: {msg}", file=sys.stderr)
 
@@ -70,18 +99,24 @@ def _overrides(**kw: Any) -> dict[str, Any]:
     return out
 
 
-def _progress_runner(body: Callable[[Callable[[str], None], Callable[[int, int, str], None]], Any]) -> Any:
-    """Give the pipeline a rich progress bar on stderr (plain lines when not a terminal)."""
-    from rich.console import Console
+def _progress_runner(body: Callable[[Callable[[str], None], Callable[[int, int, str], None]], Any],
+                     quiet: bool = False) -> Any:
+    """Give the pipeline a rich progress bar on stderr (plain lines when not a terminal; none when quiet)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = Console(stderr=True)
+    from twinbench.console import make_console
+
+    if quiet:
+        return body(lambda _msg: None, lambda _done, _total, _label: None)
+    console = make_console(stderr=True)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as bar:
         task = bar.add_task("preparing", total=None)
 
         def say(msg: str) -> None:
-            bar.console.print(f"[dim]·[/dim] {msg}")
+            bar.console.print(f"[dim]·[/dim] {msg}", markup=True, highlight=False)
+            if bar.tasks[0].total is None:  # before the cells: the bar names the stage (training epochs, ...)
+                bar.update(task, description=msg[:60])
 
         def progress(done: int, total: int, label: str) -> None:
             bar.update(task, completed=done, total=total, description=f"cells: {label}"[:60])
@@ -129,20 +164,30 @@ def run(
                                  "this machine's lock, instead of waiting."),
     allow_overlap: bool = typer.Option(False, "--allow-overlap", help="Benchmark even while another one runs; "
                                        "both runs record the overlap and flag their cells."),
+    fast: bool = FAST_OPT,
+    rigorous: bool = RIGOROUS_OPT,
+    min_time: Optional[float] = MIN_TIME_OPT,
+    max_time: Optional[float] = MAX_TIME_OPT,
+    min_iters: Optional[int] = MIN_ITERS_OPT,
+    json_out: bool = JSON_OPT,
+    quiet: bool = QUIET_OPT,
 ) -> None:
     """Train, export, benchmark and verify; prints the report's path. Exit 1 on a parity FAIL."""
 
     def body() -> int:
         from twinbench.config import load_config
         from twinbench.pipeline import run as run_pipeline
+        from twinbench.presets import timing_overrides
 
         overrides = _overrides(twins=twin, runtimes=runtime, exporters=exporter, variants=variant, batches=batch,
                                seq_lens=seq_len, threads=threads, devices=device, twin_modules=twin_module,
                                onnx=onnx, out_dir=out)
         if epochs is not None:
             overrides["training"] = {"epochs": epochs}
-        if repeats is not None:
-            overrides["timing"] = {"repeats": repeats}
+        timing = timing_overrides(fast=fast, rigorous=rigorous, repeats=repeats, min_time=min_time,
+                                  max_time=max_time, min_iters=min_iters)
+        if timing:
+            overrides["timing"] = timing
         placement = _overrides(kind=executor or ("ray" if ray_address else None), address=ray_address)
         if placement:
             overrides["executor"] = placement
@@ -165,9 +210,17 @@ def run(
         else:
             cfg = load_config(config, overrides)
         outcome = _progress_runner(lambda say, progress: run_pipeline(
-            cfg, say=say, progress=progress, resume=resume, wait=not no_wait, allow_overlap=allow_overlap))
+            cfg, say=say, progress=progress, resume=resume, wait=not no_wait, allow_overlap=allow_overlap),
+            quiet=quiet)
         from twinbench.reports.load import summary_lines
 
+        code = 1 if outcome.parity_verdict == "FAIL" else 0
+        if json_out:
+            from twinbench.summary import emit, run_summary
+
+            emit(run_summary("run", outcome.run_dir, outcome.parity_verdict, code, report_md=outcome.report_md,
+                             report_html=outcome.report_html))
+            return code
         for line in summary_lines(outcome.run_dir):  # Server max QPS and Offline samples/s per runtime
             print(line)
         print(f"parity: {outcome.parity_verdict}")
@@ -183,35 +236,60 @@ def run(
 def parity(
     run_dir: Path = typer.Argument(..., help="A run directory whose artifacts to verify again."),
     runtime: Optional[List[str]] = RUNTIME_OPT,
+    json_out: bool = JSON_OPT,
+    quiet: bool = QUIET_OPT,
 ) -> None:
     """Parity alone, fast: re-run every artifact of RUN_DIR on the CPU runtimes (no timing). Exit 1 on FAIL."""
 
     def body() -> int:
         from twinbench.pipeline import parity_only
 
-        df, verdict = parity_only(run_dir, runtimes=list(runtime) if runtime else None)
+        df, verdict = _progress_runner(lambda _say, progress: parity_only(
+            run_dir, runtimes=list(runtime) if runtime else None, progress=progress), quiet=quiet)
+        code = 1 if verdict == "FAIL" else 0
+        if json_out:
+            from twinbench.summary import emit, parity_summary
+
+            emit(parity_summary(run_dir, df, verdict, code))
+            return code
         _print_parity(df)
         print(f"parity: {verdict}")
-        return 1 if verdict == "FAIL" else 0
+        return code
 
     _guard(body)
 
 
 def _print_parity(df: Any) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from twinbench.console import make_console
 
     if df is None or not len(df):
         return
     table = Table("twin", "artifact", "runtime", "inputs", "profile", "max_abs", "verdict")
+    reasons = []
     for row in df.itertuples():
         table.add_row(str(row.twin), str(row.artifact), str(row.runtime), str(row.inputs), str(row.profile),
-                      f"{row.max_abs:.2e}" if row.max_abs == row.max_abs else "-", str(row.verdict))
-    Console().print(table)
+                      _sci(row.max_abs), str(row.verdict))
+        error = getattr(row, "error", None)
+        if str(row.verdict) in ("ERROR", "FAIL") and isinstance(error, str) and error:
+            reasons.append(f"{row.twin}/{row.artifact} on {row.runtime}: {error}")
+    make_console().print(table)
+    for line in dict.fromkeys(reasons):  # why a check could not run, once per artifact x runtime
+        print(f"  {line}")
+
+
+def _sci(value: Any) -> str:
+    """A figure as 1.23e-05, or "-" when the check produced none (None, NaN, text)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "-"
+    return f"{number:.2e}" if number == number else "-"
 
 
 @app.command()
-def report(run_dir: Path = typer.Argument(..., help="Run directory (or a pytest-benchmark JSON file).")) -> None:
+def report(run_dir: Path = typer.Argument(..., help="Run directory, pytest-benchmark JSON file or .benchmarks folder.")) -> None:
     """Rebuild report.md and report.html from a run directory alone."""
 
     def body() -> int:
@@ -227,8 +305,8 @@ def report(run_dir: Path = typer.Argument(..., help="Run directory (or a pytest-
 
 @app.command()
 def compare(
-    base: Path = typer.Argument(..., help="Baseline run directory."),
-    candidate: Path = typer.Argument(..., help="Candidate run directory."),
+    base: Path = typer.Argument(..., help="Baseline run directory (or pytest-benchmark JSON file / .benchmarks folder)."),
+    candidate: Path = typer.Argument(..., help="Candidate run directory (or pytest-benchmark JSON / folder)."),
     min_effect: float = typer.Option(0.05, help="Smallest slowdown that counts (0.05 = 5%)."),
     alpha: float = typer.Option(0.01, help="Significance level of the test on the process figures."),
     allow_hardware: bool = typer.Option(False, help="Allow runs from different machines."),
@@ -238,6 +316,8 @@ def compare(
     repeats: Optional[int] = typer.Option(None, "--repeats", help="With --remeasure: worker processes per cell."),
     fail_inconclusive: bool = typer.Option(False, "--fail-inconclusive",
                                            help="Exit 1 on an INCONCLUSIVE cell too (strict gates)."),
+    json_out: bool = JSON_OPT,
+    quiet: bool = QUIET_OPT,
 ) -> None:
     """Per-cell regression verdicts between two runs on process-level figures; exit 1 on a regression."""
 
@@ -250,16 +330,23 @@ def compare(
 
             overrides = {"timing": {"repeats": repeats}} if repeats else None
             oa, ob = _progress_runner(lambda say, progress: remeasure_interleaved(base, candidate, overrides,
-                                                                                   say=say, progress=progress))
+                                                                                   say=say, progress=progress),
+                                      quiet=quiet)
             a, b = oa.run_dir, ob.run_dir
             evidence = f"interleaved re-measurement of both runs' artifacts ({a.name}, {b.name})"
         elif repeats:
             raise ConfigError("--repeats: only with --remeasure (a stored run keeps its own repeats)")
         df = compare_runs(a, b, min_effect=min_effect, alpha=alpha, allow_hardware=allow_hardware,
                           allow_versions=allow_versions, evidence=evidence)
-        print(compare_markdown(df))
         inconclusive = fail_inconclusive and bool((df["verdict"] == "INCONCLUSIVE").any())
-        return 1 if has_regression(df) or inconclusive else 0
+        code = 1 if has_regression(df) or inconclusive else 0
+        if json_out:
+            from twinbench.summary import compare_summary, emit
+
+            emit(compare_summary(df, code, evidence))
+            return code
+        print(compare_markdown(df))
+        return code
 
     _guard(body)
 
@@ -274,6 +361,13 @@ def bench(
     threads: Optional[List[int]] = typer.Option(None, "--threads", help="Thread count (repeatable)."),
     repeats: Optional[int] = typer.Option(None, "--repeats", help="Worker processes per cell (timing.repeats)."),
     out: Optional[str] = typer.Option(None, "--out", help="Folder for the new run directory (default runs/)."),
+    fast: bool = FAST_OPT,
+    rigorous: bool = RIGOROUS_OPT,
+    min_time: Optional[float] = MIN_TIME_OPT,
+    max_time: Optional[float] = MAX_TIME_OPT,
+    min_iters: Optional[int] = MIN_ITERS_OPT,
+    json_out: bool = JSON_OPT,
+    quiet: bool = QUIET_OPT,
 ) -> None:
     """Re-measure RUN_DIR's artifacts on this machine into a new run directory (no training or export).
     For runtime upgrades, A/A checks, and `twinbench hardware` on a run carried to another machine."""
@@ -284,13 +378,24 @@ def bench(
 
         overrides: dict[str, Any] = dict(read_config_file(config)) if config else {}
         overrides.update(_overrides(runtimes=runtime, batches=batch, seq_lens=seq_len, threads=threads, out_dir=out))
-        if repeats is not None:
-            overrides["timing"] = {**dict(overrides.get("timing") or {}), "repeats": repeats}
-        outcome = _progress_runner(lambda say, progress: remeasure_run(run_dir, overrides, say=say, progress=progress))
+        from twinbench.presets import timing_overrides
+
+        timing = timing_overrides(fast=fast, rigorous=rigorous, repeats=repeats, min_time=min_time,
+                                  max_time=max_time, min_iters=min_iters)
+        if timing:
+            overrides["timing"] = {**dict(overrides.get("timing") or {}), **timing}
+        outcome = _progress_runner(lambda say, progress: remeasure_run(run_dir, overrides, say=say, progress=progress),
+                                   quiet=quiet)
+        code = 1 if outcome.parity_verdict == "FAIL" else 0
+        if json_out:
+            from twinbench.summary import emit, run_summary
+
+            emit(run_summary("bench", outcome.run_dir, outcome.parity_verdict, code, report_md=outcome.report_md))
+            return code
         print(f"parity: {outcome.parity_verdict}")
         print(f"report: {outcome.report_md}")
         print(f"run:    {outcome.run_dir}")
-        return 1 if outcome.parity_verdict == "FAIL" else 0
+        return code
 
     _guard(body)
 
@@ -313,20 +418,44 @@ def hardware(
 
 @app.command()
 def history(
-    twin: Optional[str] = typer.Option(None, "--twin"),
-    runtime: Optional[str] = typer.Option(None, "--runtime"),
+    twin: Optional[str] = typer.Option(None, "--twin", "-t"),
+    runtime: Optional[str] = typer.Option(None, "--runtime", "-r"),
     artifact: Optional[str] = typer.Option(None, "--artifact"),
-    store: Optional[Path] = typer.Option(None, "--store", help="History store (default runs/history.parquet)."),
+    exporter: Optional[str] = typer.Option(None, "--exporter", "-e"),
+    precision: Optional[str] = typer.Option(None, "--precision"),
+    device: Optional[str] = typer.Option(None, "--device"),
+    batch: Optional[int] = typer.Option(None, "--batch", "-b"),
+    seq_len: Optional[int] = typer.Option(None, "--seq-len", "-s"),
+    threads: Optional[int] = typer.Option(None, "--threads"),
+    machine: Optional[str] = typer.Option(None, "--machine", help="Fingerprint prefix, CPU model part, host or node tag."),
+    commit: Optional[str] = typer.Option(None, "--commit", help="Git commit (full id)."),
+    config_hash: Optional[str] = typer.Option(None, "--config-hash"),
+    kind: Optional[str] = typer.Option(None, "--kind", help="run or bench."),
+    store: Optional[Path] = typer.Option(None, "--store", help="History store (default $TWINBENCH_HISTORY, else "
+                                         "~/.local/share/twinbench/history.sqlite)."),
+    html: Path = typer.Option(Path("history.html"), "--html", help="Where to write the HTML trend page."),
+    min_effect: float = typer.Option(0.05, "--min-effect", help="Smallest change that counts as a step."),
+    alpha: float = typer.Option(0.01, "--alpha", help="Significance level of the step test."),
+    fail_on_step: bool = typer.Option(False, "--fail-on-step", help="Exit 1 when a cell's latest point is a "
+                                      "slower step (a CI gate)."),
 ) -> None:
-    """A cell's trend across recorded runs."""
+    """Trend per cell across recorded runs (every `run` and `bench` records itself), with steps
+    (a change between consecutive points, tested on process figures) and an HTML page of plots."""
 
     def body() -> int:
+        from twinbench.atomic import write_text
         from twinbench.reports.history import history as load_history
-        from twinbench.reports.history import history_markdown
+        from twinbench.reports.history_report import history_html, history_markdown, trend
 
-        df = load_history(twin=twin, runtime=runtime, artifact=artifact, store=store)
-        print(history_markdown(df))
-        return 0
+        df = load_history(twin=twin, runtime=runtime, artifact=artifact, exporter=exporter, precision=precision,
+                          device=device, batch=batch, seq_len=seq_len, threads=threads, machine=machine,
+                          git_commit=commit, config_hash=config_hash, kind=kind, store=store)
+        print(history_markdown(df, min_effect=min_effect, alpha=alpha))
+        write_text(html, history_html(df, min_effect=min_effect, alpha=alpha))
+        print(f"html: {html}")
+        latest_slower = any(s.verdict == "REGRESSION" and s.index == len(pts) - 1
+                            for _, pts, steps in trend(df, min_effect=min_effect, alpha=alpha) for s in steps)
+        return 1 if fail_on_step and latest_slower else 0
 
     _guard(body)
 

@@ -156,7 +156,7 @@ def _build_twin_artifacts(cfg: RunConfig, resolved: ResolvedTwin, splits: Any, r
 
     twin = resolved.twin
     say(f"training {twin.name} in torch and keras")
-    result = train_twins(twin, splits, TrainRecipe(**dict(cfg.training)))
+    result = train_twins(twin, splits, TrainRecipe(**dict(cfg.training)), progress=say)  # a line per epoch
     history = result.history.copy()
     history.insert(0, "run_id", run_id)
 
@@ -340,12 +340,12 @@ def finish_run(cfg: RunConfig, run_dir: Path, manifest: dict[str, Any], specs: l
     if t0 is not None:
         timings["total_s"] = round(time.perf_counter() - t0, 2)
     update_manifest(run_dir, manifest, status="complete", parity_verdict=verdict, timings=timings)
+    from twinbench.reports.history import record_quietly
+
+    record_quietly(run_dir)  # the history store (reports/history.py; TWINBENCH_HISTORY=off skips it)
     return verdict
 
 
-def _reference_seconds(run_dir: Path) -> float:
-    """Seconds spent on the NumPy reference check (inside build_s; docs/parity.md)."""
-    from twinbench.bench.parity.reference_check import reference_seconds
 def _record_overlaps(run_dir: Path, manifest: dict[str, Any], results: Any) -> None:
     """A run that overlapped another benchmark (`--allow-overlap`, either side) says so in its
     manifest and flags its cells with an `overlap` column, rewriting the results table."""
@@ -359,6 +359,9 @@ def _record_overlaps(run_dir: Path, manifest: dict[str, Any], results: Any) -> N
         write_table(results.assign(overlap=True), run_dir, "results")
 
 
+def _reference_seconds(run_dir: Path) -> float:
+    """Seconds spent on the NumPy reference check (inside build_s; docs/parity.md)."""
+    from twinbench.bench.parity.reference_check import reference_seconds
 
     return reference_seconds(run_dir)
 

@@ -7,12 +7,8 @@ the run directory and two runs can be checked for being from the same machine an
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
-import os
 import platform
 import secrets
-import shutil
-import socket
 import subprocess
 import threading
 from importlib import metadata
@@ -45,66 +41,11 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def _cpuinfo() -> tuple[str, list[str]]:
-    model, flags = platform.processor() or platform.machine(), []
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            key = key.strip()
-            if key == "model name" and model in ("", platform.machine(), platform.processor()):
-                model = value.strip()
-            elif key in ("flags", "Features") and not flags:
-                flags = value.split()
-    except OSError:
-        pass
-    interesting = {"avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16",
-                   "amx_tile", "amx_int8", "asimd", "sve", "f16c"}
-    return model, sorted(f for f in flags if f in interesting)
-
-
-def _memory_gb() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 1024**2, 1)
-    except OSError:
-        pass
-    return None
-
-
-def _gpu() -> dict[str, Any] | None:
-    exe = shutil.which("nvidia-smi")
-    if not exe:
-        return None
-    try:
-        out = subprocess.run([exe, "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if not out:
-        return None
-    name, driver, mem = [s.strip() for s in out.splitlines()[0].split(",")]
-    return {"name": name, "driver": driver, "memory_gb": round(float(mem) / 1024, 1)}
-
-
 def machine_info() -> dict[str, Any]:
-    """CPU, cores, memory, GPU and a fingerprint that identifies this kind of machine."""
-    cpu_model, flags = _cpuinfo()
-    gpu = _gpu()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    os_name = f"{platform.system()} {platform.release()}"
-    key = f"{cpu_model}|{cores}|{gpu['name'] if gpu else '-'}|{platform.system()}|{platform.machine()}"
-    return {
-        "fingerprint": hashlib.sha1(key.encode()).hexdigest()[:16],
-        "host": socket.gethostname(),
-        "os": os_name,
-        "arch": platform.machine(),
-        "cpu_model": cpu_model,
-        "cpu_cores": cores,
-        "cpu_flags": flags,
-        "memory_gb": _memory_gb(),
-        "gpu": gpu,
-    }
+    """CPU (py-cpuinfo), cores, memory, frequency, VM/container, GPU and the fingerprint (twinbench/machine.py)."""
+    from twinbench.machine import machine_info as describe
+
+    return describe()
 
 
 def git_commit(path: Path | None = None) -> str | None:
@@ -114,6 +55,17 @@ def git_commit(path: Path | None = None) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def git_dirty(path: Path | None = None) -> bool | None:
+    """True when tracked files differ from the commit (what ran is not exactly `git_commit`);
+    None outside a git work tree. Untracked files do not count: run directories are often inside."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                             text=True, timeout=10, cwd=path or Path.cwd())
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -135,10 +87,16 @@ def create_run_dir(out_dir: str | Path, config: dict[str, Any], run_id: str | No
         "versions": library_versions(),
         "machine": machine_info(),
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
         "timings": {},
+        "driver": driver_record(),
     }
     write_json_atomic(RunDir(run_dir).manifest, manifest)
     return run_dir, manifest
+
+
+#: The heartbeat thread and the pipeline both rewrite the manifest; one write at a time.
+_MANIFEST_LOCK = threading.Lock()
 
 
 def update_manifest(run_dir: Path, manifest: dict[str, Any], **changes: Any) -> None:
@@ -154,8 +112,3 @@ def heartbeat(run_dir: Path, manifest: dict[str, Any]) -> None:
         driver["heartbeat"] = now_iso()
         manifest["driver"] = driver
         write_json_atomic(RunDir(run_dir).manifest, manifest)
-        "driver": driver_record(),
-#: The heartbeat thread and the pipeline both rewrite the manifest; one write at a time.
-_MANIFEST_LOCK = threading.Lock()
-
-
