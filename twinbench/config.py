@@ -209,11 +209,46 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def _anchored(value: Any, base: Path) -> Any:
+    if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+        return str((base / value).resolve())
+    if isinstance(value, str):
+        return str(Path(value).expanduser())
+    return value
+
+
+def anchor_paths(raw: Mapping[str, Any], base: str | Path) -> dict[str, Any]:
+    """File paths in a config file are relative to that file, so a config works from any folder:
+    `onnx`, `twin_modules` given as files (`.py` or with a `/`; dotted module names stay),
+    `data.path` / `tag_data.path` (a string or a class -> file table) and `embeddings.vectors`.
+    `out_dir` stays relative to the current folder, like `--out` (docs/reliability.md)."""
+    base = Path(base).resolve()
+    out = dict(raw)
+    if isinstance(out.get("onnx"), (str, list)):
+        items = out["onnx"] if isinstance(out["onnx"], list) else [out["onnx"]]
+        out["onnx"] = [_anchored(v, base) for v in items]
+    if isinstance(out.get("twin_modules"), (str, list)):
+        items = out["twin_modules"] if isinstance(out["twin_modules"], list) else [out["twin_modules"]]
+        out["twin_modules"] = [_anchored(v, base) if isinstance(v, str) and (v.endswith(".py") or "/" in v) else v
+                               for v in items]
+    for section in ("data", "tag_data"):
+        table = out.get(section)
+        if isinstance(table, Mapping) and "path" in table:
+            where = table["path"]
+            if isinstance(where, Mapping):
+                where = {k: _anchored(v, base) for k, v in where.items()}
+            out[section] = {**table, "path": _anchored(where, base)}
+    emb = out.get("embeddings")
+    if isinstance(emb, Mapping) and "vectors" in emb:
+        out["embeddings"] = {**emb, "vectors": _anchored(emb["vectors"], base)}
+    return out
+
+
 def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> RunConfig:
     """Defaults, then the file (if any), then CLI overrides (None values are ignored)."""
     cfg = RunConfig()
     if path is not None:
-        cfg = config_from_mapping(read_config_file(path), cfg)
+        cfg = config_from_mapping(anchor_paths(read_config_file(path), Path(path).parent), cfg)
     if overrides:
         cfg = config_from_mapping({k: v for k, v in overrides.items() if v not in (None, (), [])}, cfg)
     return cfg
