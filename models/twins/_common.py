@@ -3,6 +3,7 @@ pretrained) embedding built identically on both sides."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,21 @@ def check_head(cfg: Any) -> None:
     check_positive("num_classes", cfg.num_classes)
     if cfg.head == "sigmoid" and cfg.num_classes != 1:
         raise ValueError(f"num_classes: the sigmoid head has one output, got num_classes={cfg.num_classes}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbeddingConfig:
+    """The fields every built-in twin's config starts with: the token embedding, optionally
+    pretrained (`embedding_matrix`, a .npy path the pipeline fills from `[embeddings]`). Twins
+    subclass it and call `super().__post_init__()` before their own checks."""
+
+    vocab_size: int = DEFAULT_VOCAB
+    embed_dim: int = 16
+    embedding_matrix: str | None = None
+    freeze_embedding: bool = False
+
+    def __post_init__(self) -> None:
+        check_embedding(self)
 
 
 def check_embedding(cfg: Any) -> None:

@@ -107,11 +107,9 @@ def keras_to_torch(km: Any, tm: Any, kind: str, rnn: str = "rnn") -> None:
 
 
 @dataclass(frozen=True)
-class RnnConfig:
+class RnnConfig(c.EmbeddingConfig):
     """Config of the recurrent classifiers; each twin subclasses it only to change a default."""
 
-    vocab_size: int = c.DEFAULT_VOCAB
-    embed_dim: int = 16
     hidden: int = 32
     num_layers: int = 1
     bidirectional: bool = False
@@ -120,8 +118,6 @@ class RnnConfig:
     head_dropout: float = 0.0
     head: str = "logits"
     num_classes: int = 2
-    embedding_matrix: str | None = None
-    freeze_embedding: bool = False
 
     def __post_init__(self) -> None:
         check_rnn(self)

@@ -19,18 +19,14 @@ from twinbench.models.twins import _strategies
 
 
 @dataclass(frozen=True)
-class CnnConfig:
-    vocab_size: int = c.DEFAULT_VOCAB
-    embed_dim: int = 16
+class CnnConfig(c.EmbeddingConfig):
     kernel_sizes: tuple[int, ...] = (3, 4, 5)
     filters: int = 16  # per kernel size
     dropout: float = 0.0  # before the head, training only
     num_classes: int = 2
-    embedding_matrix: str | None = None
-    freeze_embedding: bool = False
 
     def __post_init__(self) -> None:
-        c.check_embedding(self)
+        super().__post_init__()
         if isinstance(self.kernel_sizes, list):  # TOML/JSON give lists; keep the config hashable
             object.__setattr__(self, "kernel_sizes", tuple(self.kernel_sizes))
         if not isinstance(self.kernel_sizes, tuple) or not self.kernel_sizes:

@@ -16,18 +16,14 @@ from twinbench.models.twins import _rnn, _strategies
 
 
 @dataclass(frozen=True)
-class LstmConfig:
-    vocab_size: int = c.DEFAULT_VOCAB
-    embed_dim: int = 16
+class LstmConfig(c.EmbeddingConfig):
     hidden: int = 32
     num_layers: int = 1
     dropout: float = 0.0  # between stacked layers, training only
     num_classes: int = 2
-    embedding_matrix: str | None = None
-    freeze_embedding: bool = False
 
     def __post_init__(self) -> None:
-        c.check_embedding(self)
+        super().__post_init__()
         c.check_positive("hidden", self.hidden)
         c.check_positive("num_layers", self.num_layers)
         c.check_fraction("dropout", self.dropout)

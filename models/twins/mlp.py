@@ -18,20 +18,16 @@ from twinbench.models.twins import _strategies
 
 
 @dataclass(frozen=True)
-class MlpConfig:
-    vocab_size: int = c.DEFAULT_VOCAB
-    embed_dim: int = 16
+class MlpConfig(c.EmbeddingConfig):
     length: int = 16
     hidden: int = 32
     num_hidden_layers: int = 2
     dropout: float = 0.0  # after each hidden layer, training only
     head: str = "logits"
     num_classes: int = 2
-    embedding_matrix: str | None = None
-    freeze_embedding: bool = False
 
     def __post_init__(self) -> None:
-        c.check_embedding(self)
+        super().__post_init__()
         c.check_positive("length", self.length)
         c.check_positive("hidden", self.hidden)
         c.check_positive("num_hidden_layers", self.num_hidden_layers)

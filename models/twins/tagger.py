@@ -16,19 +16,15 @@ from twinbench.models.twins import _rnn, _strategies
 
 
 @dataclass(frozen=True)
-class TaggerConfig:
-    vocab_size: int = c.DEFAULT_VOCAB
-    embed_dim: int = 16
+class TaggerConfig(c.EmbeddingConfig):
     hidden: int = 32
     num_layers: int = 1
     bidirectional: bool = True
     dropout: float = 0.3  # after the recurrent stack (and between layers), training only
     num_tags: int = 8
-    embedding_matrix: str | None = None
-    freeze_embedding: bool = False
 
     def __post_init__(self) -> None:
-        c.check_embedding(self)
+        super().__post_init__()
         c.check_positive("hidden", self.hidden)
         c.check_positive("num_layers", self.num_layers)
         c.check_bool("bidirectional", self.bidirectional)

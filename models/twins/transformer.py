@@ -32,8 +32,7 @@ MIN_HEAD_DIM = 2
 
 
 @dataclass(frozen=True)
-class TransformerConfig:
-    vocab_size: int = c.DEFAULT_VOCAB
+class TransformerConfig(c.EmbeddingConfig):
     embed_dim: int = 32
     num_heads: int = 4
     ff_dim: int = 64
@@ -43,11 +42,9 @@ class TransformerConfig:
     pool: str = "mean"
     layer_norm_eps: float = 1e-5
     num_classes: int = 2
-    embedding_matrix: str | None = None
-    freeze_embedding: bool = False
 
     def __post_init__(self) -> None:
-        c.check_embedding(self)
+        super().__post_init__()
         c.check_positive("num_heads", self.num_heads)
         if self.embed_dim % self.num_heads:
             raise ValueError(f"num_heads: must divide embed_dim={self.embed_dim}, got {self.num_heads}")
