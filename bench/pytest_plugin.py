@@ -6,8 +6,11 @@ and write::
     def test_lstm_ort(twinbench_cell):
         twinbench_cell("artifacts/lstm/torch-dynamo.onnx", batch=8, seq_len=16, twin="lstm")
 
-The fixture opens an ONNX Runtime CPU session with explicit thread counts, feeds random token ids
-(int64 [batch, seq_len]), hands `session.run` to pytest-benchmark's `benchmark` fixture and records
+The fixture reads the artifact's sidecar (`<file>.onnx.json`, written by every twinbench export)
+for the vocabulary size, the twin and exporter names and a fixed sequence length; without a sidecar
+the vocabulary comes from the embedding table feeding on the token input (or `vocab_size=`). It
+opens an ONNX Runtime CPU session with explicit thread counts, feeds random token ids in that
+vocabulary (int64 [batch, seq_len]), hands `session.run` to pytest-benchmark's `benchmark` fixture and records
 the cell identity in `extra_info` (keys `twinbench_*`), so `--benchmark-json` output converts back
 into the results schema (reports/pytest_benchmark.py) and teams can gate with
 `--benchmark-compare-fail=median:10%` as usual.
@@ -15,7 +18,7 @@ into the results schema (reports/pytest_benchmark.py) and teams can gate with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -57,25 +60,91 @@ def _feeds(session: Any, batch: int, seq_len: int, vocab_size: int, seed: int) -
     return feeds
 
 
-def run_cell(benchmark: Any, model: str | Path, *, batch: int = 1, seq_len: int = 16, threads: int = 1,
-             runtime: str = "ort-cpu", vocab_size: int = 100, twin: str | None = None, seed: int = 0,
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the fixture needs to know about a model file: from its sidecar, else from the graph."""
+
+    vocab_size: int | None
+    twin: str
+    artifact: str
+    exporter: str
+    precision: str
+    fixed_seq_len: int | None
+
+
+def _sidecar_facts(path: Path) -> ModelFacts | None:
+    from twinbench.exporters.artifact import Artifact
+
+    side = Path(str(path) + ".json")
+    if not side.is_file():
+        return None
+    try:
+        art = Artifact.read_sidecar(side)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigError(f"twinbench_cell: unreadable sidecar {side} ({exc})") from None
+    vocab = art.twin_config.get("vocab_size")
+    fixed = None
+    for inp in art.meta.get("inputs") or []:
+        shape = inp.get("shape") or []
+        if len(shape) == 2 and isinstance(shape[1], int):
+            fixed = int(shape[1])
+    return ModelFacts(int(vocab) if vocab else None, art.twin, art.name, art.exporter, art.precision, fixed)
+
+
+def _graph_vocab(path: Path) -> int | None:
+    """Rows of the embedding table a token input indexes (Gather(table, tokens)), if there is one."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    inputs = {i.name for i in graph.input}
+    tables = {t.name: list(t.dims) for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Gather" and len(node.input) == 2 and node.input[1] in inputs \
+                and node.input[0] in tables and tables[node.input[0]]:
+            return int(tables[node.input[0]][0])
+    return None
+
+
+def model_facts(path: Path) -> ModelFacts:
+    facts = _sidecar_facts(path)
+    if facts is not None:
+        return facts if facts.vocab_size else replace(facts, vocab_size=_graph_vocab(path))
+    return ModelFacts(_graph_vocab(path), path.parent.name or path.stem, path.stem,
+                      path.stem if path.suffix == ".onnx" else "", "fp32", None)
+
+
+def run_cell(benchmark: Any, model: str | Path, *, batch: int = 1, seq_len: int | None = None, threads: int = 1,
+             runtime: str = "ort-cpu", vocab_size: int | None = None, twin: str | None = None, seed: int = 0,
              artifact: str | None = None) -> CellRun:
-    """Benchmark one ONNX file with pytest-benchmark's `benchmark` fixture; see the module docstring."""
+    """Benchmark one ONNX file with pytest-benchmark's `benchmark` fixture; see the module docstring.
+
+    `seq_len` defaults to the model's fixed length, else 16; `vocab_size` to the sidecar's (or the
+    embedding table's rows)."""
     path = Path(model)
     if runtime not in RUNTIMES:
         raise ConfigError(f"twinbench_cell: runtime {runtime!r} not supported here (supported: {', '.join(RUNTIMES)})")
     if not path.is_file():
         raise ConfigError(f"twinbench_cell: model file not found: {path}")
-    for name, v in (("batch", batch), ("seq_len", seq_len), ("threads", threads)):
+    facts = model_facts(path)
+    if seq_len is None:
+        seq_len = facts.fixed_seq_len or 16
+    elif facts.fixed_seq_len and seq_len != facts.fixed_seq_len:
+        raise ConfigError(f"twinbench_cell: {path.name} takes sequences of exactly {facts.fixed_seq_len} tokens, "
+                          f"got seq_len={seq_len}")
+    vocab = vocab_size or facts.vocab_size
+    if not vocab:
+        raise ConfigError(f"twinbench_cell: no sidecar {path.name}.json and no embedding table found in the graph; "
+                          "pass vocab_size=")
+    for name, v in (("batch", batch), ("seq_len", seq_len), ("threads", threads), ("vocab_size", vocab)):
         if not isinstance(v, int) or v < 1:
             raise ConfigError(f"twinbench_cell: {name} must be a positive integer, got {v!r}")
     session = _session(path, threads)
-    feeds = _feeds(session, batch, seq_len, vocab_size, seed)
+    feeds = _feeds(session, batch, seq_len, vocab, seed)
     benchmark.extra_info.update({
-        "twinbench_twin": twin or path.parent.name or path.stem, "twinbench_artifact": artifact or path.stem,
-        "twinbench_exporter": path.stem if path.suffix == ".onnx" else "", "twinbench_runtime": runtime,
+        "twinbench_twin": twin or facts.twin, "twinbench_artifact": artifact or facts.artifact,
+        "twinbench_exporter": facts.exporter, "twinbench_runtime": runtime,
         "twinbench_device": "cpu", "twinbench_batch": batch, "twinbench_seq_len": seq_len,
-        "twinbench_threads": threads, "twinbench_precision": "fp32",
+        "twinbench_threads": threads, "twinbench_precision": facts.precision, "twinbench_vocab_size": vocab,
     })
 
     def call() -> Any:

@@ -5,26 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from twinbench.atomic import write_text
-from twinbench.errors import RunDirError
 from twinbench.layout import RunDir
 
 
 def build_reports(run_dir: str | Path) -> tuple[Path, Path]:
     """Write report.md and report.html into the run directory; returns their paths.
 
-    A pytest-benchmark JSON file (`--benchmark-json`) is accepted too: it is first converted into a
-    run directory next to it (`<name>.twinbench/`), whose reports are then built."""
+    A pytest-benchmark JSON file (`--benchmark-json`) or a folder of saved sessions (`.benchmarks/`)
+    is accepted too: it is first converted into a run directory next to it (`<name>.twinbench/`),
+    whose reports are then built."""
     from twinbench.reports.html import render_html
     from twinbench.reports.markdown import render_markdown
     from twinbench.reports.tables import load_run
 
-    path = Path(run_dir)
-    if path.is_file() and path.suffix == ".json":
-        from twinbench.reports.pytest_benchmark import to_run_dir
+    from twinbench.reports.pytest_benchmark import as_run_dir
 
-        path = to_run_dir(path)
-    elif path.is_file():
-        raise RunDirError(f"{path}: not a run directory nor a pytest-benchmark .json file")
+    path = as_run_dir(run_dir)  # pytest-benchmark JSON files and .benchmarks/ folders are converted first
     run = load_run(path)
     md, html = RunDir(path).report_md, RunDir(path).report_html
     write_text(md, render_markdown(run))

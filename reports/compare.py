@@ -198,8 +198,10 @@ def compare_runs(base_dir: str | Path, cand_dir: str | Path, *, min_effect: floa
 
     Raises ConfigError when machines / versions differ (unless allowed) and RunDirError when a run
     directory is bad or the runs have no cell in common (the CLI exits 2 for both)."""
+    from twinbench.reports.pytest_benchmark import as_run_dir
     from twinbench.reports.tables import load_run
 
+    base_dir, cand_dir = as_run_dir(base_dir), as_run_dir(cand_dir)  # pytest-benchmark files / folders too
     return compare_loaded(load_run(base_dir), load_run(cand_dir), min_effect=min_effect, alpha=alpha,
                           allow_hardware=allow_hardware, allow_versions=allow_versions, evidence=evidence)
 

@@ -5,6 +5,14 @@ results schema so `twinbench report` renders it and `twinbench compare` can test
 comes from the `twinbench_*` extra_info keys the `twinbench_cell` fixture records
 (bench/pytest_plugin.py); any other benchmark becomes twin = its group (or "pytest"), artifact = its
 test name, runtime "python". Per-round times (`--benchmark-save-data`) become the samples file.
+
+Processes: compare verdicts rest on one figure per worker process (reports/verdicts.py). A
+pytest-benchmark JSON file is ONE pytest session, so ONE process per benchmark: its rounds ran in
+the same process, one after another, and are not independent evidence. So a single file gives one
+process figure per cell (its median) and `twinbench compare a.json b.json` answers INCONCLUSIVE
+("too few valid processes"). A folder of saved sessions (`.benchmarks/`, or any
+`--benchmark-storage` folder) is several processes: every session of the folder's newest commit is
+one process of one run, so three `pytest --benchmark-autosave` sessions per side give verdicts.
 """
 
 from __future__ import annotations
@@ -100,26 +108,113 @@ def _manifest(data: dict[str, Any], run_id: str, source: Path) -> dict[str, Any]
     }
 
 
-def to_run_dir(json_path: str | Path, out_dir: str | Path | None = None) -> Path:
-    """Write a run directory (default `<json name>.twinbench/` beside the file); returns its path.
+def _session_files(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Every pytest-benchmark JSON under `folder` (skipping twinbench's own converted folders)."""
+    out = []
+    for f in sorted(folder.rglob("*.json")):
+        if any(part.endswith(".twinbench") for part in f.relative_to(folder).parts):
+            continue
+        try:
+            out.append((f, read_json(f)))
+        except RunDirError:
+            continue
+    return out
 
-    Re-running it rewrites the directory from the JSON, so it always reflects the file."""
+
+def sessions(path: str | Path) -> list[tuple[Path, dict[str, Any]]]:
+    """The pytest sessions a path stands for, oldest first: a JSON file is one; a folder holds the
+    sessions of its newest commit (by `commit_info.id` and `dirty`)."""
+    path = Path(path)
+    if path.is_file():
+        return [(path, read_json(path))]
+    if not path.is_dir():
+        raise RunDirError(f"{path}: not found")
+    found = _session_files(path)
+    if not found:
+        raise RunDirError(f"{path}: no pytest-benchmark JSON files in the folder")
+    found.sort(key=lambda fd: (str(fd[1].get("datetime", "")), fd[0].name))
+    ci = found[-1][1].get("commit_info") or {}
+    newest = (ci.get("id"), ci.get("dirty"))
+    return [(f, d) for f, d in found
+            if ((d.get("commit_info") or {}).get("id"), (d.get("commit_info") or {}).get("dirty")) == newest]
+
+
+def is_pytest_benchmark(path: str | Path) -> bool:
+    """A pytest-benchmark JSON file, or a folder of them that is not a run directory."""
+    path = Path(path)
+    if path.is_file():
+        return path.suffix == ".json"
+    return path.is_dir() and not (path / "manifest.json").exists() and bool(_session_files(path))
+
+
+def as_run_dir(path: str | Path) -> Path:
+    """The run directory for a path the CLI was given: a run directory as is, pytest-benchmark
+    output (file or folder) converted first."""
+    path = Path(path)
+    if path.is_file() and path.suffix != ".json":
+        raise RunDirError(f"{path}: not a run directory nor a pytest-benchmark .json file")
+    return to_run_dir(path) if is_pytest_benchmark(path) else path
+
+
+def _process_tables(per_cell: dict[tuple, list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                                                          list[dict[str, Any]]]:
+    """Results (headline over sessions), repeats (one row per session) and rounds (one per session,
+    probe 0: pytest-benchmark records no machine state, so every session counts as fast)."""
+    from twinbench.bench.repeats import mde
+
+    results, repeats, rounds = [], [], []
+    for rows in per_cell.values():
+        figs = np.asarray([float(r["p50_ms"]) for r in rows], dtype=np.float64)
+        med = float(np.median(figs))
+        spread = float(1.4826 * np.median(np.abs(figs - med)) / med) if len(figs) > 1 and med > 0 else math.nan
+        head = dict(rows[-1], p50_ms=med, repeats=len(rows), between_spread=spread, mde=mde(spread, len(rows)),
+                    state_fast=1.0, headline=f"median of {len(rows)} pytest session median(s), one process each")
+        results.append(head)
+        for i, r in enumerate(rows):
+            repeats.append(dict(r, repeat=i, fast_p50_ms=r["p50_ms"], rounds=1))
+            rounds.append({**{k: r[k] for k in ("run_id", *CELL_FIELDS)}, "repeat": i, "round": 0, "probe_py_us": 0.0,
+                           "probe_np_us": 0.0, "count": r.get("iterations"), "p50_ms": r["p50_ms"], "fast": True})
+    return results, repeats, rounds
+
+
+def to_run_dir(json_path: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Write a run directory (default `<name>.twinbench/` beside the file or folder); returns its
+    path. Each session is one process (see the module docstring).
+
+    Re-running it rewrites the directory from the JSON, so it always reflects the files."""
     import pandas as pd
 
     from twinbench.reports.tables import write_table
     from twinbench.rundir import write_json_atomic
 
     json_path = Path(json_path)
-    data = read_json(json_path)
-    run_dir = Path(out_dir) if out_dir else json_path.with_name(json_path.stem + ".twinbench")
-    run_id = f"pytest-benchmark-{json_path.stem}"
+    found = sessions(json_path)
+    name = json_path.stem if json_path.is_file() else json_path.name.lstrip(".") or "benchmarks"
+    run_dir = Path(out_dir) if out_dir else json_path.with_name(
+        (json_path.stem if json_path.is_file() else json_path.name) + ".twinbench")
+    run_id = f"pytest-benchmark-{name}"
     (run_dir / "cells").mkdir(parents=True, exist_ok=True)
-    manifest = _manifest(data, run_id, json_path)
+    manifest = _manifest(found[-1][1], run_id, json_path)
+    prints = {_manifest(d, run_id, f)["machine"]["fingerprint"] for f, d in found}
+    if len(prints) > 1:
+        raise RunDirError(f"{json_path}: sessions from {len(prints)} different machines; keep one machine's "
+                          "sessions per folder")
+    manifest["config"]["sessions"] = [str(f) for f, _ in found]
     write_json_atomic(run_dir / "manifest.json", dict(manifest, status="running"))
-    rows = [_row(b, run_id, run_dir, i) for i, b in enumerate(data["benchmarks"]) if isinstance(b, dict)]
-    if not rows:
+    per_cell: dict[tuple, list[dict[str, Any]]] = {}
+    index = 0
+    for _, data in found:
+        for b in data["benchmarks"]:
+            if isinstance(b, dict):
+                row = _row(b, run_id, run_dir, index)
+                index += 1
+                per_cell.setdefault(tuple(row[k] for k in CELL_FIELDS), []).append(row)
+    if not per_cell:
         raise RunDirError(f"{json_path}: no benchmarks in the file")
-    write_table(pd.DataFrame(rows), run_dir, "results")
+    results, repeats, rounds = _process_tables(per_cell)
+    write_table(pd.DataFrame(results), run_dir, "results")
+    write_table(pd.DataFrame(repeats), run_dir, "repeats")
+    write_table(pd.DataFrame(rounds), run_dir, "rounds")
     write_table(pd.DataFrame(), run_dir, "parity")
     write_table(pd.DataFrame(), run_dir, "training")
     write_json_atomic(run_dir / "manifest.json", manifest)

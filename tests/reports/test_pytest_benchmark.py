@@ -98,3 +98,60 @@ def test_plain_benchmark_without_samples(tmp_path: Path) -> None:
     assert row["twin"] == "pytest" and row["artifact"] == "test_sort" and row["p50_ms"] == pytest.approx(1.4)
     df = compare_runs(run.path, run.path)
     assert (df["verdict"] == "INCONCLUSIVE").all()
+
+
+def _session(path: Path, medians_ms: dict[str, float], *, when: str, commit: str = "c0ffee", seed: int = 0) -> Path:
+    """A saved pytest-benchmark session with per-round data (`--benchmark-save-data`)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    benches = []
+    for name, med in medians_ms.items():
+        data = (med / 1e3 * (1 + 0.002 * rng.standard_normal(40))).tolist()
+        benches.append({"group": "tiny", "name": name, "fullname": f"t.py::{name}", "options": {},
+                        "extra_info": {"twinbench_runtime": "ort-cpu", "twinbench_artifact": name},
+                        "stats": {"data": data, "min": min(data), "max": max(data), "mean": sum(data) / 40,
+                                  "stddev": 0.0, "median": sorted(data)[20], "rounds": 40, "total": sum(data)}})
+    doc = {"machine_info": {"node": "h", "cpu": {"brand_raw": "Some CPU", "count": 4}, "system": "Linux",
+                            "machine": "x86_64", "python_version": "3.11.7"},
+           "commit_info": {"id": commit, "dirty": False}, "datetime": when, "version": "5.1.0", "benchmarks": benches}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_sessions_are_processes_and_folders_give_verdicts(tmp_path: Path) -> None:
+    """One JSON file = one pytest session = one process: INCONCLUSIVE with the reason. A folder of
+    three sessions per side gives real verdicts; an older commit's sessions in the folder are left out."""
+    base, cand = tmp_path / "base" / ".benchmarks" / "Linux-CPython-3.11-64bit", tmp_path / "cand"
+    _session(base / "0000_old.json", {"fast": 5.0, "slow": 5.0}, when="2026-11-01T10:00:00", commit="old")
+    for i, jitter in enumerate((1.0, 1.003, 0.997)):
+        _session(base / f"000{i + 1}_base.json", {"fast": 1.0 * jitter, "slow": 1.0 * jitter},
+                 when=f"2026-11-23T10:0{i}:00", seed=i)
+        _session(cand / f"000{i + 1}_cand.json", {"fast": 1.0 * jitter, "slow": 1.3 * jitter},
+                 when=f"2026-11-23T11:0{i}:00", seed=10 + i)
+    one = compare_runs(base / "0001_base.json", cand / "0001_cand.json")
+    assert (one["verdict"] == "INCONCLUSIVE").all() and one["note"].str.contains("too few valid processes").all()
+    df = compare_runs(tmp_path / "base" / ".benchmarks", cand).set_index("artifact")
+    assert df.loc["slow", "verdict"] == "REGRESSION" and df.loc["fast", "verdict"] in ("SAME", "INCONCLUSIVE")
+    assert df.loc["fast", "verdict"] != "REGRESSION" and df.loc["slow", "n_base"] == 3
+    run = load_run(tmp_path / "base" / ".benchmarks.twinbench")
+    assert len(run.manifest["config"]["sessions"]) == 3  # the old commit's session is not a process
+    assert run.results.set_index("artifact").loc["fast", "repeats"] == 3
+    md, _ = build_reports(cand)  # `twinbench report FOLDER`
+    assert md.parent == tmp_path / "cand.twinbench"
+
+
+def test_fixture_reads_the_sidecar(tmp_path: Path) -> None:
+    """Without vocab_size=, the sidecar's vocabulary decides the token ids (the crash of issue 16:
+    ids beyond a 56-word table), and its twin/exporter names label the cell."""
+    from twinbench.bench.pytest_plugin import model_facts
+    from twinbench.exporters.artifact import Artifact
+
+    model = tiny_onnx(tmp_path / "artifacts" / "lstm" / "torch-dynamo.onnx", vocab=7)
+    assert model_facts(model).vocab_size == 7  # no sidecar: the embedding table's rows
+    Artifact(name="torch-dynamo", kind="onnx", path="artifacts/lstm/torch-dynamo.onnx", twin="lstm",
+             source="torch", exporter="torch-dynamo", twin_config={"vocab_size": 5},
+             meta={"inputs": [{"name": "tokens", "dtype": "int64", "shape": ["batch", "seq"]}]}).write_sidecar(tmp_path)
+    facts = model_facts(model)
+    assert (facts.vocab_size, facts.twin, facts.exporter, facts.fixed_seq_len) == (5, "lstm", "torch-dynamo", None)
