@@ -460,6 +460,39 @@ def history(
     _guard(body)
 
 
+@app.command("check-system")
+def check_system(
+    seconds: float = typer.Option(3.0, "--seconds", help="How long to watch the machine's fast/slow state."),
+    json_out: bool = JSON_OPT,
+) -> None:
+    """What on this machine makes timings noisy (governor, turbo, load, busy processes, steal, slow state).
+    Always exits 0: the verdict is advice, not a failure."""
+
+    def body() -> int:
+        from twinbench.check_system import as_dict, check, verdict
+
+        findings = check(seconds)
+        if json_out:
+            from twinbench.summary import emit
+
+            emit(as_dict(findings))
+            return 0
+        from rich.table import Table
+
+        from twinbench.console import make_console
+
+        table = Table("check", "value", "", "advice")
+        marks = {"ok": "ok", "warn": "[bold yellow]WARN[/]", "info": "[dim]info[/]"}
+        for f in findings:
+            table.add_row(f.name, f.value, marks[f.level], f.advice)
+        console = make_console()
+        console.print(table)
+        console.print(verdict(findings), markup=False)
+        return 0
+
+    _guard(body)
+
+
 @app.command("list")
 def list_cmd(
     twin_module: Optional[List[str]] = typer.Option(None, "--twin-module", help="Module/.py registering twins."),
