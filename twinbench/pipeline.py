@@ -314,6 +314,7 @@ def finish_run(cfg: RunConfig, run_dir: Path, manifest: dict[str, Any], specs: l
     from twinbench.bench.parity.table import parity_cross_table, parity_table
     from twinbench.bench.parity.verdict import overall_verdict
     from twinbench.bench.repeats import aggregate
+    from twinbench.machine import row_fingerprints
     from twinbench.reports.tables import write_table
 
     run_id = manifest["run_id"]
@@ -322,6 +323,8 @@ def finish_run(cfg: RunConfig, run_dir: Path, manifest: dict[str, Any], specs: l
     results = pd.concat([pd.DataFrame(list(extra_rows)), cells], ignore_index=True)
     for table in (results, repeats, rounds):
         table["run_id"] = run_id
+    for table in (results, repeats):  # which machine measured each row (a Ray node's own, else this one)
+        table["machine_fingerprint"] = row_fingerprints(table.get("machine_info"), manifest, len(table))
     write_table(results, run_dir, "results")
     if len(load):
         write_table(load.assign(run_id=run_id), run_dir, "load")
