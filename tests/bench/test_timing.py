@@ -13,13 +13,15 @@ from twinbench.errors import ConfigError
 
 def test_defaults() -> None:
     p = TimingPlan()
-    assert (p.warmup_iters, p.warmup_s, p.min_iters, p.min_s, p.max_s, p.max_cv) == (5, 0.2, 30, 1.0, 10.0, 0.5)
+    assert (p.warmup_iters, p.warmup_s, p.min_iters, p.min_s, p.max_s) == (5, 0.2, 30, 1.0, 10.0)
+    assert (p.round_s, p.repeats, p.max_spread, p.max_between) == (0.05, 1, 0.5, 0.1)
     assert TimingPlan.from_dict(p.to_dict()) == p
 
 
 @pytest.mark.parametrize("field,value", [
     ("warmup_iters", -1), ("warmup_iters", 1.5), ("warmup_s", -0.1), ("min_iters", 0), ("min_iters", True),
-    ("min_s", -1.0), ("max_s", 0), ("max_s", float("nan")), ("max_cv", 0.0), ("max_cv", "x"),
+    ("min_s", -1.0), ("max_s", 0), ("max_s", float("nan")), ("max_spread", 0.0), ("max_spread", "x"),
+    ("repeats", 0), ("repeats", 2.5), ("round_s", 0), ("max_between", -1.0),
 ])
 def test_plan_rejects_bad_values_naming_the_field(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=field):

@@ -17,7 +17,7 @@ from twinbench.bench.executors import get_executor
 from twinbench.bench.runner import run_cells
 from twinbench.bench.worker import make_inputs, run_cell
 
-PLAN = TimingPlan(warmup_iters=2, warmup_s=0.0, min_iters=5, min_s=0.05, max_s=1.0, max_cv=1e9)
+PLAN = TimingPlan(warmup_iters=2, warmup_s=0.0, min_iters=5, min_s=0.05, max_s=1.0, max_spread=1e9)
 
 
 def _specs(tiny_run, runtimes, **kw):
