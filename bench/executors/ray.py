@@ -8,9 +8,13 @@ Ray places and retries; this module only says what a cell needs and what comes b
   "hw:cpu-a") copies every cell once per tag (`<cell_id>.<tag>`, column `machine`) and each copy
   asks for a sliver of its tag, so it runs only on that kind of node.
 - **Honest timing.** A Ray worker is reused between tasks and Ray sets OMP_NUM_THREADS in it, so
-  nothing is timed there: the task (max_calls=1) unpacks the shipped files into a temporary run
-  directory and runs the cell in a fresh worker process (`shipping.run_shipped` -> `local.spawn`)
-  with Ray's variables removed. Inputs travel through the object store; no shared filesystem.
+  nothing is timed there: the task only unpacks the shipped files into a temporary run directory
+  and runs the cell in a fresh worker process (`shipping.run_shipped` -> `local.spawn`) with Ray's
+  variables removed, then waits, as the local executor's parent process does. The Ray worker is
+  thus a launcher, and reusing it changes nothing a cell measures; a new Ray worker per cell
+  (`worker_per_cell`, Ray's max_calls=1) cost about 2 s per cell on a loaded 2-core machine, which
+  is most of the run's time for small cells, so it is off by default. Inputs travel through the
+  object store; no shared filesystem.
 - **Faults.** A node lost mid-cell: Ray retries the task (`retries` times) on a node with the same
   resources, i.e. the same kind. When none is left alive for `lost_grace_s`, or retries run out,
   the cell becomes a failed row with the reason; rows already landed stay on disk.
@@ -71,8 +75,8 @@ def per_machine(specs: Iterable[CellSpec], machines: Iterable[str]) -> list[Cell
 
 
 def node_task(spec: dict[str, Any], refs: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-    """Runs in a Ray worker on the node (max_calls=1): fetch the shipped files, run the cell in a
-    fresh process, return its files and this node's machine info."""
+    """Runs in a Ray worker on the node: fetch the shipped files, run the cell in a fresh process,
+    return its files and this node's machine info."""
     import ray
 
     from twinbench.rundir import library_versions, machine_info
@@ -80,7 +84,7 @@ def node_task(spec: dict[str, Any], refs: dict[str, Any], timeout_s: float) -> d
     names = list(refs)
     blobs = ray.get([refs[n] for n in names])
     for var in RAY_WORKER_ENV:
-        os.environ.pop(var, None)  # this worker process is discarded after the task
+        os.environ.pop(var, None)  # Ray sets it again before each task; the cell's process must not inherit it
     result = run_shipped(spec, dict(zip(names, blobs)), timeout_s)
     ctx = ray.get_runtime_context()
     result["machine_info"] = dict(machine_info(), versions=library_versions(), node_id=ctx.get_node_id(),
@@ -101,7 +105,7 @@ class RayExecutor:
 
     def __init__(self, address: str | None = None, machines: Iterable[str] = (), retries: int = 2,
                  timeout_s: float = 300, lost_grace_s: float = 60, poll_s: float = 1.0,
-                 stall_s: float | None = None) -> None:
+                 stall_s: float | None = None, worker_per_cell: bool = False) -> None:
         if isinstance(machines, str):
             machines = [machines]
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -115,6 +119,7 @@ class RayExecutor:
         self.timeout_s = float(timeout_s)
         self.lost_grace_s = float(lost_grace_s)
         self.poll_s = float(poll_s)
+        self.worker_per_cell = bool(worker_per_cell)
         # no result at all for this long means the cluster is gone: fail what is left
         self.stall_s = float(stall_s) if stall_s else (self.timeout_s + 120.0) * (retries + 1)
         self._queue: list[CellSpec] = []
@@ -144,8 +149,8 @@ class RayExecutor:
                                   "`ray start --head` (docs/scale-out.md)") from None
             self._owns = True
         self._ray = ray
-        # exported once; max_calls=1: each task gets a new Ray worker, discarded afterwards
-        self._task = ray.remote(max_calls=1)(node_task)
+        # exported once; with worker_per_cell each task gets a new Ray worker (max_calls=1)
+        self._task = ray.remote(max_calls=1)(node_task) if self.worker_per_cell else ray.remote(node_task)
         self._check_cluster()
         return ray
 
@@ -267,7 +272,7 @@ class RayExecutor:
 @register_executor("ray")
 def ray_executor(address: str | None = None, machines: Iterable[str] = (), retries: int = 2,
                  timeout_s: float = 300, lost_grace_s: float = 60, poll_s: float = 1.0,
-                 stall_s: float | None = None, **options: Any) -> RayExecutor:
+                 stall_s: float | None = None, worker_per_cell: bool = False, **options: Any) -> RayExecutor:
     """`[executor] kind = "ray"`: `address` (default $RAY_ADDRESS, else a cluster started on this
     machine), `machines` (resource tags), `retries` per lost node, `timeout_s` per cell."""
     import importlib.util
@@ -277,7 +282,8 @@ def ray_executor(address: str | None = None, machines: Iterable[str] = (), retri
     unknown = sorted(set(options) - {"group_untimed"})
     if unknown:
         raise ConfigError(f"executor ray: unknown option(s) {', '.join(unknown)} "
-                          "(known: address, machines, retries, timeout_s, lost_grace_s, poll_s, stall_s)")
+                          "(known: address, machines, retries, timeout_s, lost_grace_s, poll_s, stall_s, "
+                          "worker_per_cell)")
     return RayExecutor(address=address, machines=machines, retries=retries, timeout_s=timeout_s,
-                       lost_grace_s=lost_grace_s, poll_s=poll_s, stall_s=stall_s)
+                       lost_grace_s=lost_grace_s, poll_s=poll_s, stall_s=stall_s, worker_per_cell=worker_per_cell)
 

@@ -161,7 +161,7 @@ def test_every_cell_runs_once_on_each_kind_of_machine(cluster_run: Any) -> None:
     from twinbench.layout import RunDir
 
     specs = _specs(cluster_run, ["ort-cpu"], QUICK)
-    df = run_cells(specs, _ray(machines=["hw:cpu-a", "hw:cpu-b"]))
+    df = run_cells(specs, _ray(machines=["hw:cpu-a", "hw:cpu-b"], worker_per_cell=True))  # max_calls=1 path
     assert len(df) == 2 * len(specs)
     assert df.status.isin(["ok", "invalid"]).all(), df[["machine", "status", "error"]]
     assert sorted(df.machine) == sorted(["hw:cpu-a", "hw:cpu-b"] * len(specs))
