@@ -238,12 +238,20 @@ def parity(
     runtime: Optional[List[str]] = RUNTIME_OPT,
     json_out: bool = JSON_OPT,
     quiet: bool = QUIET_OPT,
+    onnx: Optional[Path] = typer.Option(None, "--onnx", help="Judge this ONNX file (optimised, quantised, edited) "
+                                        "against --twin's golden in RUN_DIR instead."),
+    judged_twin: Optional[str] = typer.Option(None, "--twin", "-t", help="With --onnx: the twin whose golden judges it."),
 ) -> None:
-    """Parity alone, fast: re-run every artifact of RUN_DIR on the CPU runtimes (no timing). Exit 1 on FAIL."""
+    """Parity alone, fast: re-run every artifact of RUN_DIR on the CPU runtimes (no timing). Exit 1 on FAIL.
+    With --onnx FILE --twin NAME: is FILE still NAME's model? (first diverging layer on FAIL)."""
 
     def body() -> int:
         from twinbench.pipeline import parity_only
 
+        if (onnx is None) != (judged_twin is None):
+            raise ConfigError("--onnx and --twin go together: the file to judge and the twin whose golden judges it")
+        if onnx is not None:
+            return _judge(run_dir, onnx, str(judged_twin), runtime, json_out, quiet)
         df, verdict = _progress_runner(lambda _say, progress: parity_only(
             run_dir, runtimes=list(runtime) if runtime else None, progress=progress), quiet=quiet)
         code = 1 if verdict == "FAIL" else 0
@@ -257,6 +265,26 @@ def parity(
         return code
 
     _guard(body)
+
+
+def _judge(run_dir: Path, onnx: Path, twin: str, runtime: Optional[List[str]], json_out: bool, quiet: bool) -> int:
+    from twinbench.judge import judge
+
+    result = _progress_runner(lambda _say, progress: judge(
+        run_dir, onnx, twin, runtimes=list(runtime) if runtime else None, progress=progress), quiet=quiet)
+    code = 1 if result.verdict == "FAIL" else 0
+    if json_out:
+        from twinbench.summary import emit, parity_summary
+
+        emit({**parity_summary(result.where, result.parity, result.verdict, code),
+              "first_divergent_layer": result.divergent})
+        return code
+    _print_parity(result.parity)
+    for line in result.divergent:
+        print(f"first diverging layer: {line}")
+    print(f"saved:  {result.where}")
+    print(f"parity: {result.verdict}")
+    return code
 
 
 def _print_parity(df: Any) -> None:

@@ -245,10 +245,17 @@ def anchor_paths(raw: Mapping[str, Any], base: str | Path) -> dict[str, Any]:
 
 
 def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> RunConfig:
-    """Defaults, then the file (if any), then CLI overrides (None values are ignored)."""
-    cfg = RunConfig()
-    if path is not None:
-        cfg = config_from_mapping(anchor_paths(read_config_file(path), Path(path).parent), cfg)
-    if overrides:
-        cfg = config_from_mapping({k: v for k, v in overrides.items() if v not in (None, (), [])}, cfg)
-    return cfg
+    """Defaults, then the file (if any), then CLI overrides (None values are ignored), checked as
+    one mapping (so `twins = []` in a file with `--onnx` on the command line is an ONNX-only run).
+    ONNX files given without any twin (file or `-t`) benchmark just those files: no default twin."""
+    raw = anchor_paths(read_config_file(path), Path(path).parent) if path is not None else {}
+    merged = dict(raw)
+    for key, value in (overrides or {}).items():
+        if value in (None, (), []):
+            continue
+        if key in _DICT_FIELDS and isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            value = {**merged[key], **value}
+        merged[key] = value
+    if merged.get("onnx") and "twins" not in merged:
+        merged["twins"] = []
+    return config_from_mapping(merged, RunConfig())

@@ -219,10 +219,10 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
 
     run_id = cfg.run_id or new_run_id()
     if resume is None:
-        preflight(cfg, run_id)  # out dir writable, run id free, ONNX files usable
+        inputs = preflight(cfg, run_id)  # out dir writable, run id free, ONNX files usable
     else:
-        for path in cfg.onnx:
-            check_onnx_file(path)
+        inputs = [check_onnx_file(path) for path in cfg.onnx]
+    cfg = _onnx_only_shapes(cfg, inputs)
     if not wait and not allow_overlap:
         from twinbench.benchlock import check_free
 
@@ -392,6 +392,23 @@ def _seq_lens(cfg: RunConfig, data: dict[str, Any]) -> list[int]:
     return lens or [16]
 
 
+def _onnx_only_shapes(cfg: RunConfig, inputs: list[dict[str, Any]]) -> RunConfig:
+    """An ONNX-only run (no twins) takes the shapes its files fix: a fixed sequence length when
+    none was asked (else 16), a fixed batch when the batches are the defaults."""
+    import dataclasses
+
+    if cfg.twins or not inputs:
+        return cfg
+    changes: dict[str, Any] = {}
+    fixed_seq = {s["shape"][1] for s in inputs if len(s["shape"]) == 2 and isinstance(s["shape"][1], int)}
+    fixed_batch = {s["shape"][0] for s in inputs if len(s["shape"]) == 2 and isinstance(s["shape"][0], int)}
+    if not cfg.seq_lens and len(fixed_seq) == 1:
+        changes["seq_lens"] = tuple(fixed_seq)
+    if cfg.batches == RunConfig().batches and len(fixed_batch) == 1:
+        changes["batches"] = tuple(fixed_batch)
+    return dataclasses.replace(cfg, **changes) if changes else cfg
+
+
 def _user_onnx_artifacts(cfg: RunConfig, run_dir: Path) -> list[Any]:
     if not cfg.onnx:
         return []
@@ -406,13 +423,14 @@ PARITY_CELLS = "parity_only"
 
 def parity_only(run_dir: str | Path, *, runtimes: list[str] | None = None, threads: int = 1,
                 settings: dict[str, dict[str, Any]] | None = None, executor: Any = None,
-                localize_failures: bool = True, progress: Callable[[int, int, str], None] | None = None
-                ) -> tuple[Any, str]:
+                localize_failures: bool = True, progress: Callable[[int, int, str], None] | None = None,
+                only: Any = None) -> tuple[Any, str]:
     """`twinbench parity`: every artifact of a run directory on every CPU runtime, untimed, through
     the same planner, runner and worker as a run; judged by the same parity table.
 
     Runtime settings are the run's (manifest `config.runtime_settings`) updated by `settings`, so a
-    re-check computes in the precision the benchmark did. Returns (parity DataFrame, verdict)."""
+    re-check computes in the precision the benchmark did. `only`: artifact names to check (the
+    rest stay available to localisation, e.g. `twinbench parity --onnx`). Returns (parity DataFrame, verdict)."""
     import json
     import shutil
 
@@ -433,9 +451,11 @@ def parity_only(run_dir: str | Path, *, runtimes: list[str] | None = None, threa
             continue
         for side in sorted(twin_dir.glob("*.json")):
             try:
-                artifacts.append(Artifact.read_sidecar(side))
+                art = Artifact.read_sidecar(side)
             except (OSError, ValueError, TypeError) as exc:
                 raise RunDirError(f"{side}: unreadable artifact sidecar ({exc})") from None
+            if only is None or art.name in only:
+                artifacts.append(art)
     if not artifacts:
         raise RunDirError(f"{layout.artifacts}: no artifacts with golden.npz and parity_inputs.npz")
     names = list(runtimes) if runtimes else sorted(RUNTIMES)
