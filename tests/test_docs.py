@@ -170,4 +170,5 @@ def test_readme_api_snippet_runs(tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=900,
                          env=dict(os.environ, TWINBENCH_HISTORY=str(tmp_path / "h.sqlite")))
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert "verdict" in res.stdout and "p50_ms" in res.stdout
+    # pandas cuts wide frames to 80 columns when piped, so only the narrow tables are looked for
+    assert "p50_ms" in res.stdout and " run " in res.stdout and " bench " in res.stdout
