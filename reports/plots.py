@@ -15,6 +15,11 @@ from twinbench.reports.format import text
 
 #: Verdict -> mark drawn on the parity heat map.
 MARKS = {"PASS": "ok", "FAIL": "FAIL", "ERROR": "ERR", "SKIP": "skip"}
+#: How an invalid cell (status "invalid": its figure is not reliable) is drawn in every timing plot.
+INVALID_COLOR = "#d62728"
+INVALID_LABEL = "invalid cell (not reliable)"
+#: Legend text size (points): readable when the page is shown at a normal window width.
+LEGEND_SIZE = 9
 
 
 def _plt() -> Any:
@@ -31,7 +36,25 @@ def _timed(run: Any, twin: str) -> Any:
     ok = df["status"].map(text).isin(["ok", "invalid"]) & df["p50_ms"].notna() & (df["twin"].map(text) == twin)
     df = df[ok].copy()
     df["label"] = df["artifact"].map(text) + " @ " + df["runtime"].map(text) + " " + df["device"].map(text)
+    df["invalid"] = df["status"].map(text) == "invalid"
     return df
+
+
+def _legend_below(fig: Any, handles: list[Any], labels: list[str]) -> None:
+    """One legend for the whole figure, under the plots, in as many columns as fit: long labels
+    ("model.onnx @ ort-cpu cpu") stay whole instead of squeezing the plot or running off it."""
+    if not handles:
+        return
+    longest = max(len(label) for label in labels)
+    width_in = fig.get_figwidth()
+    ncol = max(1, min(len(labels), int(width_in * 72 / (LEGEND_SIZE * 0.6 * longest + 40))))
+    fig.legend(handles, labels, loc="outside lower center", ncol=ncol, fontsize=LEGEND_SIZE, frameon=False)
+
+
+def _invalid_handle() -> Any:
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], marker="x", color=INVALID_COLOR, linestyle="none", markersize=9, markeredgewidth=2)
 
 
 def _lines(run: Any, twin: str, x: str, panel: str) -> Any:
@@ -40,20 +63,29 @@ def _lines(run: Any, twin: str, x: str, panel: str) -> Any:
         return None
     plt = _plt()
     panels = sorted(df[panel].unique())
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 1.8, 3.4), squeeze=False)
+    n_labels = df["label"].nunique()
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(7.0, 4.2 * len(panels)), 3.4 + 0.25 * n_labels),
+                             squeeze=False, layout="constrained")
+    handles: dict[str, Any] = {}
     for ax, pv in zip(axes[0], panels):
         sub = df[df[panel] == pv]
         for label, g in sub.groupby("label", sort=True):
-            g = g.groupby(x)["p50_ms"].median().sort_index()
-            ax.plot(g.index, g.values, marker="o", label=label)
+            med = g.groupby(x)["p50_ms"].median().sort_index()
+            (line,) = ax.plot(med.index, med.values, marker="o", label=label)
+            handles.setdefault(label, line)
+            bad = g[g["invalid"]].groupby(x)["p50_ms"].median()
+            if len(bad):  # the median drawn above, crossed out where any of its cells is invalid
+                ax.plot(bad.index, med.loc[bad.index].values, marker="x", color=INVALID_COLOR, linestyle="none",
+                        markersize=9, markeredgewidth=2, zorder=5)
+                handles.setdefault(INVALID_LABEL, _invalid_handle())
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel(x)
         ax.set_ylabel("p50 latency (ms)")
-        ax.set_title(f"{twin}: {panel} {pv}", fontsize=9)
+        ax.set_title(f"{twin}: {panel} {pv}", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    fig.tight_layout()
+    order = sorted(handles, key=lambda k: (k == INVALID_LABEL, k))
+    _legend_below(fig, [handles[k] for k in order], order)
     return fig
 
 
@@ -71,22 +103,39 @@ def throughput(run: Any, twin: str) -> Any:
     if not len(df):
         return None
     df = df[df["seq_len"] == df["seq_len"].max()]
+    from matplotlib.patches import Patch
+
     plt = _plt()
     labels = sorted(df["label"].unique())
     batches = sorted(df["batch"].unique())
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(batches) * max(1, len(labels)) / 3 + 3), 3.6))
+    fig, ax = plt.subplots(figsize=(max(7.0, 1.2 * len(batches) * max(1, len(labels)) / 3 + 3),
+                                    3.6 + 0.25 * len(labels)), layout="constrained")
     width = 0.8 / max(1, len(labels))
+    handles, names = [], []
+    any_invalid = False
     for i, label in enumerate(labels):
-        g = df[df["label"] == label].groupby("batch")["throughput_sps"].median()
+        sub = df[df["label"] == label]
+        g = sub.groupby("batch")["throughput_sps"].median()
+        bad = sub.groupby("batch")["invalid"].any()
         xs = [batches.index(b) + i * width for b in g.index]
-        ax.bar(xs, g.values, width=width, label=label)
+        bars = ax.bar(xs, g.values, width=width, label=label)
+        handles.append(Patch(facecolor=bars.patches[0].get_facecolor()))  # the plain colour, hatched or not
+        names.append(label)
+        for bar, b in zip(bars, g.index):
+            if bad.get(b, False):  # invalid: hatched, red edge
+                bar.set_hatch("xx")
+                bar.set_edgecolor(INVALID_COLOR)
+                bar.set_alpha(0.55)
+                any_invalid = True
+    if any_invalid:
+        handles.append(Patch(facecolor="white", edgecolor=INVALID_COLOR, hatch="xx"))
+        names.append(INVALID_LABEL)
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(batches))], [str(b) for b in batches])
     ax.set_xlabel("batch")
     ax.set_ylabel("sequences / s")
-    ax.set_title(f"{twin}: throughput at seq_len {int(df['seq_len'].max())}", fontsize=9)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    ax.set_title(f"{twin}: throughput at seq_len {int(df['seq_len'].max())}", fontsize=10)
     ax.grid(True, axis="y", alpha=0.3)
-    fig.tight_layout()
+    _legend_below(fig, handles, names)
     return fig
 
 
@@ -98,24 +147,33 @@ def distribution(run: Any, twin: str) -> Any:
     batch = df["batch"].min()
     df = df[df["batch"] == batch]
     df = df[df["seq_len"] == df["seq_len"].max()].sort_values("p50_ms")
-    data, labels = [], []
+    data, labels, invalid = [], [], []
     for row in df.itertuples():
         ns = run.samples(row)
         if len(ns):
             data.append(ns / 1e6)
-            labels.append(row.label)
+            labels.append(f"{row.label} (INVALID)" if row.invalid else row.label)
+            invalid.append(bool(row.invalid))
     if not data:
         return None
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(data) + 1.6))
-    ax.boxplot(data, vert=False, showfliers=True, flierprops={"markersize": 2})
-    ax.set_yticks(range(1, len(labels) + 1), labels, fontsize=7)
+    fig, ax = plt.subplots(figsize=(8.5, 0.45 * len(data) + 1.8), layout="constrained")
+    box = ax.boxplot(data, vert=False, showfliers=True, flierprops={"markersize": 2},
+                     patch_artist=True)
+    for patch, bad in zip(box["boxes"], invalid):
+        patch.set_facecolor("#f6d3d3" if bad else "#dde6f3")
+        patch.set_edgecolor(INVALID_COLOR if bad else "#1f4e8c")
+        if bad:
+            patch.set_hatch("//")
+    ax.set_yticks(range(1, len(labels) + 1), labels, fontsize=LEGEND_SIZE)
+    for tick, bad in zip(ax.get_yticklabels(), invalid):
+        if bad:
+            tick.set_color(INVALID_COLOR)
     ax.set_xscale("log")
     ax.set_xlabel("latency per iteration (ms)")
-    ax.set_title(f"{twin}: latency distribution, batch {int(batch)}, seq_len {int(df['seq_len'].max())}",
-                 fontsize=9)
+    ax.set_title(f"{twin}: latency distribution, batch {int(batch)}, seq_len {int(df['seq_len'].max())}"
+                 + (" (red, hatched: invalid cells)" if any(invalid) else ""), fontsize=10)
     ax.grid(True, axis="x", which="both", alpha=0.3)
-    fig.tight_layout()
     return fig
 
 
@@ -177,7 +235,7 @@ def training(run: Any, twin: str) -> Any:
     ax2.set_ylabel("accuracy")
     for ax in (ax1, ax2):
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=LEGEND_SIZE - 1)
     ax1.set_title(f"{twin}: loss", fontsize=9)
     ax2.set_title(f"{twin}: validation accuracy", fontsize=9)
     fig.tight_layout()
@@ -194,7 +252,7 @@ PLOTS: dict[str, Callable[[Any, str], Any]] = {
 }
 
 
-def png_base64(fig: Any, dpi: int = 80) -> str:
+def png_base64(fig: Any, dpi: int = 100) -> str:
     """The figure as base64 PNG text (then closed, so many plots do not pile up in memory)."""
     plt = _plt()
     buf = io.BytesIO()
