@@ -418,7 +418,8 @@ def bench(
         if json_out:
             from twinbench.summary import emit, run_summary
 
-            emit(run_summary("bench", outcome.run_dir, outcome.parity_verdict, code, report_md=outcome.report_md))
+            emit(run_summary("bench", outcome.run_dir, outcome.parity_verdict, code, report_md=outcome.report_md,
+                             report_html=outcome.report_html))
             return code
         print(f"parity: {outcome.parity_verdict}")
         print(f"report: {outcome.report_md}")
