@@ -12,17 +12,17 @@ def _config_text(config: Any) -> str:
 
 
 def print_listing(twin_modules: list[str]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from twinbench.bench.runtimes import list_runtimes
+    from twinbench.console import make_console
     from twinbench.exporters import EXPORTERS
     from twinbench.exporters.variants import VARIANTS
     from twinbench.models.registry import get_twin, list_twins, load_twin_module
 
     for mod in twin_modules:
         load_twin_module(mod)
-    console = Console()
+    console = make_console()  # full width in a pipe: no cut cells
     twins = Table("twin", "task", "config", title="Twins", show_lines=True)
     for name in list_twins():
         twin = get_twin(name)
