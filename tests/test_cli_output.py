@@ -144,3 +144,11 @@ def test_run_json_summary_fields(json_run: tuple[dict, str, Path]) -> None:
     doc = json.loads(cmp.stdout)
     assert doc["command"] == "compare" and doc["regression"] is False and sum(doc["verdicts"].values()) > 0
     assert cmp.returncode == doc["exit_code"] == 0
+
+
+def test_json_error_is_still_one_json_object() -> None:
+    proc = twinbench("run", "-t", "no-such-twin", "--json")
+    assert proc.returncode == 2
+    doc = json.loads(proc.stdout)
+    assert doc == {"command": "run", "exit_code": 2, "error": doc["error"]} and "no-such-twin" in doc["error"]
+    assert proc.stderr.strip().splitlines()[-1].startswith("twinbench: error: unknown twin")

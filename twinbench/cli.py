@@ -59,20 +59,27 @@ def _err(msg: str) -> None:
     print(f"twinbench: error: {msg}", file=sys.stderr)
 
 
-def _guard(fn: Callable[[], int]) -> None:
-    """Run a command body; map errors to one line and an exit code."""
+def _guard(fn: Callable[[], int], json_command: str | None = None) -> None:
+    """Run a command body; map errors to one line and an exit code. With `--json` (`json_command`
+    set) a failure also prints one JSON object on stdout, so a CI step always has something to parse."""
+
+    def fail(code: int, msg: str) -> typer.Exit:
+        _err(msg)
+        if json_command:
+            from twinbench.summary import emit
+
+            emit({"command": json_command, "exit_code": code, "error": msg})
+        return typer.Exit(code)
+
     try:
         code = fn()
     except TwinbenchError as exc:
-        _err(summary(exc) or type(exc).__name__)
-        raise typer.Exit(exc.exit_code) from None
+        raise fail(exc.exit_code, summary(exc) or type(exc).__name__) from None
     except KeyboardInterrupt:
-        _err("interrupted")
-        raise typer.Exit(130) from None
+        raise fail(130, "interrupted") from None
     except Exception as exc:  # a bug: keep the traceback, show one line
         log = _error_log(traceback.format_exc())
-        _err(f"internal error: {one_line(exc)} (traceback in {log})")
-        raise typer.Exit(INTERNAL_ERROR) from None
+        raise fail(INTERNAL_ERROR, f"internal error: {one_line(exc)} (traceback in {log})") from None
     raise typer.Exit(code)
 
 
@@ -229,7 +236,7 @@ def run(
             print(f"html:   {outcome.report_html}")
         return 1 if outcome.parity_verdict == "FAIL" else 0
 
-    _guard(body)
+    _guard(body, "run" if json_out else None)
 
 
 @app.command()
@@ -264,7 +271,7 @@ def parity(
         print(f"parity: {verdict}")
         return code
 
-    _guard(body)
+    _guard(body, "parity" if json_out else None)
 
 
 def _judge(run_dir: Path, onnx: Path, twin: str, runtime: Optional[List[str]], json_out: bool, quiet: bool) -> int:
@@ -376,7 +383,7 @@ def compare(
         print(compare_markdown(df))
         return code
 
-    _guard(body)
+    _guard(body, "compare" if json_out else None)
 
 
 @app.command()
@@ -426,7 +433,7 @@ def bench(
         print(f"run:    {outcome.run_dir}")
         return code
 
-    _guard(body)
+    _guard(body, "bench" if json_out else None)
 
 
 @app.command()
@@ -519,7 +526,7 @@ def check_system(
         console.print(verdict(findings), markup=False)
         return 0
 
-    _guard(body)
+    _guard(body, "check-system" if json_out else None)
 
 
 @app.command("list")
