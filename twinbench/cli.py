@@ -171,6 +171,8 @@ def run(
                                  "this machine's lock, instead of waiting."),
     allow_overlap: bool = typer.Option(False, "--allow-overlap", help="Benchmark even while another one runs; "
                                        "both runs record the overlap and flag their cells."),
+    check: bool = typer.Option(False, "--check", help="Only check the config, data, vectors, ONNX files, out "
+                               "dir and run id (what a run checks before any training); make nothing."),
     fast: bool = FAST_OPT,
     rigorous: bool = RIGOROUS_OPT,
     min_time: Optional[float] = MIN_TIME_OPT,
@@ -216,6 +218,10 @@ def run(
             cfg = open_for_resume(resume)[0]
         else:
             cfg = load_config(config, overrides)
+        if check:
+            run_pipeline(cfg, say=lambda _msg: None, resume=resume, check_only=True)
+            print("config: OK (nothing was trained or written)")
+            return 0
         outcome = _progress_runner(lambda say, progress: run_pipeline(
             cfg, say=say, progress=progress, resume=resume, wait=not no_wait, allow_overlap=allow_overlap),
             quiet=quiet)

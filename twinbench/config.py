@@ -140,6 +140,25 @@ _TUPLE_FIELDS = {"twin_modules", "exporters", "variants", "onnx", "runtimes", "d
 _DICT_FIELDS = {"data", "tag_data", "embeddings", "training", "timing", "runtime_settings", "load", "executor"}
 
 
+#: List fields of names or paths (the rest of _TUPLE_FIELDS are integers, checked in __post_init__).
+_NAME_FIELDS = {"twin_modules", "exporters", "variants", "onnx", "runtimes", "devices", "scenarios", "machines"}
+#: Scalar fields and the types they accept.
+_SCALARS: dict[str, tuple[type, ...]] = {"opset": (int,), "parity": (bool,), "calibration": (bool,),
+                                         "isolate": (bool,), "cell_timeout_s": (int, float), "out_dir": (str,),
+                                         "run_id": (str,)}
+
+
+def _check_scalar(key: str, value: Any) -> None:
+    kinds = _SCALARS.get(key)
+    if kinds is None:
+        return
+    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        names = " or ".join(k.__name__ for k in kinds)
+        raise ConfigError(f"{key}: expected {names}, got {type(value).__name__} {value!r}")
+    if isinstance(value, str) and not value:
+        raise ConfigError(f"{key}: must not be empty")
+
+
 def _parse_twins(value: Any) -> tuple[TwinSpec, ...]:
     if isinstance(value, (str, dict)):
         value = [value]
@@ -173,6 +192,10 @@ def config_from_mapping(raw: Mapping[str, Any], base: RunConfig | None = None) -
             changes[key] = _parse_twins(value)
         elif key in _TUPLE_FIELDS:
             seq = value if isinstance(value, (list, tuple)) else [value]
+            if key in _NAME_FIELDS:
+                bad = [v for v in seq if not isinstance(v, str) or not v]
+                if bad:
+                    raise ConfigError(f"{key}: every entry must be a non-empty string, got {bad[0]!r}")
             changes[key] = tuple(seq)
         elif key in _DICT_FIELDS:
             if not isinstance(value, Mapping):
@@ -181,6 +204,7 @@ def config_from_mapping(raw: Mapping[str, Any], base: RunConfig | None = None) -
             merged.update(value)
             changes[key] = merged
         else:
+            _check_scalar(key, value)
             changes[key] = value
     try:
         return dataclasses.replace(base, **changes)

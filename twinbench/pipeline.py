@@ -196,12 +196,14 @@ def _build_twin_artifacts(cfg: RunConfig, resolved: ResolvedTwin, splits: Any, r
 
 
 def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str], None] | None = None,
-        resume: str | Path | None = None, wait: bool = True, allow_overlap: bool = False) -> RunOutcome:
+        resume: str | Path | None = None, wait: bool = True, allow_overlap: bool = False,
+        check_only: bool = False) -> RunOutcome | None:
     """Run the whole pipeline; returns where the run directory and reports are.
 
     `resume`: an interrupted run directory to continue (cfg from `resume.open_for_resume`); its
     complete twin builds and finished cells are kept. `wait` / `allow_overlap`: what to do when
-    another benchmark holds this machine's lock (twinbench/benchlock.py)."""
+    another benchmark holds this machine's lock (twinbench/benchlock.py). `check_only`: every check
+    before the run directory, then None (`twinbench run --check`)."""
     from twinbench.bench.cells import plan_cells
     from twinbench.bench.executors.base import expand_cells
     from twinbench.bench.timing import TimingPlan
@@ -233,6 +235,8 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
     pretrained, matrices, coverage = _load_pretrained(cfg, data, planned_dir, say)
     twins = [resolve_twin(spec, data[tasks[spec.name]], pretrained.get(tasks[spec.name])) for spec in cfg.twins]
     check_matrix(cfg, twins, _seq_lens(cfg, data))
+    if check_only:
+        return None
     from twinbench.benchlock import bench_lock
     from twinbench.liveness import Heartbeat
     from twinbench.resume import load_build, reopen, run_remaining, save_build
