@@ -204,3 +204,23 @@ def row_fingerprints(machine_infos: Any, manifest: dict[str, Any], n: int) -> li
         fp = info.get("fingerprint") if isinstance(info, dict) else None
         out.append(str(fp) if fp else local)
     return out
+
+
+def summary_rows(machine: dict[str, Any]) -> list[tuple[str, str]]:
+    """Report header rows for the details recorded since py-cpuinfo (none for an older manifest)."""
+    rows: list[tuple[str, str]] = []
+    cpu = machine.get("cpu") or {}
+    if cpu and not cpu.get("error"):
+        caches = ", ".join(f"{name} {cpu[key]} KB" for name, key in (("L1d", "l1_data_cache_kb"),
+                           ("L2", "l2_cache_kb"), ("L3", "l3_cache_kb")) if cpu.get(key))
+        clock = f"{cpu['hz_advertised_ghz']} GHz" if cpu.get("hz_advertised_ghz") else "clock unknown"
+        rows.append(("CPU details", f"{cpu.get('vendor') or '?'} family {cpu.get('family')} model {cpu.get('model')}, "
+                                    f"{clock}; {caches or 'caches unknown'}; {len(machine.get('cpu_flags') or [])} flags"))
+    freq = machine.get("frequency")
+    if isinstance(freq, dict):
+        turbo = {True: "on", False: "off", None: "not exposed"}[freq.get("turbo")]
+        rows.append(("frequency", f"governor {freq.get('governor') or 'not exposed'}, turbo {turbo}"))
+    virt = machine.get("virtualization")
+    if isinstance(virt, dict):
+        rows.append(("virtualization", ", ".join(f"{k} {v}" for k, v in virt.items() if v) or "bare metal"))
+    return rows
