@@ -152,3 +152,12 @@ def test_json_error_is_still_one_json_object() -> None:
     doc = json.loads(proc.stdout)
     assert doc == {"command": "run", "exit_code": 2, "error": doc["error"]} and "no-such-twin" in doc["error"]
     assert proc.stderr.strip().splitlines()[-1].startswith("twinbench: error: unknown twin")
+
+
+def test_report_header_rows_only_where_recorded() -> None:
+    from twinbench.machine import summary_rows
+
+    assert summary_rows({"cpu_model": "old manifest", "cpu_cores": 2}) == []
+    rows = dict(summary_rows(machine_info()))
+    assert set(rows) == {"CPU details", "frequency", "virtualization"}
+    assert "governor" in rows["frequency"] and "flags" in rows["CPU details"]
