@@ -133,7 +133,10 @@ def remeasure(source: str | Path, overrides: Mapping[str, Any] | None = None, *,
     try:
         say(f"benchmarking {len(p.specs)} cells ({len(p.skipped)} skipped) in fresh worker processes")
         t = time.perf_counter()
-        processes = run_cells(p.specs, make_executor(p.cfg), progress=progress)
+        from twinbench.benchlock import bench_lock
+
+        with bench_lock(p.run_dir.name, p.run_dir, say=say):  # one benchmark at a time on this machine
+            processes = run_cells(p.specs, make_executor(p.cfg), progress=progress)
     except BaseException as exc:
         update_manifest(p.run_dir, p.manifest, status="failed", error=one_line(exc))
         raise
@@ -162,7 +165,10 @@ def remeasure_interleaved(base: str | Path, cand: str | Path, overrides: Mapping
     say(f"benchmarking {len(specs)} cells of both runs, interleaved")
     t = time.perf_counter()
     try:
-        processes = run_cells(specs, make_executor(pa.cfg), progress=progress)
+        from twinbench.benchlock import bench_lock
+
+        with bench_lock(pa.run_dir.name, pa.run_dir, say=say):  # one benchmark at a time on this machine
+            processes = run_cells(specs, make_executor(pa.cfg), progress=progress)
     except BaseException as exc:
         for p in (pa, pb):
             update_manifest(p.run_dir, p.manifest, status="failed", error=one_line(exc))
