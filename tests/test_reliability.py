@@ -324,3 +324,35 @@ def test_onnx_only_run_benchmarks_just_the_file_at_its_shapes(tmp_path: Path) ->
     results = pd.read_parquet(tmp_path / "runs" / "oo" / "results.parquet")
     assert set(results["twin"]) == {"user"} and set(results["artifact"]) == {"tiny"}
     assert sorted(results["batch"]) == [1, 2] and set(results["seq_len"]) == {8}  # the file's fixed length
+
+
+@pytest.mark.slow
+def test_allow_overlap_is_recorded_in_both_runs(tmp_path: Path) -> None:
+    """Two real runs: the second overlaps the first's benchmark on purpose; both manifests say so
+    and both runs' cells carry the `overlap` flag."""
+    import pandas as pd
+
+    (tmp_path / "h.toml").write_text('run_id = "first"\n' + FAST.replace("batches = [1, 2, 3]", "batches = [1, 2, 3, 4, 5]"))
+    first = subprocess.Popen([sys.executable, "-m", "twinbench", "run", "h.toml"], cwd=tmp_path, env=_env(tmp_path),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = tmp_path / "cache" / "bench.lock"
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline and first.poll() is None:
+        if lock.is_file() and '"run_id": "first"' in lock.read_text():
+            break
+        time.sleep(0.2)
+    assert first.poll() is None, "the first run ended before the overlap"
+    tiny_onnx(tmp_path / "tiny.onnx")
+    (tmp_path / "s.toml").write_text('run_id = "second"\nbatches = [1]\ncalibration = false\nout_dir = "runs"\n'
+                                     '[timing]\nmin_iters = 5\nmin_s = 0.05\nmax_s = 0.3\nrepeats = 1\n')
+    second = tb(tmp_path, "run", "s.toml", "--onnx", "tiny.onnx", "-r", "ort-cpu", "--allow-overlap")
+    out, err = first.communicate(timeout=600)
+    assert second.returncode == 0 and first.returncode == 0, second.stderr + err
+    assert "overlapping as asked" in second.stderr
+    runs = tmp_path / "runs"
+    m1 = json.loads((runs / "first" / "manifest.json").read_text())
+    m2 = json.loads((runs / "second" / "manifest.json").read_text())
+    assert m2["overlap"]["with"]["run_id"] == "first" and m2["overlap"]["with"]["pid"] == first.pid
+    assert [o["run_id"] for o in m1["overlapped_by"]] == ["second"]
+    for name in ("first", "second"):
+        assert pd.read_parquet(runs / name / "results.parquet")["overlap"].all()
