@@ -356,3 +356,12 @@ def test_allow_overlap_is_recorded_in_both_runs(tmp_path: Path) -> None:
     assert [o["run_id"] for o in m1["overlapped_by"]] == ["second"]
     for name in ("first", "second"):
         assert pd.read_parquet(runs / name / "results.parquet")["overlap"].all()
+
+
+def test_empty_twins_in_a_config_with_onnx_on_the_command_line_is_an_onnx_only_run(tmp_path: Path) -> None:
+    tiny_onnx(tmp_path / "tiny.onnx")
+    (tmp_path / "c.toml").write_text('twins = []\nout_dir = "runs"\n')
+    proc = tb(tmp_path, "run", "c.toml", "--onnx", "tiny.onnx", "-r", "ort-cpu", "--check")
+    assert proc.returncode == 0 and "config: OK" in proc.stdout, proc.stdout + proc.stderr
+    assert not (tmp_path / "runs").exists()
+    one_line_error(tb(tmp_path, "run", "c.toml", "--check"), 2, "at least one twin")

@@ -76,7 +76,12 @@ def create_run_dir(out_dir: str | Path, config: dict[str, Any], run_id: str | No
     """Make runs/<id>/ with a manifest in status "running"; returns the path and the manifest."""
     run_id = run_id or new_run_id()
     run_dir = Path(out_dir) / run_id
-    run_dir.mkdir(parents=True, exist_ok=False)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:  # made since the pre-flight check (another run with the same id)
+        from twinbench.errors import ConfigError
+
+        raise ConfigError(f"run_id: {str(run_dir)!r} already exists (choose another run_id)") from None
     RunDir(run_dir).ensure()
     manifest = {
         "schema_version": SCHEMA_VERSION,
