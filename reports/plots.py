@@ -139,6 +139,14 @@ def throughput(run: Any, twin: str) -> Any:
     return fig
 
 
+def _horizontal() -> dict[str, Any]:
+    """Horizontal boxes: `orientation=` from matplotlib 3.10 (where `vert=` is deprecated), else `vert=False`."""
+    import matplotlib
+
+    major, minor = (int(p) for p in matplotlib.__version__.split(".")[:2])
+    return {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
+
+
 def distribution(run: Any, twin: str) -> Any:
     """Box plots of the per-iteration samples at the smallest batch and longest sequence."""
     df = _timed(run, twin)
@@ -158,8 +166,7 @@ def distribution(run: Any, twin: str) -> Any:
         return None
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8.5, 0.45 * len(data) + 1.8), layout="constrained")
-    box = ax.boxplot(data, vert=False, showfliers=True, flierprops={"markersize": 2},
-                     patch_artist=True)
+    box = ax.boxplot(data, showfliers=True, flierprops={"markersize": 2}, patch_artist=True, **_horizontal())
     for patch, bad in zip(box["boxes"], invalid):
         patch.set_facecolor("#f6d3d3" if bad else "#dde6f3")
         patch.set_edgecolor(INVALID_COLOR if bad else "#1f4e8c")
