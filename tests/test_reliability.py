@@ -132,6 +132,7 @@ def test_killed_run_reads_interrupted_and_resumes_with_every_cell_once(tmp_path:
     proc.wait()
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "running" and manifest["driver"]["pid"] == proc.pid
+    assert manifest["driver"]["heartbeat"] > manifest["driver"]["started"]  # the heartbeat thread ran
     measured = len(_rows(run_dir))
     assert 1 <= measured < 3
 
