@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from twinbench.reports.format import fnum, is_missing, text
+from twinbench.reports.plots import legend_below
 from twinbench.reports.sections import Figure, Heading, Para, table
 
 #: Latency columns by LoadGen percentile: the bound's percentile is read from these.
@@ -140,7 +141,7 @@ def latency_vs_qps(run: Any, twin: str) -> Any:
     if not len(df):
         return None
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(8.5, 4.2))
+    fig, ax = plt.subplots(figsize=(8.5, 4.6), layout="constrained")
     for i, (label, g) in enumerate(sorted(df.groupby(df.apply(_label, axis=1)), key=lambda kv: kv[0])):
         g = g.sort_values("target_qps")
         y = g.apply(bound_latency, axis=1)
@@ -159,8 +160,7 @@ def latency_vs_qps(run: Any, twin: str) -> Any:
     ax.set_ylabel(f"p{'/'.join(f'{p:g}' for p in pct)} latency (ms)")
     ax.set_title(f"{twin}: Server latency vs load (filled: VALID, hollow: INVALID; dashed: bound)", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    fig.tight_layout()
+    legend_below(fig, *ax.get_legend_handles_labels())
     return fig
 
 
@@ -178,7 +178,8 @@ def offline_throughput(run: Any, twin: str) -> Any:
     labels = sorted({lab for lab, _ in best.index})
     configs = sorted({c for _, c in best.index}, key=lambda c: (int(c.split()[0][1:]), int(c.split()[1][1:])))
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(labels) * max(1, len(configs)) / 2 + 3), 3.8))
+    fig, ax = plt.subplots(figsize=(max(7.0, 1.1 * len(labels) * max(1, len(configs)) / 2 + 3), 4.4),
+                           layout="constrained")
     width = 0.8 / max(1, len(configs))
     for j, c in enumerate(configs):
         xs = [i + j * width for i, lab in enumerate(labels) if (lab, c) in best.index]
@@ -187,9 +188,8 @@ def offline_throughput(run: Any, twin: str) -> Any:
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(labels))], labels, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("samples / s")
     ax.set_title(f"{twin}: Offline throughput (LoadGen, VALID runs)", fontsize=9)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     ax.grid(True, axis="y", alpha=0.3)
-    fig.tight_layout()
+    legend_below(fig, *ax.get_legend_handles_labels())
     return fig
 
 

@@ -40,7 +40,7 @@ def _timed(run: Any, twin: str) -> Any:
     return df
 
 
-def _legend_below(fig: Any, handles: list[Any], labels: list[str]) -> None:
+def legend_below(fig: Any, handles: list[Any], labels: list[str]) -> None:
     """One legend for the whole figure, under the plots, in as many columns as fit: long labels
     ("model.onnx @ ort-cpu cpu") stay whole instead of squeezing the plot or running off it."""
     if not handles:
@@ -85,7 +85,7 @@ def _lines(run: Any, twin: str, x: str, panel: str) -> Any:
         ax.set_title(f"{twin}: {panel} {pv}", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
     order = sorted(handles, key=lambda k: (k == INVALID_LABEL, k))
-    _legend_below(fig, [handles[k] for k in order], order)
+    legend_below(fig, [handles[k] for k in order], order)
     return fig
 
 
@@ -135,7 +135,7 @@ def throughput(run: Any, twin: str) -> Any:
     ax.set_ylabel("sequences / s")
     ax.set_title(f"{twin}: throughput at seq_len {int(df['seq_len'].max())}", fontsize=10)
     ax.grid(True, axis="y", alpha=0.3)
-    _legend_below(fig, handles, names)
+    legend_below(fig, handles, names)
     return fig
 
 
