@@ -1,6 +1,7 @@
 """Facts about this machine that change timings, recorded with every run.
 
-The CPU comes from py-cpuinfo (model, every flag, caches, clock) rather than our own parsing; the
+The CPU comes from py-cpuinfo2 (module `cpuinfo`: the maintained fork of py-cpuinfo that
+pytest-benchmark also uses; model, every flag, caches, clock) rather than our own parsing; the
 rest is read from /proc and /sys where the kernel exposes it (a VM or container often hides the
 frequency governor and turbo: those keys are then None, never guessed). The `fingerprint` keeps
 its meaning across versions: a hash of CPU model | cores | GPU | OS | arch, with the model read
