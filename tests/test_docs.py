@@ -4,7 +4,7 @@ How each is checked (fast unless marked slow):
 - `make X`: the target exists in the Makefile (running it installs a venv: minutes).
 - `twinbench ...`: every line is PARSED by the real CLI (click's own parser: the verb, every option,
   every value's type), because running most of them trains models. The cheap ones are also RUN:
-  `twinbench list`, `twinbench history ...` (on a store filled with recorded runs),
+  `twinbench --version`, `list`, `check-system`, `twinbench history ...` (on a store filled with recorded runs),
   `twinbench report/compare` on the pytest-benchmark JSON of the example below.
 - `pytest ...` and the `twinbench_cell` example: RUN as written, on an ONNX file with a twinbench
   sidecar put where the example's `runs/<id>/...` path points.
@@ -70,6 +70,10 @@ def test_readme_command_is_valid(line: str) -> None:
     if argv[0] == "make":
         targets = re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), flags=re.M)
         assert all(t in targets for t in argv[1:] if "=" not in t), f"{line}: no such make target"
+    elif argv[0] == "twinbench" and argv[1:] == ["--version"]:
+        res = subprocess.run([sys.executable, "-m", "twinbench", "--version"], capture_output=True, text=True,
+                             timeout=60)  # run: it is instant
+        assert res.returncode == 0 and res.stdout.startswith("twinbench "), res.stdout + res.stderr
     elif argv[0] == "twinbench":
         group = get_command(app)
         with click.Context(group) as ctx:
@@ -100,6 +104,8 @@ def test_readme_list_and_history_run(tmp_path: Path) -> None:
     for i, slow in enumerate((1.0, 1.0, 1.3)):
         record(make_run(tmp_path / "runs", f"2026112{i}-100000-00000{i}", seed=i, slowdown=slow), store)
     assert _cli("list", cwd=tmp_path).returncode == 0
+    if any(c.startswith("twinbench check-system") for c in COMMANDS):
+        assert _cli("check-system", cwd=tmp_path).returncode == 0
     lines = [c for c in COMMANDS if c.startswith("twinbench history")]
     assert lines
     for line in lines:
