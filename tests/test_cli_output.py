@@ -161,3 +161,18 @@ def test_report_header_rows_only_where_recorded() -> None:
     rows = dict(summary_rows(machine_info()))
     assert set(rows) == {"CPU details", "frequency", "virtualization"}
     assert "governor" in rows["frequency"] and "flags" in rows["CPU details"]
+
+
+def test_check_system_judgements() -> None:
+    from twinbench.check_system import Finding, _busy, _governor, _states, _steal, _turbo, verdict
+
+    assert _steal([100, 0, 0, 800, 0, 0, 0, 0], [150, 0, 0, 900, 0, 0, 0, 50]).level == "warn"  # 50/200 stolen
+    assert _steal([100, 0, 0, 800, 0, 0, 0, 0], [200, 0, 0, 900, 0, 0, 0, 0]).level == "ok"
+    hz = os.sysconf("SC_CLK_TCK")
+    busy = _busy({1: ("a", 0), 2: ("b", 0)}, {1: ("a", hz), 2: ("b", hz // 100)}, 1.0)
+    assert busy.level == "warn" and "a[1] 100%" in busy.value and "b[2]" not in busy.value
+    assert _governor("powersave").level == "warn" and _governor("performance").level == "ok"
+    assert _governor(None).level == "info" and _turbo(True).level == "warn" and _turbo(False).level == "ok"
+    assert _states({"rounds": 10, "slow_fraction": 0.3, "flips": 4, "slow_over_fast": 1.7}).level == "warn"
+    assert verdict([Finding("x", "1", "ok"), Finding("y", "2", "info")]).startswith("verdict: QUIET")
+    assert verdict([Finding("x", "1", "warn")]) == "verdict: NOISY: 1 finding(s) make timings noisy (x)"

@@ -77,7 +77,7 @@ def probe_states(seconds: float = 3.0) -> dict[str, Any]:
 
 def check(seconds: float = 3.0) -> list[Finding]:
     """Every finding, the probe window included (about `seconds` long)."""
-    from twinbench.machine import cores, frequency, virtualization
+    from twinbench.machine import cores, frequency, memory, virtualization
 
     n = cores()
     freq = frequency()
@@ -91,6 +91,11 @@ def check(seconds: float = 3.0) -> list[Finding]:
     where = ", ".join(f"{k} {v}" for k, v in virt.items() if v) or "bare metal"
     out.append(Finding("virtualization", where, "info",
                        "a VM's vCPUs share host cores: watch steal time and the slow state" if virt["vm"] else ""))
+    mem = memory()
+    if mem["total_gb"] and mem["available_gb"] is not None:
+        low = mem["available_gb"] < 0.1 * mem["total_gb"]
+        out.append(Finding("memory available", f"{mem['available_gb']} of {mem['total_gb']} GB", "warn" if low else "ok",
+                           "little free memory: the page cache and swapping disturb timings" if low else ""))
     load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     out.append(Finding("load average (1 min)", f"{load1:.2f} on {n} CPUs",
                        "warn" if load1 >= 0.5 * n else "ok",
