@@ -366,3 +366,30 @@ def test_empty_twins_in_a_config_with_onnx_on_the_command_line_is_an_onnx_only_r
     assert proc.returncode == 0 and "config: OK" in proc.stdout, proc.stdout + proc.stderr
     assert not (tmp_path / "runs").exists()
     one_line_error(tb(tmp_path, "run", "c.toml", "--check"), 2, "at least one twin")
+
+
+def test_resume_reads_command_line_paths_from_the_run_s_folder(tmp_path: Path) -> None:
+    """A run started with `--onnx tiny.onnx` in one folder resumes from another: the manifest
+    records the folder (`cwd`) its command-line paths were relative to. (The driver here is a
+    short-lived process that only makes the run directory, then is gone.)"""
+    tiny_onnx(tmp_path / "tiny.onnx")
+    make = textwrap.dedent("""
+        from twinbench.config import load_config
+        from twinbench.rundir import create_run_dir
+        cfg = load_config(None, {"onnx": ("tiny.onnx",), "runtimes": ("ort-cpu",)})
+        create_run_dir("runs", cfg.to_dict(), "r2")
+    """)
+    subprocess.run([sys.executable, "-c", make], cwd=tmp_path, env=_env(tmp_path), check=True, timeout=120)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "twinbench", "run", "--resume", str(tmp_path / "runs" / "r2"),
+                           "--check"], capture_output=True, text=True, cwd=elsewhere, env=_env(tmp_path), timeout=120)
+    assert proc.returncode == 0 and "config: OK" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_resume_refuses_a_run_whose_driver_is_alive(tmp_path: Path) -> None:
+    from twinbench.config import load_config
+    from twinbench.rundir import create_run_dir
+
+    made, _ = create_run_dir(tmp_path / "runs", load_config().to_dict(), "alive")  # this test process drives it
+    one_line_error(tb(tmp_path, "run", "--resume", str(made)), 2, f"is still running (pid {os.getpid()}")

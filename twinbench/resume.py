@@ -39,7 +39,9 @@ def open_for_resume(run_dir: str | Path) -> tuple[Any, dict[str, Any]]:
     if manifest.get("status") == "running" and driver_alive(manifest.get("driver")) is not False:
         driver = manifest.get("driver") or {}
         raise ConfigError(f"--resume: {run_dir} is still running (pid {driver.get('pid')} on {driver.get('host')})")
-    raw = dict(manifest.get("config") or {})
+    from twinbench.config import anchor_paths
+
+    raw = anchor_paths(dict(manifest.get("config") or {}), manifest.get("cwd") or ".")  # command-line paths
     raw.update(run_id=run_dir.name, out_dir=str(run_dir.parent))
     return config_from_mapping(raw), manifest
 

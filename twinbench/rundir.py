@@ -7,6 +7,7 @@ the run directory and two runs can be checked for being from the same machine an
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import platform
 import secrets
 import subprocess
@@ -95,6 +96,7 @@ def create_run_dir(out_dir: str | Path, config: dict[str, Any], run_id: str | No
         "git_dirty": git_dirty(),
         "timings": {},
         "driver": driver_record(),
+        "cwd": os.getcwd(),  # what relative paths given on the command line were relative to (--resume)
     }
     write_json_atomic(RunDir(run_dir).manifest, manifest)
     return run_dir, manifest
