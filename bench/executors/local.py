@@ -46,8 +46,13 @@ def describe_exit(rc: int) -> str:
 
 
 def _last_log_line(log: Path) -> str:
+    """The worker's last words, skipping TensorFlow/absl INFO and WARNING chatter, so a crash is
+    reported by its reason and not by the last oneDNN notice."""
+    from twinbench.quiet import is_noise
+
     try:
-        lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+        lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines()
+                 if ln.strip() and not is_noise(ln.encode())]
     except OSError:
         return ""
     return lines[-1][:300] if lines else ""
