@@ -261,7 +261,8 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
         vocab_sizes: dict[str, int] = {}
         for resolved in twins:
             splits = data[resolved.task]
-            built = load_build(run_dir, resolved.twin.name) if resume is not None else None
+            record = load_build(run_dir, resolved.twin.name) if resume is not None else None
+            built = TwinBuild(*record) if record is not None else None
             if built is None:
                 built = _build_twin_artifacts(cfg, resolved, splits, run_dir, run_id, say)
                 save_build(run_dir, resolved.twin.name, built)

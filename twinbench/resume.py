@@ -119,12 +119,12 @@ def save_build(run_dir: Path, twin: str, build: Any) -> None:
         "history": build.history.to_dict("records"), "params": build.params.to_dict("records")})
 
 
-def load_build(run_dir: Path, twin: str) -> Any | None:
-    """The recorded build of `twin` when it and every file it names are present, else None."""
+def load_build(run_dir: Path, twin: str) -> tuple[list[Any], list[dict[str, Any]], Any, Any] | None:
+    """The recorded build of `twin` when it and every file it names are present, else None:
+    (artifacts, failure rows, training history, params), the fields of pipeline.TwinBuild."""
     import pandas as pd
 
     from twinbench.exporters.artifact import Artifact
-    from twinbench.pipeline import TwinBuild
 
     layout = RunDir(run_dir)
     try:
@@ -135,5 +135,5 @@ def load_build(run_dir: Path, twin: str) -> Any | None:
     needed = [layout.golden(twin), layout.parity_inputs(twin), *(Path(run_dir) / a.path for a in artifacts)]
     if not all(p.exists() for p in needed):
         return None
-    return TwinBuild(artifacts, list(record.get("failures") or []), pd.DataFrame(record.get("history") or []),
-                     pd.DataFrame(record.get("params") or []))
+    return (artifacts, list(record.get("failures") or []), pd.DataFrame(record.get("history") or []),
+            pd.DataFrame(record.get("params") or []))
