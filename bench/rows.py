@@ -74,7 +74,8 @@ def from_json(row: Mapping[str, Any], key: Mapping[str, Any]) -> dict[str, Any]:
 def parity_row(cell: Mapping[str, Any], run_id: str, **values: Any) -> dict[str, Any]:
     """A parity row for the cell row `cell` (its identity columns), then `values`."""
     row: dict[str, Any] = dict.fromkeys(PARITY_COLUMNS)
-    row.update({k: cell.get(k, "") for k in ("twin", "artifact", "exporter", "precision", "runtime", "device")})
+    row.update({k: cell.get(k) or "" for k in ("twin", "artifact", "exporter", "precision", "runtime", "device",
+                                               "machine")})
     row.update(run_id=cell.get("run_id") or run_id, first_divergent_layer="", error="", profile="",
                profile_reason="")
     _check(values, _PARITY, "parity")

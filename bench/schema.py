@@ -47,7 +47,8 @@ ROUNDS_COLUMNS = KEY + ["repeat", "round", "probe_py_us", "probe_np_us", "count"
 PARITY_COLUMNS = ["run_id", "twin", "artifact", "exporter", "precision", "runtime", "device",
                   "profile", "inputs", "n", "max_abs", "max_rel", "mean_abs", "rmse", "cosine",
                   "argmax_agree", "worst_index", "atol", "rtol", "verdict", "first_divergent_layer",
-                  "error", "profile_reason"]
+                  "error", "profile_reason",
+                  "machine"]  # the kind of machine (executor tag) the outputs came from; "" locally
 
 #: training.csv / training.parquet: one row per twin x framework x epoch.
 TRAINING_COLUMNS = ["run_id", "twin", "framework", "mode", "epoch", "train_loss", "val_loss",

@@ -38,14 +38,16 @@ CROSS_COLUMNS = ["run_id", "twin", "kind", "a", "b", "device", "precision", "pro
                  "atol", "rtol", "verdict", "error"]
 #: Native Keras runtimes in order of preference for the "torch vs keras" cross row.
 KERAS_RUNTIMES = ("tf-function", "keras-eager", "keras-predict")
-GROUP = ("twin", "artifact", "runtime", "device")
+#: One group per artifact x runtime x device x kind of machine: a run on several kinds of machine
+#: (the ray executor's `machines`) judges each kind's outputs.
+GROUP = ("twin", "artifact", "runtime", "device", "machine")
 
 
 @dataclass
 class CellGroup:
     """All cells of one artifact x runtime x device; `outputs` from the first cell that wrote some."""
 
-    key: tuple[str, str, str, str]
+    key: tuple[str, ...]  # GROUP values
     rows: list[dict[str, Any]] = field(default_factory=list)
     outputs: dict[str, np.ndarray] | None = None
     outputs_row: dict[str, Any] | None = None
@@ -76,7 +78,7 @@ def _batch_errors(path: Path) -> dict[str, str]:
 
 def read_cells(layout: RunDir) -> list[CellGroup]:
     """Group cell rows; an unreadable cell JSON becomes a failed row so it is seen, not dropped."""
-    groups: dict[tuple[str, str, str, str], CellGroup] = {}
+    groups: dict[tuple[str, ...], CellGroup] = {}
     for path in layout.cell_rows():
         files = layout.cell(path.stem)
         try:
@@ -87,7 +89,7 @@ def read_cells(layout: RunDir) -> list[CellGroup]:
             row = {"twin": "?", "artifact": path.stem, "runtime": "?", "device": "?", "status": "failed",
                    "error": f"{path.name}: unreadable ({exc})"}
         row.setdefault("cell_id", path.stem)
-        key = tuple(str(row.get(k, "")) for k in GROUP)
+        key = tuple(str(row.get(k) or "") for k in GROUP)
         group = groups.setdefault(key, CellGroup(key))  # type: ignore[arg-type]
         group.rows.append(row)
         asked = _expects_parity(files.spec)
@@ -339,7 +341,7 @@ def _pairs(groups: list[CellGroup]) -> list[tuple[str, CellGroup, CellGroup]]:
     pairs: list[tuple[str, CellGroup, CellGroup]] = []
     by_twin_dev: dict[tuple[str, str], list[CellGroup]] = {}
     for g in with_out:
-        by_twin_dev.setdefault((g.key[0], g.key[3]), []).append(g)
+        by_twin_dev.setdefault((g.key[0], g.key[3], g.key[4]), []).append(g)
     for members in by_twin_dev.values():
         torch_native = [g for g in members if g.key[1] == "torch" and g.key[2] == "torch"]
         keras_native = sorted((g for g in members if g.key[1] == "keras" and g.key[2] in KERAS_RUNTIMES),
