@@ -17,6 +17,8 @@ import numpy as np
 
 from twinbench.errors import ConfigError
 
+#: A round is in the fast state when its probe is at most this much slower than the fast level.
+STATE_BAND = 0.25
 #: Initial capacity of the sample buffer; it doubles when a fast call needs more.
 _CAPACITY = 4096
 
@@ -103,12 +105,22 @@ def warm_up(call: Callable[[], Any], sync: Callable[[], None] | None, plan: Timi
 ROUND_COLUMNS = ("probe_py_ns", "probe_np_ns", "first", "count")
 
 
+#: Rounds in the machine's fast state a process waits for (up to max_s) when it knows that state.
+FAST_ROUNDS = 3
+
+
 def measure_rounds(call: Callable[[], Any], sync: Callable[[], None] | None, plan: TimingPlan,
-                   probe: Callable[[], tuple[int, int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   probe: Callable[[], tuple[int, int]] | None = None,
+                   fast_probe_ns: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(samples, rounds): per-iteration int64 ns of `call(); sync()`, measured in rounds of about
     `plan.round_s`, and per round the probe's two figures, the index of its first sample and its
     sample count (int64 [rounds, 4], `ROUND_COLUMNS`). The probe runs between rounds, outside every
-    timed call; the loop inside a round is `measure`'s own."""
+    timed call; the loop inside a round is `measure`'s own.
+
+    `fast_probe_ns` is the probe time of the machine's fast state as seen so far in this run (the
+    executor passes it): then the process keeps measuring past min_s, up to max_s, until it has
+    `FAST_ROUNDS` rounds in that state, since a slow stretch of the machine can outlast a short
+    process and leave it with no figure (bench/repeats.py)."""
     if probe is None:
         from twinbench.bench.probe import probe
     pc = time.perf_counter_ns
@@ -117,7 +129,8 @@ def measure_rounds(call: Callable[[], Any], sync: Callable[[], None] | None, pla
     max_end = start + int(plan.max_s * 1e9)
     parts: list[np.ndarray] = []
     rounds: list[tuple[int, int, int, int]] = []
-    n = 0
+    n = fast = 0
+    need_fast = FAST_ROUNDS if fast_probe_ns else 0
     while True:
         py_ns, np_ns = probe()
         now = pc()
@@ -127,8 +140,10 @@ def measure_rounds(call: Callable[[], Any], sync: Callable[[], None] | None, pla
         rounds.append((py_ns, np_ns, n, len(ns)))
         parts.append(ns)
         n += len(ns)
+        if fast_probe_ns and py_ns <= fast_probe_ns * (1.0 + STATE_BAND):
+            fast += 1
         t = pc()
-        if (n >= plan.min_iters and t >= min_end) or t >= max_end:
+        if (n >= plan.min_iters and t >= min_end and fast >= need_fast) or t >= max_end:
             break
     return (np.concatenate(parts) if parts else np.empty(0, np.int64)), np.array(rounds, dtype=np.int64).reshape(-1, 4)
 

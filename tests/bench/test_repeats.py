@@ -99,3 +99,26 @@ def test_aggregate_takes_fast_state_figures_over_processes(tmp_path) -> None:
     assert row["state_fast"] == pytest.approx(8 / 12) and "fast state" in row["headline"]
     assert row["status"] == "ok" and row["between_spread"] < 0.01 and row["mde"] > 0
     assert rounds["fast"].tolist().count(True) == 8
+
+
+def test_a_process_waits_for_the_fast_state_it_was_told_about() -> None:
+    """The machine is slow for the first 8 rounds (probe 90 us), then fast (50 us). Told the fast
+    state's probe time, the process measures past min_s until it has 3 fast rounds; not told, it
+    stops at min_s with none."""
+    def machine():
+        state = {"n": 0}
+
+        def probe() -> tuple[int, int]:
+            state["n"] += 1
+            return (90_000 if state["n"] <= 8 else 50_000), 6_000
+
+        return probe
+
+    plan = TimingPlan(min_iters=1, min_s=0.02, max_s=2.0, round_s=0.01)
+    _, told = measure_rounds(lambda: None, None, plan, probe=machine(), fast_probe_ns=50_000)
+    assert (told[:, 0] == 50_000).sum() == 3 and len(told) == 11
+    _, blind = measure_rounds(lambda: None, None, plan, probe=machine())
+    assert (blind[:, 0] == 50_000).sum() == 0 and len(blind) <= 3
+    plan = TimingPlan(min_iters=1, min_s=0.02, max_s=0.05, round_s=0.01)  # max_s still caps the wait
+    _, capped = measure_rounds(lambda: None, None, plan, probe=machine(), fast_probe_ns=50_000)
+    assert (capped[:, 0] == 50_000).sum() == 0 and len(capped) <= 6
