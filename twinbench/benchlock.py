@@ -1,8 +1,11 @@
 """One benchmark at a time per machine: a lock held while cells are timed.
 
-Two benchmarks timing on the same cores slow each other down and neither would know. The lock is
-an `fcntl.flock` on a per-user file (`~/.cache/twinbench/bench.lock`, or `$TWINBENCH_LOCK`), which
-the kernel releases when its holder dies, so a killed run never leaves a stale lock. The holder
+Two benchmarks timing on the same cores slow each other down and neither would know, whoever
+started them. The lock is an `fcntl.flock` on one file for the whole machine
+(`/tmp/twinbench-bench.lock`, readable and writable by every user; `$TWINBENCH_LOCK` names another),
+which the kernel releases when its holder dies, so a killed run never leaves a stale lock. Where that
+file cannot be used (another user made it unwritable), the per-user `~/.cache/twinbench/bench.lock`
+is the fallback, and it covers that user's runs only. The holder
 writes who it is into the file; a second run waits and says for whom, refuses (`--no-wait`), or,
 when told to overlap (`--allow-overlap`), runs anyway and both runs record the overlap."""
 
@@ -28,14 +31,27 @@ class BenchmarkBusy(TwinbenchError):
     """Another benchmark holds this machine's lock and the user asked not to wait (exit 2)."""
 
 
+#: The machine-wide lock file.
+MACHINE_LOCK = Path("/tmp/twinbench-bench.lock")
+
+
 def lock_path() -> Path:
     explicit = os.environ.get("TWINBENCH_LOCK")
     if explicit:
         Path(explicit).parent.mkdir(parents=True, exist_ok=True)
         return Path(explicit)
-    from twinbench.userdirs import cache_dir
+    try:
+        fd = os.open(MACHINE_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            os.fchmod(fd, 0o666)  # every user's runs must be able to take it (the umask cut it)
+        except PermissionError:
+            pass  # another user's file, already shared
+        os.close(fd)
+        return MACHINE_LOCK
+    except OSError:
+        from twinbench.userdirs import cache_dir
 
-    return cache_dir() / "bench.lock"
+        return cache_dir() / "bench.lock"
 
 
 def holder(path: Path | None = None) -> dict[str, Any]:
@@ -67,7 +83,7 @@ def bench_lock(run_id: str, run_dir: str | Path, *, wait: bool = True, allow_ove
     (BenchmarkBusy) or `allow_overlap` (runs at once; the Lease names the run overlapped, and a note
     is left in that run's directory for its own manifest)."""
     path = lock_path()
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     held, lease, t0, told = False, Lease(), time.monotonic(), False
     try:
         while True:
@@ -110,7 +126,7 @@ def check_free() -> None:
     """BenchmarkBusy now when another benchmark holds the lock (`--no-wait` asks this before any
     training, so a refusal costs nothing); the lock is not kept."""
     path = lock_path()
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         fcntl.flock(fd, fcntl.LOCK_UN)
