@@ -83,11 +83,32 @@ def t_two_sided_p(t: float, df: float) -> float:
     return min(1.0, 1 - front * _betacf(b, a, 1 - x) / b)
 
 
+#: A process figure this much above its side's median (and 5 robust sigmas) ran in a slow state
+#: the probe did not see: it is left out, at most a third of a side (docs/measurement.md).
+SLOW_OUTLIER = 0.10
+
+
+def drop_slow_outliers(values: Sequence[float]) -> tuple[list[float], int]:
+    """(kept figures, how many were left out). Only slow ones: a machine's states add time, they
+    never make a call faster than the code is."""
+    v = sorted(x for x in values if x == x and x > 0)
+    if len(v) < 4:
+        return v, 0
+    med = float(np.median(v))
+    mad = 1.4826 * float(np.median(np.abs(np.asarray(v) - med)))
+    limit = med * (1 + SLOW_OUTLIER) if med + 5 * mad <= med * (1 + SLOW_OUTLIER) else med + 5 * mad
+    keep = [x for x in v if x <= limit]
+    keep = keep if len(v) - len(keep) <= len(v) // 3 else v[: len(v) - len(v) // 3]
+    return keep, len(v) - len(keep)
+
+
 def speed_test(base: Sequence[float], cand: Sequence[float], *, min_effect: float, alpha: float,
                base_invalid: str = "", cand_invalid: str = "") -> SpeedTest:
     """The verdict for one cell from its process figures (milliseconds, one per process)."""
-    a = np.log(np.asarray([v for v in base if v == v and v > 0], dtype=np.float64))
-    b = np.log(np.asarray([v for v in cand if v == v and v > 0], dtype=np.float64))
+    base, out_b = drop_slow_outliers(base)
+    cand, out_c = drop_slow_outliers(cand)
+    a = np.log(np.asarray(base, dtype=np.float64))
+    b = np.log(np.asarray(cand, dtype=np.float64))
     n, m = a.size, b.size
     if n < MIN_PROCESSES or m < MIN_PROCESSES:
         ratio = math.exp(b.mean() - a.mean()) if n and m else math.nan
@@ -116,6 +137,8 @@ def speed_test(base: Sequence[float], cand: Sequence[float], *, min_effect: floa
     else:
         verdict, reason = "INCONCLUSIVE", (f"{ratio - 1:+.1%} (interval {lo - 1:+.1%}..{hi - 1:+.1%}) cannot be "
                                            f"told from a {min_effect:.0%} change")
+    if out_b or out_c:
+        reason += f"; slow outlier processes left out: baseline {out_b}, candidate {out_c}"
     invalid = "; ".join(x for x in (base_invalid and f"baseline {base_invalid}",
                                     cand_invalid and f"candidate {cand_invalid}") if x)
     if invalid and verdict in ("REGRESSION", "IMPROVEMENT"):

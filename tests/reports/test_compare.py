@@ -121,3 +121,18 @@ def test_speed_test_numbers() -> None:
     assert t.verdict == "INCONCLUSIVE" and "too few valid processes" in t.reason
     t = speed_test(same, slow, min_effect=0.05, alpha=0.01, cand_invalid="between-process spread 14%")
     assert t.verdict == "INCONCLUSIVE" and "candidate between-process" in t.reason
+
+
+def test_a_process_stuck_in_an_unseen_slow_state_is_left_out() -> None:
+    """One baseline process 30% slow (a state the probe did not catch) would make the noise floor
+    hide a real 10% slowdown; it is left out, and the verdict says so."""
+    from twinbench.reports.verdicts import drop_slow_outliers, speed_test
+
+    base = [17.3, 17.05, 22.87, 17.37, 17.28]
+    cand = [19.23, 19.1, 19.2, 19.37, 19.11]
+    assert drop_slow_outliers(base) == ([17.05, 17.28, 17.3, 17.37], 1)
+    assert drop_slow_outliers([1.0, 1.0, 1.01, 0.5, 1.0])[1] == 0  # fast values are never dropped
+    t = speed_test(base, cand, min_effect=0.05, alpha=0.01)
+    assert t.verdict == "REGRESSION" and "slow outlier processes left out: baseline 1, candidate 0" in t.reason
+    # at most a third of a side goes, so a bimodal side stays noisy (INCONCLUSIVE), never quietly split
+    assert drop_slow_outliers([1.0, 1.0, 1.0, 1.5, 1.5, 1.5])[1] <= 2
