@@ -62,9 +62,11 @@ def _pump(read_fd: int, out_fd: int) -> None:
 
 
 def filter_native_stderr() -> None:
-    """Install the filter once per process (a no-op where fd 2 cannot be duplicated)."""
+    """Install the filter once per process (a no-op where fd 2 cannot be duplicated, and where
+    `sys.stderr` is not the process's own: a test runner or an embedding program has replaced it,
+    and swapping it under them would close the stream they read back)."""
     global _installed
-    if _installed:
+    if _installed or sys.stderr is not sys.__stderr__:
         return
     try:
         sys.stderr.flush()
