@@ -131,6 +131,20 @@ def _progress_runner(body: Callable[[Callable[[str], None], Callable[[int, int, 
         return body(say, progress)
 
 
+def _print_outcome(command: str, outcome: Any, json_out: bool, *, before: Any = (), after: Any = ()) -> int:
+    """A finished `run` or `bench`: its JSON summary, or its lines; exit 1 on a parity FAIL."""
+    code = 1 if outcome.parity_verdict == "FAIL" else 0
+    if json_out:
+        from twinbench.summary import emit, run_summary
+
+        emit(run_summary(command, outcome.run_dir, outcome.parity_verdict, code, report_md=outcome.report_md,
+                         report_html=outcome.report_html))
+        return code
+    for line in [*before, f"parity: {outcome.parity_verdict}", f"report: {outcome.report_md}", *after]:
+        print(line)
+    return code
+
+
 TWIN_OPT = typer.Option(None, "--twin", "-t", help="Twin name (repeatable); see `twinbench list`.")
 RUNTIME_OPT = typer.Option(None, "--runtime", "-r", help="Runtime name (repeatable).")
 
@@ -227,20 +241,9 @@ def run(
             quiet=quiet)
         from twinbench.reports.load import summary_lines
 
-        code = 1 if outcome.parity_verdict == "FAIL" else 0
-        if json_out:
-            from twinbench.summary import emit, run_summary
-
-            emit(run_summary("run", outcome.run_dir, outcome.parity_verdict, code, report_md=outcome.report_md,
-                             report_html=outcome.report_html))
-            return code
-        for line in summary_lines(outcome.run_dir):  # Server max QPS and Offline samples/s per runtime
-            print(line)
-        print(f"parity: {outcome.parity_verdict}")
-        print(f"report: {outcome.report_md}")
-        if outcome.report_html:
-            print(f"html:   {outcome.report_html}")
-        return 1 if outcome.parity_verdict == "FAIL" else 0
+        # Server max QPS and Offline samples/s per runtime, then the verdict and the reports
+        return _print_outcome("run", outcome, json_out, before=summary_lines(outcome.run_dir),
+                              after=[f"html:   {outcome.report_html}"] if outcome.report_html else [])
 
     _guard(body, "run" if json_out else None)
 
@@ -427,17 +430,7 @@ def bench(
             overrides["timing"] = {**dict(overrides.get("timing") or {}), **timing}
         outcome = _progress_runner(lambda say, progress: remeasure_run(run_dir, overrides, say=say, progress=progress),
                                    quiet=quiet)
-        code = 1 if outcome.parity_verdict == "FAIL" else 0
-        if json_out:
-            from twinbench.summary import emit, run_summary
-
-            emit(run_summary("bench", outcome.run_dir, outcome.parity_verdict, code, report_md=outcome.report_md,
-                             report_html=outcome.report_html))
-            return code
-        print(f"parity: {outcome.parity_verdict}")
-        print(f"report: {outcome.report_md}")
-        print(f"run:    {outcome.run_dir}")
-        return code
+        return _print_outcome("bench", outcome, json_out, after=[f"run:    {outcome.run_dir}"])
 
     _guard(body, "bench" if json_out else None)
 
