@@ -290,6 +290,14 @@ def test_judge_an_edited_onnx_file_against_the_golden(tmp_path: Path, finished_r
     wrong = tb(tmp_path, "parity", str(finished_run), "--onnx", "same.onnx", "--twin", "gru")
     one_line_error(wrong, 2, "has no twin 'gru'")
 
+    # the same judgement kept in a config file, its path relative to the file
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "judge.toml").write_text('[judge]\nonnx = "../nudged.onnx"\ntwin = "lstm"\nruntimes = ["ort-cpu"]\n')
+    from_config = tb(tmp_path, "parity", str(finished_run), "--config", "cfg/judge.toml")
+    assert from_config.returncode == 1 and "first diverging layer: ort-cpu: logits" in from_config.stdout
+    (tmp_path / "bad.toml").write_text('[judge]\nonnx = "same.onnx"\nmodel = "lstm"\n')
+    one_line_error(tb(tmp_path, "parity", str(finished_run), "--config", "bad.toml"), 2, "judge: unknown key(s) model")
+
 
 # 7. ONNX-only runs --------------------------------------------------------------------------------
 

@@ -257,17 +257,23 @@ def parity(
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="Judge this ONNX file (optimised, quantised, edited) "
                                         "against --twin's golden in RUN_DIR instead."),
     judged_twin: Optional[str] = typer.Option(None, "--twin", "-t", help="With --onnx: the twin whose golden judges it."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML/JSON with a [judge] table (onnx, twin, "
+                                          "runtimes): --onnx/--twin/-r kept in a file; options given win."),
 ) -> None:
     """Parity alone, fast: re-run every artifact of RUN_DIR on the CPU runtimes (no timing). Exit 1 on FAIL.
-    With --onnx FILE --twin NAME: is FILE still NAME's model? (first diverging layer on FAIL)."""
+    With --onnx FILE --twin NAME (or --config with a [judge] table): is FILE still NAME's model?
+    (first diverging layer on FAIL)."""
 
     def body() -> int:
         from twinbench.pipeline import parity_only
 
-        if (onnx is None) != (judged_twin is None):
+        file, twin_name, runtimes = onnx, judged_twin, runtime
+        if config is not None:
+            file, twin_name, runtimes = _judge_config(config, file, twin_name, runtimes)
+        if (file is None) != (twin_name is None):
             raise ConfigError("--onnx and --twin go together: the file to judge and the twin whose golden judges it")
-        if onnx is not None:
-            return _judge(run_dir, onnx, str(judged_twin), runtime, json_out, quiet)
+        if file is not None:
+            return _judge(run_dir, file, str(twin_name), runtimes, json_out, quiet)
         df, verdict = _progress_runner(lambda _say, progress: parity_only(
             run_dir, runtimes=list(runtime) if runtime else None, progress=progress), quiet=quiet)
         code = 1 if verdict == "FAIL" else 0
@@ -281,6 +287,33 @@ def parity(
         return code
 
     _guard(body, "parity" if json_out else None)
+
+
+JUDGE_KEYS = ("onnx", "twin", "runtimes")
+
+
+def _judge_config(path: Path, onnx: Optional[Path], twin: Optional[str],
+                  runtimes: Optional[List[str]]) -> tuple[Optional[Path], Optional[str], Optional[List[str]]]:
+    """The [judge] table of a config file (its `onnx` path relative to the file), under the
+    command line's own --onnx/--twin/-r."""
+    from twinbench.config import read_config_file
+
+    section = read_config_file(path).get("judge")
+    if not isinstance(section, dict):
+        raise ConfigError(f"config file {str(path)!r}: needs a [judge] table with onnx and twin")
+    unknown = sorted(set(section) - set(JUDGE_KEYS))
+    if unknown:
+        raise ConfigError(f"judge: unknown key(s) {', '.join(unknown)} (known: {', '.join(JUDGE_KEYS)})")
+    if "onnx" in section and not isinstance(section["onnx"], str):
+        raise ConfigError(f"judge.onnx: must be a path, got {section['onnx']!r}")
+    if "twin" in section and not isinstance(section["twin"], str):
+        raise ConfigError(f"judge.twin: must be a twin name, got {section['twin']!r}")
+    listed = section.get("runtimes")
+    if listed is not None and (not isinstance(listed, list) or not all(isinstance(r, str) for r in listed)):
+        raise ConfigError(f"judge.runtimes: must be a list of runtime names, got {listed!r}")
+    if onnx is None and "onnx" in section:
+        onnx = Path(section["onnx"]) if Path(section["onnx"]).is_absolute() else path.parent / section["onnx"]
+    return onnx, twin or section.get("twin"), runtimes or listed
 
 
 def _judge(run_dir: Path, onnx: Path, twin: str, runtime: Optional[List[str]], json_out: bool, quiet: bool) -> int:
