@@ -257,11 +257,11 @@ def parity(
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="Judge this ONNX file (optimised, quantised, edited) "
                                         "against --twin's golden in RUN_DIR instead."),
     judged_twin: Optional[str] = typer.Option(None, "--twin", "-t", help="With --onnx: the twin whose golden judges it."),
-    config: Optional[Path] = typer.Option(None, "--config", help="TOML/JSON with a [judge] table (onnx, twin, "
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML/JSON with a 'judge' table (onnx, twin, "
                                           "runtimes): --onnx/--twin/-r kept in a file; options given win."),
 ) -> None:
     """Parity alone, fast: re-run every artifact of RUN_DIR on the CPU runtimes (no timing). Exit 1 on FAIL.
-    With --onnx FILE --twin NAME (or --config with a [judge] table): is FILE still NAME's model?
+    With --onnx FILE --twin NAME (or --config with a 'judge' table): is FILE still NAME's model?
     (first diverging layer on FAIL)."""
 
     def body() -> int:
