@@ -5,9 +5,34 @@ from __future__ import annotations
 import hashlib
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from twinbench.errors import ConfigError, ExportError, summary
 from twinbench.exporters.artifact import Artifact
+
+if TYPE_CHECKING:
+    import onnx
+
+
+def load_checked(path: Path, error: type[Exception], label: str, *, reason_limit: int,
+                 checker_limit: int) -> "onnx.ModelProto":
+    """A user's ONNX file loaded and passed through `onnx.checker` (full check), or `error` with one
+    line starting with `label`: the one place the suite reads a file it did not write. Preflight
+    (twinbench/preflight.py) and the exporter below both ask it."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # protobuf raises DecodeError, the loader OSError/ValueError
+        why = f"{type(exc).__name__}: {summary(exc, reason_limit)}" if reason_limit else type(exc).__name__
+        raise error(f"{label}: not a readable ONNX model ({why})") from None
+    if not model.graph.node and not model.graph.output:
+        raise error(f"{label}: empty or not an ONNX model")
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as exc:
+        raise error(f"{label}: fails the ONNX checker: {summary(exc, checker_limit)}") from None
+    return model
 
 
 def from_user_onnx(path: str | Path, run_dir: str | Path, *, twin: str = "user", name: str | None = None) -> Artifact:
@@ -15,7 +40,6 @@ def from_user_onnx(path: str | Path, run_dir: str | Path, *, twin: str = "user",
 
     ConfigError when the file is missing; ExportError (one line) when it is not a valid ONNX model.
     """
-    import onnx
 
     from twinbench.exporters.finalize import io_signature
     from twinbench.exporters.inspect import node_count, op_histogram
@@ -23,16 +47,7 @@ def from_user_onnx(path: str | Path, run_dir: str | Path, *, twin: str = "user",
     src = Path(path)
     if not src.is_file():
         raise ConfigError(f"user ONNX file {src}: no such file")
-    try:
-        model = onnx.load(str(src))
-    except Exception as exc:
-        raise ExportError(f"user ONNX file {src}: not a readable ONNX model ({type(exc).__name__})") from None
-    if not model.graph.node and not model.graph.output:
-        raise ExportError(f"user ONNX file {src}: empty or not an ONNX model")
-    try:
-        onnx.checker.check_model(model, full_check=True)
-    except Exception as exc:
-        raise ExportError(f"user ONNX file {src}: fails the ONNX checker: {summary(exc, 300)}") from None
+    model = load_checked(src, ExportError, f"user ONNX file {src}", reason_limit=0, checker_limit=300)
     name = name or src.stem
     run_dir = Path(run_dir)
     dst = run_dir / "artifacts" / twin / f"{name}.onnx"

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from twinbench.errors import ConfigError, summary
+from twinbench.errors import ConfigError
 
 #: Integer element types the suite's token-id input may have (the worker feeds int64 ids).
 TOKEN_DTYPES = ("int64", "int32")
@@ -27,16 +27,9 @@ def check_onnx_file(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"onnx: no such file {str(p)!r}")
-    try:
-        model = onnx.load(str(p))
-    except Exception as exc:  # protobuf raises DecodeError, the loader OSError/ValueError
-        raise ConfigError(f"onnx: {p}: not a readable ONNX model ({type(exc).__name__}: {summary(exc, 120)})") from None
-    if not model.graph.node and not model.graph.output:
-        raise ConfigError(f"onnx: {p}: empty or not an ONNX model")
-    try:
-        onnx.checker.check_model(model, full_check=True)
-    except Exception as exc:
-        raise ConfigError(f"onnx: {p}: fails the ONNX checker: {summary(exc, 200)}") from None
+    from twinbench.exporters.user_onnx import load_checked
+
+    model = load_checked(p, ConfigError, f"onnx: {p}", reason_limit=120, checker_limit=200)
     inits = {t.name for t in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in inits]
     if len(inputs) != 1:
