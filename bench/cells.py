@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from twinbench.bench.rows import artifact_key, skipped_row
+from twinbench.core.rows import artifact_key, skipped_row
 from twinbench.bench.load.settings import LoadSettings, cell_batches, cell_suffix, check_scenarios
 from twinbench.bench.timing import TimingPlan
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 from twinbench.exporters.artifact import Artifact
-from twinbench.layout import RunDir
+from twinbench.core.layout import RunDir
 
 #: Token ids are drawn from [FIRST_WORD, vocab_size): 0 is PAD and 1 is UNK.
 FIRST_WORD = 2

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import pytest
 
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 
 RUNTIMES = ("ort-cpu",)
 

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from twinbench.bench.schema import KEY, REPEATS_COLUMNS, RESULTS_COLUMNS, ROUNDS_COLUMNS
+from twinbench.core.schema import KEY, REPEATS_COLUMNS, RESULTS_COLUMNS, ROUNDS_COLUMNS
 from twinbench.bench.stats import robust_spread, summarize
 from twinbench.bench.timing import STATE_BAND
 
@@ -111,7 +111,7 @@ def aggregate(specs: Sequence[Any], rows: Any, run_dir: str | Path) -> tuple[Any
     own figures, marked as such."""
     import pandas as pd
 
-    from twinbench.layout import RunDir
+    from twinbench.core.layout import RunDir
 
     rows = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
     rounds_rows: list[dict[str, Any]] = []

@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable
 from twinbench.bench.cells import CellSpec
 from twinbench.bench.executors import Executor, get_executor
 from twinbench.bench.executors.base import expand_cells
-from twinbench.bench.schema import RESULTS_COLUMNS
+from twinbench.core.schema import RESULTS_COLUMNS
 
 Progress = Callable[[int, int, str], None]
 

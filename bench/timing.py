@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 
 #: A round is in the fast state when its probe is at most this much slower than the fast level.
 STATE_BAND = 0.25

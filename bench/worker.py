@@ -2,7 +2,7 @@
 them) in this fresh process. Executors (bench/executors/) decide where and when that happens.
 
 A worker reads only the files its spec names (`CellSpec.files()`) and writes the cell's files in
-the run directory's layout (twinbench/layout.py): its results row, int64 ns per timed iteration,
+the run directory's layout (core/layout.py): its results row, int64 ns per timed iteration,
 float64 outputs on the parity inputs (+ per-batch errors) and a log. Whatever happens to a cell
 becomes a `failed` row; a run never stops for one cell."""
 
@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from twinbench.atomic import save_npy, save_npz, write_json
+from twinbench.core.atomic import save_npy, save_npz, write_json
 from twinbench.bench.cells import FIRST_WORD, CellSpec
-from twinbench.bench.rows import result_row
-from twinbench.errors import one_line
-from twinbench.layout import CellFiles, RunDir
+from twinbench.core.rows import result_row
+from twinbench.core.errors import one_line
+from twinbench.core.layout import CellFiles, RunDir
 
 
 #: The executor tells a worker the probe time of the machine's fast state seen so far in the run.

@@ -11,8 +11,8 @@ exporters, so importing this package stays cheap.
 
 from __future__ import annotations
 
-from twinbench.discovery import import_modules
-from twinbench.errors import ConfigError, ExportError, one_line
+from twinbench.core.discovery import import_modules
+from twinbench.core.errors import ConfigError, ExportError, one_line
 from twinbench.exporters.artifact import Artifact
 from twinbench.exporters.registry import (EXPORTERS, VARIANTS, Exporter, Variant, check_opset, get_exporter,
                                           get_variant, register_exporter, register_variant)

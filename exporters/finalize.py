@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from twinbench.errors import ExportError, summary
+from twinbench.core.errors import ExportError, summary
 from twinbench.exporters.artifact import Artifact
 from twinbench.models.registry import INPUT_NAME, OUTPUT_NAME
 
@@ -163,7 +163,7 @@ def finish_onnx(req: "ExportRequest", name: str, path: Path, *, source: str, sec
     """Normalise, stamp, check and save the exported file; return its Artifact (sidecar written)."""
     import onnx
 
-    import twinbench
+    from twinbench.core import __version__
     from twinbench.exporters.inspect import flops_report, node_count, op_histogram
 
     model = onnx.load(str(path))
@@ -171,7 +171,7 @@ def finish_onnx(req: "ExportRequest", name: str, path: Path, *, source: str, sec
     passthroughs = alias_loop_passthroughs(model.graph)
     set_metadata(model, {
         "twinbench.twin": req.twin.name, "twinbench.source": source, "twinbench.exporter": name,
-        "twinbench.weights_sha256": weights_hash, "twinbench.version": twinbench.__version__,
+        "twinbench.weights_sha256": weights_hash, "twinbench.version": __version__,
     })
     check(model, f"{name} ({path.name})")
     onnx.save(model, str(path))

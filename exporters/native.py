@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from twinbench.errors import ConfigError, RunDirError, summary
+from twinbench.core.errors import ConfigError, RunDirError, summary
 from twinbench.exporters.artifact import Artifact
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 from twinbench.exporters.artifact import Artifact
 
 if TYPE_CHECKING:

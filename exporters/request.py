@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from twinbench.models.registry import Twin

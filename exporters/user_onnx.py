@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from twinbench.errors import ConfigError, ExportError, summary
+from twinbench.core.errors import ConfigError, ExportError, summary
 from twinbench.exporters.artifact import Artifact
 
 if TYPE_CHECKING:

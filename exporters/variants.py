@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from twinbench.errors import ConfigError, ExportError, summary
+from twinbench.core.errors import ConfigError, ExportError, summary
 from twinbench.exporters.artifact import Artifact
 from twinbench.exporters.registry import VARIANTS, Variant, get_variant, register_variant
 

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from twinbench.errors import DataError
+from twinbench.core.errors import DataError
 from twinbench.models.registry import Twin
 
 META = "checkpoint.json"

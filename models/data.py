@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from twinbench.errors import ConfigError, DataError
+from twinbench.core.errors import ConfigError, DataError
 from twinbench.models.vocab import SIDES, Vocab
 
 CLASSIFY_SOURCES = ("builtin", "synthetic-sentiment", "csv", "tsv", "parquet", "jsonl", "imdb-folder", "polarity")

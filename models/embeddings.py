@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from twinbench.errors import ConfigError, DataError
+from twinbench.core.errors import ConfigError, DataError
 
 PAD_ID = 0
 MISSING_RANGE = 0.25

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from twinbench.errors import DataError
+from twinbench.core.errors import DataError
 
 Texts = list[str]
 Labels = list[str]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 
 if TYPE_CHECKING:  # heavy frameworks are imported lazily by the builders themselves
     import keras

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from twinbench.atomic import write_text
-from twinbench.layout import RunDir
+from twinbench.core.atomic import write_text
+from twinbench.core.layout import RunDir
 
 
 def build_reports(run_dir: str | Path) -> tuple[Path, Path]:

@@ -17,8 +17,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from twinbench.bench.schema import KEY
-from twinbench.errors import ConfigError, RunDirError
+from twinbench.core.schema import KEY
+from twinbench.core.errors import ConfigError, RunDirError
 from twinbench.reports.format import fnum, fratio, fsci, is_missing, md_table, text
 from twinbench.reports.load_compare import load_compare_markdown, load_compare_rows
 from twinbench.reports.verdicts import speed_test

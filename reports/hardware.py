@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from twinbench.errors import ConfigError, RunDirError
+from twinbench.core.errors import ConfigError, RunDirError
 from twinbench.reports.compare import CELL_KEY
 from twinbench.reports.format import fnum, fratio, md_table, text
 from twinbench.reports.load_compare import load_hardware_markdown, load_hardware_table

@@ -23,7 +23,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Mapping
 
-from twinbench.errors import ConfigError, RunDirError
+from twinbench.core.errors import ConfigError, RunDirError
 from twinbench.reports.compare import CELL_KEY, IGNORED_CONFIG, IGNORED_VERSIONS
 from twinbench.reports.format import text
 

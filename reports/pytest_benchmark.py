@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from twinbench.bench.schema import SCHEMA_VERSION
-from twinbench.errors import RunDirError
+from twinbench.core.schema import SCHEMA_VERSION
+from twinbench.core.errors import RunDirError
 
 EXTRA_PREFIX = "twinbench_"
 CELL_FIELDS = ("twin", "artifact", "exporter", "source", "precision", "runtime", "device", "batch", "seq_len",
@@ -185,7 +185,7 @@ def to_run_dir(json_path: str | Path, out_dir: str | Path | None = None) -> Path
     import pandas as pd
 
     from twinbench.reports.tables import write_table
-    from twinbench.rundir import write_json_atomic
+    from twinbench.core.manifest import write_json_atomic
 
     json_path = Path(json_path)
     found = sessions(json_path)

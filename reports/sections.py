@@ -62,7 +62,7 @@ def _twins(run: Any) -> list[str]:
 
 
 def header_blocks(run: Any) -> list[Block]:
-    from twinbench.machine import summary_rows
+    from twinbench.core.machine import summary_rows
 
     m = run.manifest
     mach = m.get("machine") or {}
@@ -72,7 +72,7 @@ def header_blocks(run: Any) -> list[Block]:
             ("CPU", f"{mach.get('cpu_model', '?')} ({mach.get('cpu_cores', '?')} cores)"),
             ("memory", f"{mach.get('memory_gb', '?')} GB"), ("GPU", gpu_s), ("host", mach.get("host", "")),
             ("OS", mach.get("os", "")), ("machine fingerprint", mach.get("fingerprint", ""))]
-    rows += summary_rows(mach)  # CPU details, frequency, VM/container (twinbench/machine.py)
+    rows += summary_rows(mach)  # CPU details, frequency, VM/container (core/machine.py)
     timings = m.get("timings") or {}
     if timings:
         rows.append(("timings", ", ".join(f"{k} {v}" for k, v in timings.items())))

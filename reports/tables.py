@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from twinbench.bench.schema import LOAD_COLUMNS
-from twinbench.bench.schema import (PARAMS_COLUMNS, PARITY_COLUMNS, REPEATS_COLUMNS, RESULTS_COLUMNS,
+from twinbench.core.schema import LOAD_COLUMNS
+from twinbench.core.schema import (PARAMS_COLUMNS, PARITY_COLUMNS, REPEATS_COLUMNS, RESULTS_COLUMNS,
                                     ROUNDS_COLUMNS, SCHEMA_VERSION,
                                     TRAINING_COLUMNS)
-from twinbench.atomic import write_with
-from twinbench.errors import RunDirError
-from twinbench.layout import RunDir
+from twinbench.core.atomic import write_with
+from twinbench.core.errors import RunDirError
+from twinbench.core.layout import RunDir
 
 #: Known tables and their schema columns; extra columns are kept after these.
 TABLES: dict[str, list[str]] = {
@@ -99,7 +99,7 @@ def read_manifest(run_dir: str | Path, *, require_complete: bool = True) -> dict
     version = manifest.get("schema_version")
     if version != SCHEMA_VERSION:
         raise RunDirError(f"{path}: schema_version {version!r}, this twinbench reads {SCHEMA_VERSION}")
-    from twinbench.liveness import effective_status
+    from twinbench.core.liveness import effective_status
 
     status = effective_status(manifest)  # "running" with its driver gone reads as "interrupted"
     if require_complete and status != "complete":

@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Source folders and the import name each installs as (pyproject.toml's package-dir).
-FOLDERS = {"twinbench": "twinbench", "models": "twinbench.models", "exporters": "twinbench.exporters",
+FOLDERS = {"twinbench": "twinbench", "core": "twinbench.core", "models": "twinbench.models", "exporters": "twinbench.exporters",
            "bench": "twinbench.bench", "reports": "twinbench.reports"}
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from twinbench.errors import ConfigError
-from twinbench.machine import fingerprint, machine_info, row_fingerprints
+from twinbench.core.errors import ConfigError
+from twinbench.core.machine import fingerprint, machine_info, row_fingerprints
 from twinbench.presets import TIMING_PRESETS, timing_overrides
-from twinbench.quiet import is_noise
+from twinbench.core.quiet import is_noise
 from twinbench.summary import _clean
 
 #: What a TensorFlow/absl line on stderr looks like (any level), for the end-to-end check.
@@ -155,7 +155,7 @@ def test_json_error_is_still_one_json_object() -> None:
 
 
 def test_report_header_rows_only_where_recorded() -> None:
-    from twinbench.machine import summary_rows
+    from twinbench.core.machine import summary_rows
 
     assert summary_rows({"cpu_model": "old manifest", "cpu_cores": 2}) == []
     rows = dict(summary_rows(machine_info()))

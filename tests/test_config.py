@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from twinbench.config import RunConfig, TwinSpec, load_config
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 
 
 def test_defaults_are_the_builtin_demo() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from twinbench.errors import one_line, summary
+from twinbench.core.errors import one_line, summary
 
 
 def test_location_banners_are_dropped_and_reason_kept() -> None:

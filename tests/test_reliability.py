@@ -164,7 +164,7 @@ def test_resume_refuses_a_complete_or_missing_run(tmp_path: Path) -> None:
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from twinbench.benchlock import bench_lock
+    from twinbench.core.benchlock import bench_lock
     with bench_lock("holder-run", ".", say=lambda m: None):
         print("held", flush=True)
         time.sleep(float(sys.argv[1]))
@@ -196,7 +196,7 @@ def test_lock_waits_and_says_for_whom(tmp_path: Path) -> None:
     holder = _hold(tmp_path, 3)
     waiter = subprocess.run([sys.executable, "-c", textwrap.dedent("""
         import time
-        from twinbench.benchlock import bench_lock
+        from twinbench.core.benchlock import bench_lock
         t0 = time.monotonic()
         with bench_lock("second", ".", say=print):
             print(f"took {time.monotonic() - t0:.1f}")
@@ -211,7 +211,7 @@ def test_a_killed_holder_frees_the_lock(tmp_path: Path) -> None:
     holder = _hold(tmp_path, 60)
     holder.send_signal(signal.SIGKILL)
     holder.wait()
-    free = subprocess.run([sys.executable, "-c", "from twinbench.benchlock import check_free; check_free()"],
+    free = subprocess.run([sys.executable, "-c", "from twinbench.core.benchlock import check_free; check_free()"],
                           cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert free.returncode == 0, free.stderr
 
@@ -383,7 +383,7 @@ def test_resume_reads_command_line_paths_from_the_run_s_folder(tmp_path: Path) -
     tiny_onnx(tmp_path / "tiny.onnx")
     make = textwrap.dedent("""
         from twinbench.config import load_config
-        from twinbench.rundir import create_run_dir
+        from twinbench.core.manifest import create_run_dir
         cfg = load_config(None, {"onnx": ("tiny.onnx",), "runtimes": ("ort-cpu",)})
         create_run_dir("runs", cfg.to_dict(), "r2")
     """)
@@ -397,7 +397,7 @@ def test_resume_reads_command_line_paths_from_the_run_s_folder(tmp_path: Path) -
 
 def test_resume_refuses_a_run_whose_driver_is_alive(tmp_path: Path) -> None:
     from twinbench.config import load_config
-    from twinbench.rundir import create_run_dir
+    from twinbench.core.manifest import create_run_dir
 
     made, _ = create_run_dir(tmp_path / "runs", load_config().to_dict(), "alive")  # this test process drives it
     one_line_error(tb(tmp_path, "run", "--resume", str(made)), 2, f"is still running (pid {os.getpid()}")

@@ -4,4 +4,4 @@ Heavy frameworks (torch, tensorflow, onnxruntime, openvino) are imported lazily 
 that need them, so importing this package and running `twinbench --help` stays fast.
 """
 
-__version__ = "0.1.0"
+from twinbench.core import __version__  # noqa: F401  (one owner: core)

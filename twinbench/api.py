@@ -4,7 +4,7 @@
 meaning; tables are pandas DataFrames with the columns of docs/schema.md. Config keys are passed
 as keyword arguments exactly as they are spelled in a TOML config (`twins`, `runtimes`, `batches`,
 `training={"epochs": 1}`, ...), so a notebook and a config file say the same thing. Errors are
-`twinbench.errors` exceptions (the CLI turns the same ones into exit codes).
+`twinbench.core.errors` exceptions (the CLI turns the same ones into exit codes).
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ def probe_states(seconds: float = 3.0) -> dict[str, Any]:
 
 def check(seconds: float = 3.0) -> list[Finding]:
     """Every finding, the probe window included (about `seconds` long)."""
-    from twinbench.machine import cores, frequency, memory, virtualization
+    from twinbench.core.machine import cores, frequency, memory, virtualization
 
     n = cores()
     freq = frequency()

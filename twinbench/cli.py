@@ -14,7 +14,7 @@ from typing import Any, Callable, List, Optional
 
 import typer
 
-from twinbench.errors import ConfigError, TwinbenchError, one_line, summary
+from twinbench.core.errors import ConfigError, TwinbenchError, one_line, summary
 
 # TensorFlow's C++ INFO lines (grappler "Starting new session", GPU probing) drown the progress
 # output; a user who wants them sets the variable themselves.
@@ -38,7 +38,7 @@ def _print_version(value: bool) -> None:
 def _startup(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                           help="Print twinbench's version and exit.")) -> None:
     """Train PyTorch/Keras twins, export to ONNX, benchmark every runtime, verify parity."""
-    from twinbench.quiet import filter_native_stderr, quiet_python_loggers
+    from twinbench.core.quiet import filter_native_stderr, quiet_python_loggers
 
     quiet_python_loggers()  # before any TensorFlow import: its absl/C++ lines stay off the terminal
     filter_native_stderr()
@@ -87,7 +87,7 @@ def _error_log(text: str) -> Path | str:
     """The traceback of an internal error, in this user's cache folder (one file per process, not
     a shared /tmp file another user may own); where that fails, the traceback on stderr."""
     try:
-        from twinbench.userdirs import cache_dir
+        from twinbench.core.userdirs import cache_dir
 
         log = cache_dir() / f"error-{os.getpid()}.log"
         log.write_text(text)
@@ -111,7 +111,7 @@ def _progress_runner(body: Callable[[Callable[[str], None], Callable[[int, int, 
     """Give the pipeline a rich progress bar on stderr (plain lines when not a terminal; none when quiet)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from twinbench.console import make_console
+    from twinbench.core.console import make_console
 
     if quiet:
         return body(lambda _msg: None, lambda _done, _total, _label: None)
@@ -339,7 +339,7 @@ def _judge(run_dir: Path, onnx: Path, twin: str, runtime: Optional[List[str]], j
 def _print_parity(df: Any) -> None:
     from rich.table import Table
 
-    from twinbench.console import make_console
+    from twinbench.core.console import make_console
 
     if df is None or not len(df):
         return
@@ -511,7 +511,7 @@ def history(
     (a change between consecutive points, tested on process figures) and an HTML page of plots."""
 
     def body() -> int:
-        from twinbench.atomic import write_text
+        from twinbench.core.atomic import write_text
         from twinbench.reports.history import history as load_history
         from twinbench.reports.history_report import history_html, history_markdown, trend
 
@@ -547,7 +547,7 @@ def check_system(
             return 0
         from rich.table import Table
 
-        from twinbench.console import make_console
+        from twinbench.core.console import make_console
 
         table = Table("check", "value", "", "advice")
         marks = {"ok": "ok", "warn": "[bold yellow]WARN[/]", "info": "[dim]info[/]"}

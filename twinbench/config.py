@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 
 DEFAULT_EXPORTERS = ("torch-dynamo", "torch-script", "tf2onnx")
 DEFAULT_RUNTIMES = ("torch", "tf-function", "keras-eager", "ort-cpu", "openvino")
@@ -94,7 +94,7 @@ class RunConfig:
         from twinbench.bench.timing import TimingPlan
         from twinbench.exporters import EXPORTERS
         from twinbench.exporters.variants import VARIANTS
-        from twinbench.errors import DataError
+        from twinbench.core.errors import DataError
         from twinbench.models.data import DataConfig
         from twinbench.models.embeddings import EmbeddingSpec
         from twinbench.models.registry import get_twin, load_twin_module

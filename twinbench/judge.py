@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from twinbench.errors import ConfigError, RunDirError
-from twinbench.layout import RunDir
+from twinbench.core.errors import ConfigError, RunDirError
+from twinbench.core.layout import RunDir
 
 #: Artifacts of the twin linked into the scratch directory for localisation (not judged).
 NATIVE_KINDS = ("torch", "keras")
@@ -107,7 +107,7 @@ def judge(run_dir: str | Path, onnx_file: str | Path, twin: str, *, runtimes: li
           progress: Callable[[int, int, str], None] | None = None) -> Judgement:
     """Run `onnx_file` on `runtimes` against `twin`'s golden in `run_dir`; the usual parity table
     and verdict, written (parity table, verdict.json) into the scratch directory."""
-    from twinbench.atomic import write_json
+    from twinbench.core.atomic import write_json
     from twinbench.pipeline import parity_only
     from twinbench.reports.tables import write_table
 

@@ -15,7 +15,7 @@ def print_listing(twin_modules: list[str]) -> None:
     from rich.table import Table
 
     from twinbench.bench.runtimes import list_runtimes
-    from twinbench.console import make_console
+    from twinbench.core.console import make_console
     from twinbench.exporters import EXPORTERS
     from twinbench.exporters.variants import VARIANTS
     from twinbench.models.registry import get_twin, list_twins, load_twin_module

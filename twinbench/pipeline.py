@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from twinbench.config import RunConfig, TwinSpec
-from twinbench.errors import ConfigError, RunDirError, one_line
-from twinbench.layout import RunDir
-from twinbench.rundir import create_run_dir, update_manifest
+from twinbench.core.errors import ConfigError, RunDirError, one_line
+from twinbench.core.layout import RunDir
+from twinbench.core.manifest import create_run_dir, update_manifest
 
 Say = Callable[[str], None]
 
@@ -95,7 +95,7 @@ def _save_inputs(run_dir: Path, data: dict[str, Any], matrices: dict[str, Any]) 
 def _save_splits(run_dir: Path, task: str, splits: Any) -> None:
     import numpy as np
 
-    from twinbench.atomic import write_with
+    from twinbench.core.atomic import write_with
 
     layout = RunDir(run_dir)
     layout.data(task).mkdir(parents=True, exist_ok=True)
@@ -147,7 +147,7 @@ def _build_twin_artifacts(cfg: RunConfig, resolved: ResolvedTwin, splits: Any, r
                           say: Say) -> TwinBuild:
     """Train the twin in both frameworks, save natives, export, derive variants, write parity data."""
     from twinbench.bench.parity.inputs import parity_inputs, save_goldens, save_parity_inputs
-    from twinbench.bench.rows import export_failure_row
+    from twinbench.core.rows import export_failure_row
     from twinbench.exporters import ExportFailure, ExportRequest, export_all
     from twinbench.exporters.native import save_native
     from twinbench.exporters.variants import VARIANTS
@@ -202,7 +202,7 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
 
     `resume`: an interrupted run directory to continue (cfg from `resume.open_for_resume`); its
     complete twin builds and finished cells are kept. `wait` / `allow_overlap`: what to do when
-    another benchmark holds this machine's lock (twinbench/benchlock.py). `check_only`: every check
+    another benchmark holds this machine's lock (core/benchlock.py). `check_only`: every check
     before the run directory, then None (`twinbench run --check`)."""
     from twinbench.bench.cells import plan_cells
     from twinbench.bench.executors.base import expand_cells
@@ -214,7 +214,7 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
         raise ConfigError(f"twins: each twin may appear once, got {names}")
     t0 = time.perf_counter()
     from twinbench.models.registry import get_twin
-    from twinbench.rundir import new_run_id
+    from twinbench.core.manifest import new_run_id
 
     # Everything the user asked for is checked before the run directory exists or training starts.
     from twinbench.preflight import check_onnx_file, preflight
@@ -226,7 +226,7 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
         inputs = [check_onnx_file(path) for path in cfg.onnx]
     cfg = _onnx_only_shapes(cfg, inputs)
     if not wait and not allow_overlap:
-        from twinbench.benchlock import check_free
+        from twinbench.core.benchlock import check_free
 
         check_free()  # --no-wait: refuse before any training when the machine is busy
     planned_dir = Path(cfg.out_dir) / run_id
@@ -237,10 +237,10 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Callable[[int, int, str],
     check_matrix(cfg, twins, _seq_lens(cfg, data))
     if check_only:
         return None
-    from twinbench.benchlock import bench_lock
-    from twinbench.liveness import Heartbeat
+    from twinbench.core.benchlock import bench_lock
+    from twinbench.core.liveness import Heartbeat
     from twinbench.resume import load_build, reopen, run_remaining, save_build
-    from twinbench.rundir import heartbeat
+    from twinbench.core.manifest import heartbeat
 
     if resume is None:
         run_dir, manifest = create_run_dir(cfg.out_dir, cfg.to_dict(), run_id)
@@ -319,7 +319,7 @@ def finish_run(cfg: RunConfig, run_dir: Path, manifest: dict[str, Any], specs: l
     from twinbench.bench.parity.table import parity_cross_table, parity_table
     from twinbench.bench.parity.verdict import overall_verdict
     from twinbench.bench.repeats import aggregate
-    from twinbench.machine import row_fingerprints
+    from twinbench.core.machine import row_fingerprints
     from twinbench.reports.tables import write_table
 
     run_id = manifest["run_id"]
@@ -357,7 +357,7 @@ def finish_run(cfg: RunConfig, run_dir: Path, manifest: dict[str, Any], specs: l
 def _record_overlaps(run_dir: Path, manifest: dict[str, Any], results: Any) -> None:
     """A run that overlapped another benchmark (`--allow-overlap`, either side) says so in its
     manifest and flags its cells with an `overlap` column, rewriting the results table."""
-    from twinbench.benchlock import overlaps_recorded
+    from twinbench.core.benchlock import overlaps_recorded
     from twinbench.reports.tables import write_table
 
     others = overlaps_recorded(run_dir)
@@ -439,7 +439,7 @@ def parity_only(run_dir: str | Path, *, runtimes: list[str] | None = None, threa
     import json
     import shutil
 
-    from twinbench.atomic import write_json
+    from twinbench.core.atomic import write_json
     from twinbench.bench.cells import make_cell_id, plan_cells
     from twinbench.bench.parity.table import parity_table
     from twinbench.bench.parity.verdict import overall_verdict

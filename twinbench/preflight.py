@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 
 #: Integer element types the suite's token-id input may have (the worker feeds int64 ids).
 TOKEN_DTYPES = ("int64", "int32")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 
 #: `--fast`: a quick look (one process per cell, short windows); figures are rough and a compare of
 #: two such runs can only see large effects. `--rigorous`: more processes and longer windows, for

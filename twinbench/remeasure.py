@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from twinbench.config import RunConfig, config_from_mapping
-from twinbench.errors import RunDirError, one_line
-from twinbench.layout import RunDir
-from twinbench.rundir import create_run_dir, update_manifest
+from twinbench.core.errors import RunDirError, one_line
+from twinbench.core.layout import RunDir
+from twinbench.core.manifest import create_run_dir, update_manifest
 
 Say = Callable[[str], None]
 Progress = Callable[[int, int, str], None]
@@ -133,7 +133,7 @@ def remeasure(source: str | Path, overrides: Mapping[str, Any] | None = None, *,
     try:
         say(f"benchmarking {len(p.specs)} cells ({len(p.skipped)} skipped) in fresh worker processes")
         t = time.perf_counter()
-        from twinbench.benchlock import bench_lock
+        from twinbench.core.benchlock import bench_lock
 
         with bench_lock(p.run_dir.name, p.run_dir, say=say):  # one benchmark at a time on this machine
             processes = run_cells(p.specs, make_executor(p.cfg), progress=progress)
@@ -165,7 +165,7 @@ def remeasure_interleaved(base: str | Path, cand: str | Path, overrides: Mapping
     say(f"benchmarking {len(specs)} cells of both runs, interleaved")
     t = time.perf_counter()
     try:
-        from twinbench.benchlock import bench_lock
+        from twinbench.core.benchlock import bench_lock
 
         with bench_lock(pa.run_dir.name, pa.run_dir, say=say):  # one benchmark at a time on this machine
             processes = run_cells(specs, make_executor(pa.cfg), progress=progress)

@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from twinbench.errors import ConfigError, RunDirError
-from twinbench.layout import RunDir
-from twinbench.liveness import driver_alive
+from twinbench.core.errors import ConfigError, RunDirError
+from twinbench.core.layout import RunDir
+from twinbench.core.liveness import driver_alive
 
 #: Spec fields that may differ between the first attempt and the resume without changing the cell.
 _LOCAL_FIELDS = ("run_dir",)
@@ -21,7 +21,7 @@ _LOCAL_FIELDS = ("run_dir",)
 
 def open_for_resume(run_dir: str | Path) -> tuple[Any, dict[str, Any]]:
     """(RunConfig, manifest) of a run that can be resumed: not complete, its driver gone."""
-    from twinbench.bench.schema import SCHEMA_VERSION
+    from twinbench.core.schema import SCHEMA_VERSION
     from twinbench.config import config_from_mapping
 
     run_dir = Path(run_dir)
@@ -48,8 +48,8 @@ def open_for_resume(run_dir: str | Path) -> tuple[Any, dict[str, Any]]:
 
 def reopen(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """Mark the run as running again under this process, keeping a record of each resume."""
-    from twinbench.liveness import driver_record, now_iso
-    from twinbench.rundir import update_manifest
+    from twinbench.core.liveness import driver_record, now_iso
+    from twinbench.core.manifest import update_manifest
 
     resumes = list(manifest.get("resumes") or [])
     resumes.append({"at": now_iso(), "status_before": manifest.get("status"), "driver_before": manifest.get("driver")})
@@ -72,7 +72,7 @@ def _same_spec(spec: Any, stored: Path) -> bool:
 def done_rows(specs: Sequence[Any]) -> dict[int, dict[str, Any]]:
     """Index in `specs` -> the row already on disk, for cells finished with the same spec."""
     from twinbench.bench.executors.local import read_row
-    from twinbench.bench.rows import from_json
+    from twinbench.core.rows import from_json
 
     out = {}
     for i, spec in enumerate(specs):
@@ -89,7 +89,7 @@ def run_remaining(specs: Sequence[Any], executor: Any, *, progress: Callable[[in
     import pandas as pd
 
     from twinbench.bench.runner import run_cells
-    from twinbench.bench.schema import RESULTS_COLUMNS
+    from twinbench.core.schema import RESULTS_COLUMNS
 
     specs = list(specs)
     kept = done_rows(specs)
@@ -112,7 +112,7 @@ def build_record_path(run_dir: Path, twin: str) -> Path:
 
 def save_build(run_dir: Path, twin: str, build: Any) -> None:
     """A twin's build, recorded once its artifacts and goldens are all written."""
-    from twinbench.atomic import write_json
+    from twinbench.core.atomic import write_json
 
     write_json(build_record_path(run_dir, twin), {
         "artifacts": [a.to_dict() for a in build.artifacts], "failures": list(build.failures),

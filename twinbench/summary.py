@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from twinbench.layout import RunDir
+from twinbench.core.layout import RunDir
 
 
 def _counts(values: Any) -> dict[str, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from twinbench.bench.cells import CellSpec

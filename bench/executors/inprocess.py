@@ -8,8 +8,8 @@ from typing import Any, Iterator
 
 from twinbench.bench.cells import CellSpec
 from twinbench.bench.executors.base import register_executor
-from twinbench.bench.rows import failed_row
-from twinbench.errors import one_line
+from twinbench.core.rows import failed_row
+from twinbench.core.errors import one_line
 
 
 class InProcessExecutor:

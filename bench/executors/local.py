@@ -17,12 +17,12 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from twinbench.atomic import write_text
+from twinbench.core.atomic import write_text
 from twinbench.bench.cells import CellSpec
 from twinbench.bench.executors.base import register_executor
-from twinbench.bench.rows import failed_row, from_json
+from twinbench.core.rows import failed_row, from_json
 from twinbench.bench.worker import FAST_PROBE_ENV
-from twinbench.layout import RunDir
+from twinbench.core.layout import RunDir
 
 #: The whole environment of a worker, less what would make it noisy or slow to start.
 WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
@@ -49,7 +49,7 @@ def describe_exit(rc: int) -> str:
 def _last_log_line(log: Path) -> str:
     """The worker's last words, skipping TensorFlow/absl INFO and WARNING chatter, so a crash is
     reported by its reason and not by the last oneDNN notice."""
-    from twinbench.quiet import is_noise
+    from twinbench.core.quiet import is_noise
 
     try:
         lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines()

@@ -36,8 +36,8 @@ from typing import Any, Iterable, Iterator
 from twinbench.bench.cells import CellSpec
 from twinbench.bench.executors.base import register_executor
 from twinbench.bench.executors.shipping import ShipError, land, outbound, record_machine, run_shipped
-from twinbench.bench.rows import failed_row
-from twinbench.errors import ConfigError, summary
+from twinbench.core.rows import failed_row
+from twinbench.core.errors import ConfigError, summary
 
 #: The custom resource a node offers once: one timed cell per node at a time.
 SLOT = "twinbench-slot"
@@ -79,7 +79,7 @@ def node_task(spec: dict[str, Any], refs: dict[str, Any], timeout_s: float) -> d
     return its files and this node's machine info."""
     import ray
 
-    from twinbench.rundir import library_versions, machine_info
+    from twinbench.core.manifest import library_versions, machine_info
 
     names = list(refs)
     blobs = ray.get([refs[n] for n in names])

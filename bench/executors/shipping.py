@@ -21,10 +21,10 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
-from twinbench.atomic import write_json, write_text, write_with
+from twinbench.core.atomic import write_json, write_text, write_with
 from twinbench.bench.cells import CellSpec
-from twinbench.bench.rows import failed_row, from_json
-from twinbench.layout import CellFiles, RunDir
+from twinbench.core.rows import failed_row, from_json
+from twinbench.core.layout import CellFiles, RunDir
 
 #: Shipped names of user modules (.py paths) start here; no run-directory folder has this name.
 MODULES_DIR = "_modules"

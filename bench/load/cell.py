@@ -1,6 +1,6 @@
 """A Server or Offline cell, run inside its worker process (bench/worker.py hands it over).
 
-Writes, in the run directory's layout (twinbench/layout.py): the cell's load rows
+Writes, in the run directory's layout (core/layout.py): the cell's load rows
 (`cells/<id>.load.json`, rewritten after every LoadGen run), LoadGen's summary and detail logs
 (`cells/<id>.loadgen/<nn>-<scenario>-<step>/`), the cell's results row (`cells/<id>.json`, which
 the executor reads back; the pipeline moves load cells out of the results table) and, when the
@@ -15,11 +15,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from twinbench.atomic import write_json
+from twinbench.core.atomic import write_json
 from twinbench.bench.cells import FIRST_WORD, CellSpec
-from twinbench.bench.rows import load_row, result_row
-from twinbench.errors import one_line
-from twinbench.layout import RunDir
+from twinbench.core.rows import load_row, result_row
+from twinbench.core.errors import one_line
+from twinbench.core.layout import RunDir
 
 ParityOutputs = Callable[[CellSpec, Any, Any], None]
 

@@ -20,7 +20,7 @@ from twinbench.bench.load.search import find_max_qps
 from twinbench.bench.load.settings import LoadSettings
 from twinbench.bench.load.streams import open_streams
 from twinbench.bench.load.sut import LoadSut
-from twinbench.bench.rows import load_row
+from twinbench.core.rows import load_row
 
 if TYPE_CHECKING:
     from twinbench.bench.cells import CellSpec

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 
 SINGLE_STREAM = "single-stream"
 #: Every scenario a run may ask for; the first is the existing timing engine, the rest go through LoadGen.

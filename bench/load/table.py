@@ -12,8 +12,8 @@ from typing import Any, Iterable
 
 from twinbench.bench.load.cell import read_load_rows
 from twinbench.bench.load.settings import SINGLE_STREAM
-from twinbench.bench.rows import load_row
-from twinbench.bench.schema import LOAD_COLUMNS
+from twinbench.core.rows import load_row
+from twinbench.core.schema import LOAD_COLUMNS
 
 
 def split_load(specs: Iterable[Any], cells: Any) -> tuple[list[Any], Any, Any]:

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
-from twinbench.atomic import save_npz
-from twinbench.errors import DataError, RunDirError
+from twinbench.core.atomic import save_npz
+from twinbench.core.errors import DataError, RunDirError
 
 if TYPE_CHECKING:
     import torch
 
-    from twinbench.layout import RunDir
+    from twinbench.core.layout import RunDir
     from twinbench.models.registry import Twin
 
 PAD, UNK = 0, 1

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

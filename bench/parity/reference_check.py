@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
-from twinbench.atomic import save_npz
+from twinbench.core.atomic import save_npz
 from twinbench.bench.parity.compare import compare
 from twinbench.bench.parity.inputs import keras_weights_model, load_batches
 from twinbench.bench.parity.verdict import worst
-from twinbench.bench.rows import parity_row
-from twinbench.errors import RunDirError, one_line
-from twinbench.layout import RunDir
+from twinbench.core.rows import parity_row
+from twinbench.core.errors import RunDirError, one_line
+from twinbench.core.layout import RunDir
 
 if TYPE_CHECKING:
     from twinbench.models.registry import Twin

@@ -26,10 +26,10 @@ from twinbench.bench.parity.compare import compare, worst_batch
 from twinbench.bench.parity.inputs import load_batches
 from twinbench.bench.parity.profiles import PROFILES, Profile, explain_profile
 from twinbench.bench.parity.reference_check import add_note, golden_notes, reference_rows
-from twinbench.bench.rows import parity_row
-from twinbench.bench.schema import PARITY_COLUMNS
-from twinbench.errors import RunDirError
-from twinbench.layout import RunDir
+from twinbench.core.rows import parity_row
+from twinbench.core.schema import PARITY_COLUMNS
+from twinbench.core.errors import RunDirError
+from twinbench.core.layout import RunDir
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from types import ModuleType
 
 from twinbench.bench.runtimes.base import LoadOptions, Runtime, Session
-from twinbench.discovery import import_modules
-from twinbench.errors import ConfigError
+from twinbench.core.discovery import import_modules
+from twinbench.core.errors import ConfigError
 
 __all__ = ["RUNTIMES", "LoadOptions", "Runtime", "Session", "discover", "get_runtime", "list_runtimes",
            "register_module", "register_runtime"]

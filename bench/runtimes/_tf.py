@@ -10,7 +10,7 @@ import numpy as np
 from twinbench.bench.runtimes import _util
 from twinbench.bench.runtimes.base import LoadOptions
 from twinbench.exporters.artifact import Artifact
-from twinbench.threads import set_tf_threads
+from twinbench.core.threads import set_tf_threads
 
 
 def available() -> str | None:

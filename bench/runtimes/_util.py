@@ -6,7 +6,7 @@ import functools
 import importlib.util
 from typing import Any, Callable, Mapping
 
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 
 
 def missing(*modules: str) -> str | None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from twinbench.bench.runtimes import _util
 from twinbench.bench.runtimes.base import LoadOptions, Runtime
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 from twinbench.exporters.artifact import Artifact
 
 SETTINGS = ("inference_precision", "performance_hint", "num_streams")

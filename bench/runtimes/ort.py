@@ -14,7 +14,7 @@ import numpy as np
 
 from twinbench.bench.runtimes import _util
 from twinbench.bench.runtimes.base import LoadOptions, Runtime
-from twinbench.errors import ConfigError, RuntimeUnavailable
+from twinbench.core.errors import ConfigError, RuntimeUnavailable
 from twinbench.exporters.artifact import Artifact
 
 SETTINGS = ("graph_optimization_level", "allow_tf32", "trt_fp16", "provider_options")

@@ -9,7 +9,7 @@ import numpy as np
 from twinbench.bench.runtimes import _util
 from twinbench.bench.runtimes.base import LoadOptions, Runtime
 from twinbench.exporters.artifact import Artifact
-from twinbench.threads import set_torch_threads
+from twinbench.core.threads import set_torch_threads
 
 SETTINGS = ("allow_tf32",)
 

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from twinbench.errors import DataError
+from twinbench.core.errors import DataError
 from twinbench.models.reference import ops
 from twinbench.models.reference.registry import Reference, register_reference
 

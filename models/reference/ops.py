@@ -14,7 +14,7 @@ from typing import Mapping
 
 import numpy as np
 
-from twinbench.errors import ConfigError, DataError
+from twinbench.core.errors import ConfigError, DataError
 
 F64 = np.float64
 

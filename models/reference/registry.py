@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 import numpy as np
 
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from twinbench.models.registry import Twin

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 from twinbench.models.registry import Twin
 from twinbench.models.train.keras_trainer import keras_outputs, train_keras
 from twinbench.models.train.loop import Progress, epoch_row, loss_kind, metrics, predictions
@@ -85,7 +85,7 @@ def train_twins(twin: Twin, splits: Any, recipe: TrainRecipe, *, progress: Progr
     """Train `twin` in torch and Keras per `recipe.mode`; history has one row per framework x epoch."""
     import pandas as pd
 
-    from twinbench.threads import set_tf_threads, set_torch_threads
+    from twinbench.core.threads import set_tf_threads, set_torch_threads
 
     say = progress or (lambda _msg: None)
     if splits.task != twin.task:

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "adadelta")
 MODES = ("synced", "independent", "ported")

@@ -3,7 +3,7 @@ twins when imported, and importing this package imports them all. Adding a twin 
 
 from __future__ import annotations
 
-from twinbench.discovery import import_modules
+from twinbench.core.discovery import import_modules
 
 
 def discover() -> list[str]:

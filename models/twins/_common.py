@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 from twinbench.models.registry import HEADS, INPUT_NAME
 from twinbench.models.vocab import PAD
 

@@ -129,7 +129,7 @@ def cluster_run(tiny_run: Any) -> Any:
 
     from twinbench.bench.parity.inputs import golden_outputs, save_golden
     from twinbench.exporters.native import load_torch
-    from twinbench.layout import RunDir
+    from twinbench.core.layout import RunDir
 
     layout = RunDir(tiny_run.run_dir)
     model = load_torch(tiny_run.artifacts["torch"], tiny_run.run_dir)
@@ -158,7 +158,7 @@ def _ray(**kw: Any) -> Any:
 # checks --------------------------------------------------------------------------------------
 def test_every_cell_runs_once_on_each_kind_of_machine(cluster_run: Any) -> None:
     from twinbench.bench.runner import run_cells
-    from twinbench.layout import RunDir
+    from twinbench.core.layout import RunDir
 
     specs = _specs(cluster_run, ["ort-cpu"], QUICK)
     df = run_cells(specs, _ray(machines=["hw:cpu-a", "hw:cpu-b"], worker_per_cell=True))  # max_calls=1 path
@@ -185,7 +185,7 @@ def test_remote_parity_outputs_get_the_local_verdicts(cluster_run: Any) -> None:
     from twinbench.bench.executors import get_executor
     from twinbench.bench.parity.table import parity_table
     from twinbench.bench.runner import run_cells
-    from twinbench.layout import RunDir
+    from twinbench.core.layout import RunDir
 
     names = ("torch-script", "torch")
     local = run_cells(_specs(cluster_run, ["ort-cpu", "torch"], QUICK, timed=False, cells="local", names=names),

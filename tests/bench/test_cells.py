@@ -10,7 +10,7 @@ import pytest
 from twinbench.bench.cells import CellSpec, plan_cells
 from twinbench.bench.runtimes import RUNTIMES
 from twinbench.bench.timing import TimingPlan
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 
 PLAN = TimingPlan(min_iters=3, min_s=0.0, max_s=1.0)
 

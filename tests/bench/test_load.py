@@ -18,10 +18,10 @@ from twinbench.bench.load.logs import parse_result
 from twinbench.bench.load.search import find_max_qps
 from twinbench.bench.load.settings import LoadSettings, check_scenarios, early_stopping_queries
 from twinbench.bench.load.table import headline_rows, split_load
-from twinbench.bench.rows import load_row
+from twinbench.core.rows import load_row
 from twinbench.bench.runner import run_cells
-from twinbench.bench.schema import LOAD_COLUMNS
-from twinbench.errors import ConfigError
+from twinbench.core.schema import LOAD_COLUMNS
+from twinbench.core.errors import ConfigError
 
 HERE = Path(__file__).parent
 #: Short LoadGen runs for tests: p90 needs only 44 queries for LoadGen's early stopping.
@@ -281,7 +281,7 @@ def test_report_section_ranks_max_qps_and_draws_the_curves() -> None:
 
 
 def _run_data(name: str, load: pd.DataFrame, fingerprint: str = "m1") -> Any:
-    from twinbench.bench.schema import RESULTS_COLUMNS
+    from twinbench.core.schema import RESULTS_COLUMNS
     from twinbench.reports.tables import RunData
 
     manifest = {"run_id": name, "machine": {"fingerprint": fingerprint, "cpu_model": "cpu"}, "versions": {},

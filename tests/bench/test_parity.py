@@ -12,7 +12,7 @@ from twinbench.bench.parity.inputs import (golden_outputs, load_batches, parity_
                                            save_parity_inputs)
 from twinbench.bench.parity.profiles import PROFILES, choose_profile, explain_profile, get_profile
 from twinbench.bench.parity.verdict import overall_verdict
-from twinbench.errors import ConfigError, DataError
+from twinbench.core.errors import ConfigError, DataError
 from twinbench.models.registry import get_twin, list_twins
 
 # ---------------------------------------------------------------- profiles

@@ -17,9 +17,9 @@ from twinbench.bench.parity.inputs import (golden_outputs, parity_inputs, save_g
 from twinbench.bench.parity.reference_check import REFERENCE_RUNTIME, save_references
 from twinbench.bench.parity.table import CROSS_COLUMNS, parity_cross_table, parity_table
 from twinbench.bench.parity.verdict import overall_verdict
-from twinbench.bench.schema import PARITY_COLUMNS
+from twinbench.core.schema import PARITY_COLUMNS
 from twinbench.exporters.artifact import Artifact
-from twinbench.layout import RunDir
+from twinbench.core.layout import RunDir
 from twinbench.models.registry import get_twin
 
 VOCAB, MAX_LEN, TWIN = 40, 6, "lstm"
@@ -212,7 +212,7 @@ def test_run_parity_only_through_the_runtime_registry(run):
 
 def test_run_parity_only_rejects_bad_input(run, tmp_path):
     from twinbench.pipeline import parity_only as run_parity_only
-    from twinbench.errors import ConfigError, RunDirError
+    from twinbench.core.errors import ConfigError, RunDirError
 
     with pytest.raises(RunDirError, match="no artifacts"):
         run_parity_only(tmp_path)

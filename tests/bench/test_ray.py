@@ -19,8 +19,8 @@ import pytest
 from twinbench.bench.cells import CellSpec, plan_cells
 from twinbench.bench.executors.ray import per_machine
 from twinbench.bench.executors.shipping import ShipError, land, outbound, run_shipped
-from twinbench.errors import ConfigError
-from twinbench.layout import RunDir
+from twinbench.core.errors import ConfigError
+from twinbench.core.layout import RunDir
 
 HERE = Path(__file__).parent
 #: Small plans: two cells share these 2 cores, so spread is not judged here.

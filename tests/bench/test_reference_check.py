@@ -23,7 +23,7 @@ from twinbench.bench.parity.steps import locate_steps
 from twinbench.bench.parity.table import parity_cross_table, parity_table
 from twinbench.bench.parity.verdict import overall_verdict
 from twinbench.exporters.artifact import Artifact
-from twinbench.layout import RunDir
+from twinbench.core.layout import RunDir
 from twinbench.models import reference as ref
 from twinbench.models.reference import registry as ref_registry
 from twinbench.models.registry import get_twin

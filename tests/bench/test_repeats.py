@@ -14,7 +14,7 @@ from twinbench.bench.repeats import aggregate, fast_level, is_fast, mde, process
 from twinbench.bench.stats import robust_spread
 from twinbench.bench.timing import TimingPlan, measure_rounds
 from twinbench.exporters.artifact import Artifact
-from twinbench.layout import RunDir
+from twinbench.core.layout import RunDir
 
 
 def test_measure_rounds_probes_between_rounds_and_accounts_every_sample() -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from twinbench.bench.runtimes import RUNTIMES, get_runtime, list_runtimes, register_runtime, unavailable_reason
 from twinbench.bench.runtimes.base import LoadOptions, Runtime
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 
 #: Runtimes whose first load imports TensorFlow or compiles: seconds each on 2 cores.
 _SLOW = {"torch-compile", "tf-function", "keras-eager", "keras-predict"}

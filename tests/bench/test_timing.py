@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from twinbench.bench.timing import TimingPlan, measure, warm_up
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 
 
 def test_defaults() -> None:

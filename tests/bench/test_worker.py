@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from twinbench.bench.cells import CellSpec, plan_cells
-from twinbench.bench.schema import RESULTS_COLUMNS
+from twinbench.core.schema import RESULTS_COLUMNS
 from twinbench.bench.timing import TimingPlan
 from twinbench.bench.executors import get_executor
 from twinbench.bench.runner import run_cells

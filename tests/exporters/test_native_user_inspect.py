@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from exporters_testlib import VOCAB, tokens
-from twinbench.errors import ConfigError, ExportError
+from twinbench.core.errors import ConfigError, ExportError
 from twinbench.exporters.native import load_keras, load_torch, save_native
 from twinbench.exporters.user_onnx import from_user_onnx
 from twinbench.models.registry import get_twin, list_twins

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from exporters_testlib import built, reference, request_for, shapes_for, tokens
-from twinbench.errors import ConfigError, ExportError
+from twinbench.core.errors import ConfigError, ExportError
 from twinbench.exporters import EXPORTERS, ExportFailure, ExportRequest, export_all, get_exporter
 
 pytestmark = pytest.mark.slow  # dynamo export takes seconds per model

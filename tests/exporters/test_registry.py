@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 import twinbench.exporters as exporters_pkg
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 from twinbench.exporters import (EXPORTERS, VARIANTS, ExportFailure, check_opset, export_all, get_variant,
                                  register_exporter)
 
@@ -18,7 +18,7 @@ PROBE = textwrap.dedent('''
 
     from __future__ import annotations
 
-    from twinbench.errors import ExportError
+    from twinbench.core.errors import ExportError
     from twinbench.exporters.registry import register_exporter, register_variant
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from exporters_testlib import shapes_for, tokens
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 from twinbench.exporters.variants import VARIANTS, get_variant
 
 pytestmark = pytest.mark.slow

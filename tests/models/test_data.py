@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from twinbench.errors import ConfigError, DataError
+from twinbench.core.errors import ConfigError, DataError
 from twinbench.models import corpus, synthetic
 from twinbench.models.data import DataConfig, load_data
 

@@ -9,7 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-from twinbench.errors import ConfigError, DataError
+from twinbench.core.errors import ConfigError, DataError
 from twinbench.models.embeddings import load_vec, save_matrix
 from twinbench.models.registry import get_twin, list_twins
 

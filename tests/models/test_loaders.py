@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from twinbench.errors import DataError
+from twinbench.core.errors import DataError
 from twinbench.models import loaders
 
 

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from twinbench.errors import ConfigError, DataError
+from twinbench.core.errors import ConfigError, DataError
 from twinbench.models import reference as ref
 from twinbench.models.data import DataConfig, load_data
 from twinbench.models.reference import registry as ref_registry

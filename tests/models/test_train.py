@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 from twinbench.models.data import DataConfig, load_data
 from twinbench.models.registry import get_twin
 from twinbench.models.train import TrainRecipe, batch_plan, metrics, train_twins

@@ -11,7 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 from twinbench.models.registry import Twin, get_twin, list_twins
 
 TWINS = list_twins()

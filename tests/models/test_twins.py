@@ -9,7 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-from twinbench.errors import ConfigError
+from twinbench.core.errors import ConfigError
 from twinbench.models.registry import INPUT_NAME, OUTPUT_NAME, get_twin, list_twins
 
 TOL = 1e-6

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from twinbench.errors import DataError
+from twinbench.core.errors import DataError
 from twinbench.models.vocab import PAD, UNK, Vocab
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from twinbench.bench.schema import SCHEMA_VERSION
+from twinbench.core.schema import SCHEMA_VERSION
 from twinbench.bench.stats import summarize
 from twinbench.reports.tables import write_table
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from twinbench.errors import ConfigError, RunDirError
+from twinbench.core.errors import ConfigError, RunDirError
 from twinbench.reports.compare import compare_markdown, compare_runs, has_regression
 
 from reportlib import MACHINE, VERSIONS, assert_valid_tables, make_run

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from twinbench.errors import ConfigError, RunDirError
+from twinbench.core.errors import ConfigError, RunDirError
 from twinbench.reports.hardware import hardware_markdown, hardware_table
 from twinbench.reports.history import figures_of, history, record
 from twinbench.reports.history_report import history_html, history_markdown

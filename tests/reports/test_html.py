@@ -44,7 +44,7 @@ def test_build_reports_writes_self_contained_files(run_dir: Path) -> None:
 
 
 def test_build_reports_bad_input(tmp_path: Path) -> None:
-    from twinbench.errors import RunDirError
+    from twinbench.core.errors import RunDirError
 
     with pytest.raises(RunDirError, match="not found"):
         build_reports(tmp_path / "missing")

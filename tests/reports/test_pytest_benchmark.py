@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from twinbench.errors import RunDirError
+from twinbench.core.errors import RunDirError
 from twinbench.reports import build_reports
 from twinbench.reports.compare import compare_runs
 from twinbench.reports.pytest_benchmark import to_run_dir

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twinbench.bench.schema import PARITY_COLUMNS, RESULTS_COLUMNS, SCHEMA_VERSION, TRAINING_COLUMNS
-from twinbench.errors import RunDirError
+from twinbench.core.schema import PARITY_COLUMNS, RESULTS_COLUMNS, SCHEMA_VERSION, TRAINING_COLUMNS
+from twinbench.core.errors import RunDirError
 from twinbench.reports.tables import load_run, write_table
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
-from twinbench.bench.schema import KEY, LOAD_COLUMNS, PARITY_COLUMNS, RESULTS_COLUMNS
+from twinbench.core.schema import KEY, LOAD_COLUMNS, PARITY_COLUMNS, RESULTS_COLUMNS
 
 #: Results figures that are NaN (not None) until measured, so the tables keep a float dtype.
 _NAN_COLUMNS = ("cold_load_ms", "cold_first_run_ms", "peak_rss_mb", "gpu_peak_mb", "flops", "gflops_per_s")

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from twinbench.errors import TwinbenchError
-from twinbench.liveness import driver_record, now_iso
+from twinbench.core.errors import TwinbenchError
+from twinbench.core.liveness import driver_record, now_iso
 
 #: Seconds between tries while waiting for the lock.
 POLL_S = 1.0
@@ -49,7 +49,7 @@ def lock_path() -> Path:
         os.close(fd)
         return MACHINE_LOCK
     except OSError:
-        from twinbench.userdirs import cache_dir
+        from twinbench.core.userdirs import cache_dir
 
         return cache_dir() / "bench.lock"
 
@@ -142,7 +142,7 @@ def _leave_note(info: dict[str, Any], run_id: str, run_dir: str | Path) -> None:
     target = info.get("run_dir")
     if not target or not Path(target).is_dir():
         return
-    from twinbench.atomic import write_json
+    from twinbench.core.atomic import write_json
 
     write_json(Path(target) / "overlaps" / f"{run_id}.json",
                {"run_id": run_id, "run_dir": str(Path(run_dir).resolve()), "pid": os.getpid(), "since": now_iso()})

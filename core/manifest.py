@@ -16,11 +16,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from twinbench import __version__
-from twinbench.atomic import write_json
-from twinbench.bench.schema import SCHEMA_VERSION
-from twinbench.layout import RunDir
-from twinbench.liveness import now_iso, driver_record
+from twinbench.core import __version__
+from twinbench.core.atomic import write_json
+from twinbench.core.schema import SCHEMA_VERSION
+from twinbench.core.layout import RunDir
+from twinbench.core.liveness import now_iso, driver_record
 
 LIBRARIES = ("torch", "tensorflow", "tensorflow-cpu", "keras", "onnx", "onnxscript", "onnxruntime",
              "onnxruntime-gpu", "openvino", "tf2onnx", "numpy", "pandas", "pyarrow")
@@ -43,8 +43,8 @@ def library_versions() -> dict[str, str]:
 
 
 def machine_info() -> dict[str, Any]:
-    """CPU (py-cpuinfo), cores, memory, frequency, VM/container, GPU and the fingerprint (twinbench/machine.py)."""
-    from twinbench.machine import machine_info as describe
+    """CPU (py-cpuinfo), cores, memory, frequency, VM/container, GPU and the fingerprint (core/machine.py)."""
+    from twinbench.core.machine import machine_info as describe
 
     return describe()
 
@@ -80,7 +80,7 @@ def create_run_dir(out_dir: str | Path, config: dict[str, Any], run_id: str | No
     try:
         run_dir.mkdir(parents=True, exist_ok=False)
     except FileExistsError:  # made since the pre-flight check (another run with the same id)
-        from twinbench.errors import ConfigError
+        from twinbench.core.errors import ConfigError
 
         raise ConfigError(f"run_id: {str(run_dir)!r} already exists (choose another run_id)") from None
     RunDir(run_dir).ensure()

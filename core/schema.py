@@ -34,7 +34,7 @@ RESULTS_COLUMNS = KEY + [
     "headline",          # how p50_ms was formed, e.g. "median of 5 process medians, fast state"
     "machine",           # the machine kind (executor resource tag, e.g. "hw:cpu-a") the cell ran on; "" locally
     "machine_info",      # JSON: the node's rundir.machine_info() (+ node id/ip) where an executor ran it remotely
-    "machine_fingerprint",  # the fingerprint of the machine that measured the row (twinbench/machine.py)
+    "machine_fingerprint",  # the fingerprint of the machine that measured the row (core/machine.py)
 ]
 
 #: repeats.csv / .parquet: one row per cell x worker process (the per-process figures).
