@@ -20,6 +20,7 @@ from twinbench.core.rows import artifact_key, skipped_row
 from twinbench.bench.load.settings import LoadSettings, cell_batches, cell_suffix, check_scenarios
 from twinbench.bench.timing import TimingPlan
 from twinbench.core.errors import ConfigError
+from twinbench.core.keys import CellKey
 from twinbench.exporters.artifact import Artifact
 from twinbench.core.layout import RunDir
 
@@ -43,7 +44,7 @@ class CellSpec:
     batch: int
     seq_len: int
     threads: int
-    plan: dict[str, Any] = field(default_factory=dict)
+    plan: TimingPlan = field(default_factory=TimingPlan)  # built once from the config, carried as is
     settings: dict[str, Any] = field(default_factory=dict)
     twin_modules: tuple[str, ...] = ()
     parity_inputs: str | None = None
@@ -57,6 +58,7 @@ class CellSpec:
     scenario: str = "single-stream"  # or "server" / "offline": run through MLPerf LoadGen (bench/load/)
     load: dict[str, Any] = field(default_factory=dict)  # the run's [load] settings (bench.load.LoadSettings)
     machine: str = ""  # the kind of machine (an executor resource tag) this copy of the cell is for
+    base_id: str = ""  # the cell's id without its repeat suffix: what its processes are grouped by
 
     def __post_init__(self) -> None:
         for name in ("batch", "seq_len", "threads"):
@@ -66,6 +68,10 @@ class CellSpec:
         if self.vocab_size < FIRST_WORD + 1:
             raise ConfigError(f"cell {self.cell_id}: vocab_size must be >= {FIRST_WORD + 1}, got {self.vocab_size}")
         check_scenarios([self.scenario])
+        if not isinstance(self.plan, TimingPlan):
+            object.__setattr__(self, "plan", TimingPlan.from_dict(self.plan or {}))
+        if not self.base_id:
+            object.__setattr__(self, "base_id", self.cell_id)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -90,8 +96,15 @@ class CellSpec:
     def art(self) -> Artifact:
         return Artifact.from_dict(self.artifact)
 
-    def timing_plan(self) -> TimingPlan:
-        return TimingPlan.from_dict(self.plan)
+    @property
+    def group(self) -> tuple[str, str, str]:
+        """Which cell this process measures: its processes share it (run directory, folder, base id)."""
+        return (str(self.run_dir), self.cells, self.base_id)
+
+    @property
+    def key(self) -> CellKey:
+        """The cell's identity in every table (core/keys.py), the machine kind included."""
+        return CellKey.of({**self.key_row(), "machine": self.machine})
 
     def key_row(self) -> dict[str, Any]:
         """The schema.KEY columns of this cell's row (run_id is filled in by the pipeline)."""
@@ -211,7 +224,7 @@ def plan_cells(run_dir: str | Path, artifacts: Iterable[Any], runtimes: Iterable
     rts = [get_runtime(name) for name in runtimes]
     specs: list[CellSpec] = []
     skipped: list[dict[str, Any]] = []
-    common = dict(run_dir=str(run_dir), plan=plan.to_dict(), twin_modules=twin_modules, input_seed=input_seed,
+    common = dict(run_dir=str(run_dir), plan=plan, twin_modules=twin_modules, input_seed=input_seed,
                   extra_modules=extra_modules, timed=timed, cells=cells)
     artifacts = [_as_artifact(a) for a in artifacts]
     siblings: dict[str, list[Artifact]] = {}
@@ -267,6 +280,7 @@ def with_repeats(specs: list[CellSpec], repeats: int) -> list[CellSpec]:
     inputs (outputs do not depend on the process)."""
     out = list(specs)
     for r in range(1, repeats):
-        out += [dataclasses.replace(s, repeat=r, cell_id=f"{s.cell_id}.r{r}", parity_inputs=None) for s in specs
+        out += [dataclasses.replace(s, repeat=r, cell_id=f"{s.cell_id}.r{r}", base_id=s.cell_id, parity_inputs=None)
+                for s in specs
                 if s.scenario == "single-stream"]  # a LoadGen cell is its own series of runs
     return out

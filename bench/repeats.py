@@ -22,6 +22,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from twinbench.core.layout import RunDir
 from twinbench.core.schema import KEY, REPEATS_COLUMNS, RESULTS_COLUMNS, ROUNDS_COLUMNS
 from twinbench.bench.stats import robust_spread, summarize
 from twinbench.bench.timing import STATE_BAND
@@ -89,15 +90,6 @@ def mde(spread: float, n: int, m: int | None = None, *, alpha: float = ALPHA, po
     return (t_quantile(1 - alpha / 2, df) + t_quantile(power, df)) * se
 
 
-def _round_rows(key: dict[str, Any], repeat: int, rounds: np.ndarray, samples: np.ndarray) -> list[dict[str, Any]]:
-    rows = []
-    for i, (py_ns, np_ns, first, count) in enumerate(rounds.tolist()):
-        part = samples[first:first + count]
-        rows.append({**key, "repeat": repeat, "round": i, "probe_py_us": py_ns / 1e3, "probe_np_us": np_ns / 1e3,
-                     "count": int(count), "p50_ms": float(np.median(part)) / 1e6 if count else math.nan})
-    return rows
-
-
 def _load(path: Path) -> np.ndarray | None:
     try:
         return np.load(path, allow_pickle=False)
@@ -105,63 +97,96 @@ def _load(path: Path) -> np.ndarray | None:
         return None
 
 
-def aggregate(specs: Sequence[Any], rows: Any, run_dir: str | Path) -> tuple[Any, Any, Any]:
-    """(results, repeats, rounds) DataFrames from the per-process `rows` (run_cells' output, in the
-    order of `specs`). Untimed and failed processes pass through; cells of one process keep their
-    own figures, marked as such."""
+@dataclass
+class _Process:
+    """One worker process of a cell while its figures are formed: its run, its samples and rounds
+    (None when it measured nothing), and per round the probe (us), the median (ms) and the state."""
+
+    run: Any  # bench.runner.CellRun
+    ns: np.ndarray | None = None
+    rounds: np.ndarray | None = None  # int64 [rounds, 4]: probe_py_ns, probe_np_ns, first, count
+    starts: np.ndarray | None = None  # first sample of each round (cumulative counts)
+    p50_ms: np.ndarray | None = None
+    fast: np.ndarray | None = None
+    record: dict[str, Any] | None = None  # its repeats-table row
+
+    @property
+    def measured(self) -> bool:
+        return self.ns is not None
+
+
+def _read_process(run: Any) -> _Process:
+    spec, row = run.spec, run.row
+    proc = _Process(run)
+    if not spec.timed or row.get("status") not in ("ok", "invalid"):
+        return proc
+    files = RunDir(spec.run_dir, spec.cells).cell(spec.cell_id)
+    ns = _load(files.samples)
+    if ns is None:
+        return proc
+    rounds = _load(files.rounds)
+    if rounds is None or rounds.size == 0:  # a worker of an older version: one round, no probe
+        rounds = np.array([[0, 0, 0, ns.size]], dtype=np.int64)
+    rounds = np.asarray(rounds, dtype=np.int64).reshape(-1, 4)
+    counts = rounds[:, 3]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    proc.ns, proc.rounds, proc.starts = ns, rounds, starts
+    proc.p50_ms = np.array([float(np.median(ns[a:a + c])) / 1e6 if c else math.nan
+                            for a, c in zip(starts.tolist(), counts.tolist())])
+    return proc
+
+
+def aggregate(runs: Sequence[Any]) -> tuple[Any, Any, Any]:
+    """(results, repeats, rounds) DataFrames from the CellRuns of every worker process. Processes
+    are grouped into cells by their spec's `group` (one dict lookup each), so the cost grows
+    linearly with the processes. Untimed and failed processes pass through; cells of one process
+    keep their own figures, marked as such."""
     import pandas as pd
 
-    from twinbench.core.layout import RunDir
-
-    rows = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
-    rounds_rows: list[dict[str, Any]] = []
-    samples: dict[int, np.ndarray] = {}
-    for i, (spec, row) in enumerate(zip(specs, rows)):
-        if not getattr(spec, "timed", True) or row.get("status") not in ("ok", "invalid"):
-            continue
-        files = RunDir(run_dir, spec.cells).cell(spec.cell_id)
-        ns, rounds = _load(files.samples), _load(files.rounds)
-        if ns is None:
-            continue
-        if rounds is None or rounds.size == 0:  # a worker of an older version: one round, no probe
-            rounds = np.array([[0, 0, 0, ns.size]], dtype=np.int64)
-        samples[i] = ns
-        rounds_rows += [dict(r, _index=i) for r in _round_rows({k: row.get(k) for k in KEY}, spec.repeat, rounds, ns)]
-    rounds_df = pd.DataFrame(rounds_rows, columns=[*ROUNDS_COLUMNS, "_index"])
-    level = fast_level(rounds_df["probe_py_us"]) if len(rounds_df) else math.nan
-    rounds_df["fast"] = is_fast(rounds_df["probe_py_us"], level) if len(rounds_df) else []
-    if len(rounds_df) and (rounds_df["probe_py_us"] <= 0).all():
-        rounds_df["fast"] = True  # no probe recorded: every round counts
-
-    repeats: list[dict[str, Any]] = []
-    groups: dict[str, list[int]] = {}
-    for i, (spec, row) in enumerate(zip(specs, rows)):
-        base = spec.cell_id if spec.repeat == 0 else spec.cell_id.rsplit(".r", 1)[0]
-        groups.setdefault(f"{spec.cells}/{base}", []).append(i)
-        mine = rounds_df[rounds_df["_index"] == i]
-        fig = process_figure(mine["p50_ms"], mine["fast"]) if len(mine) else ProcessFigure(math.nan, 0, 0)
-        proc = {**{c: row.get(c) for c in RESULTS_COLUMNS}, "repeat": spec.repeat, "fast_p50_ms": fig.fast_p50_ms,
-                "rounds": fig.rounds, "_fast_rounds": fig.fast_rounds}
-        if i in samples and fig.fast_rounds:
-            _judge_fast_state(proc, samples[i], mine, spec.timing_plan())
-        repeats.append(proc)
-    results = [_headline([repeats[i] for i in idx], [samples.get(i) for i in idx],
-                         [rounds_df[rounds_df["_index"] == i] for i in idx], specs[idx[0]])
-               for idx in groups.values()]
-    repeats_df = pd.DataFrame(repeats).drop(columns=["_fast_rounds"]).reindex(columns=REPEATS_COLUMNS)
-    return (pd.DataFrame(results, columns=RESULTS_COLUMNS), repeats_df,
-            rounds_df.drop(columns=["_index"]).reindex(columns=ROUNDS_COLUMNS))
+    procs = [_read_process(run) for run in runs]
+    probes = [p.rounds[:, 0] / 1e3 for p in procs if p.measured]
+    all_probes = np.concatenate(probes) if probes else np.zeros(0)
+    level = fast_level(all_probes)
+    no_probe = bool(all_probes.size) and bool((all_probes <= 0).all())  # none recorded: every round counts
+    round_rows: list[dict[str, Any]] = []
+    groups: dict[tuple[str, str, str], list[_Process]] = {}
+    for p in procs:
+        spec, row = p.run.spec, p.run.row
+        groups.setdefault(spec.group, []).append(p)
+        fig = ProcessFigure(math.nan, 0, 0)
+        if p.measured:
+            p.fast = np.ones(len(p.rounds), dtype=bool) if no_probe else is_fast(p.rounds[:, 0] / 1e3, level)
+            fig = process_figure(p.p50_ms, p.fast)
+            key = {k: row.get(k) for k in KEY}
+            for i, ((py_ns, np_ns, _first, count), p50, fast) in enumerate(zip(p.rounds.tolist(), p.p50_ms.tolist(),
+                                                                              p.fast.tolist())):
+                round_rows.append({**key, "repeat": spec.repeat, "round": i, "probe_py_us": py_ns / 1e3,
+                                   "probe_np_us": np_ns / 1e3, "count": int(count), "p50_ms": p50, "fast": fast})
+        p.record = {**{c: row.get(c) for c in RESULTS_COLUMNS}, "repeat": spec.repeat,
+                    "fast_p50_ms": fig.fast_p50_ms, "rounds": fig.rounds, "_fast_rounds": fig.fast_rounds}
+        if p.measured and fig.fast_rounds:
+            _judge_fast_state(p, spec.plan)
+    results = [_headline(members) for members in groups.values()]
+    repeats_df = pd.DataFrame([p.record for p in procs]).drop(columns=["_fast_rounds"], errors="ignore")
+    return (pd.DataFrame(results, columns=RESULTS_COLUMNS), repeats_df.reindex(columns=REPEATS_COLUMNS),
+            pd.DataFrame(round_rows, columns=ROUNDS_COLUMNS))
 
 
-def _judge_fast_state(proc: dict[str, Any], ns: np.ndarray, rounds: Any, plan: Any) -> None:
+def _fast_spans(p: _Process) -> list[tuple[int, int]]:
+    """(first sample, count) of a process's fast rounds."""
+    keep = p.fast if p.fast is not None else np.zeros(0, dtype=bool)
+    return [(int(a), int(c)) for a, c, f in zip(p.starts.tolist(), p.rounds[:, 3].tolist(), keep.tolist()) if f]
+
+
+def _judge_fast_state(p: _Process, plan: Any) -> None:
     """The within-process spread rule, applied round by round to the fast rounds (the median of
     their IQR / median): a process whose rounds sat in two states has a wide pooled IQR that says
     nothing about how steady each measurement was, and a state can change inside a round too."""
-    fast = rounds[rounds["fast"]]
+    proc = p.record
     spreads = []
-    for a, n in _spans(rounds, fast):
+    for a, n in _fast_spans(p):
         if n >= 4:
-            q25, q50, q75 = np.percentile(ns[a:a + n], [25, 50, 75])
+            q25, q50, q75 = np.percentile(p.ns[a:a + n], [25, 50, 75])
             spreads.append((q75 - q25) / q50 if q50 > 0 else math.nan)
     proc["spread"] = float(np.nanmedian(spreads)) if spreads else math.nan
     if proc.get("status") in ("ok", "invalid"):
@@ -173,34 +198,34 @@ def _judge_fast_state(proc: dict[str, Any], ns: np.ndarray, rounds: Any, plan: A
         proc["status"], proc["error"] = ("invalid", "invalid: " + "; ".join(reasons)) if reasons else ("ok", "")
 
 
-def _headline(procs: list[dict[str, Any]], ns: list[np.ndarray | None], rounds: list[Any], spec: Any) -> dict[str, Any]:
+def _headline(members: list[_Process]) -> dict[str, Any]:
     """One results row for a cell from its processes (see the module docstring)."""
+    procs = [m.record for m in members]
+    spec = members[0].run.spec
     first = dict(procs[0])
-    measured = [i for i, p in enumerate(procs) if p.get("status") in ("ok", "invalid") and ns[i] is not None]
+    measured = [i for i, m in enumerate(members) if procs[i].get("status") in ("ok", "invalid") and m.measured]
     row = {c: first.get(c) for c in RESULTS_COLUMNS}
     row["repeats"] = len(procs)
-    if not measured or not getattr(spec, "timed", True):
+    if not measured or not spec.timed:
         return row
     valid = [i for i in measured if procs[i].get("status") == "ok"] or measured
     figures = [procs[i]["fast_p50_ms"] for i in valid if math.isfinite(procs[i]["fast_p50_ms"])]
     fast_state = bool(figures)
     if not fast_state:
         figures = [procs[i]["p50_ms"] for i in valid]
-    pooled_parts = []
+    parts = []
     for i in valid:
-        r = rounds[i]
-        keep = r[r["fast"]] if fast_state else r
-        for first_idx, count in _spans(r, keep):
-            pooled_parts.append(ns[i][first_idx:first_idx + count])
-    pooled = np.concatenate(pooled_parts) if pooled_parts else np.concatenate([ns[i] for i in valid])
+        m = members[i]
+        spans = _fast_spans(m) if fast_state else list(zip(m.starts.tolist(), m.rounds[:, 3].tolist()))
+        parts += [m.ns[a:a + c] for a, c in spans]
+    pooled = np.concatenate(parts) if parts else np.concatenate([members[i].ns for i in valid])
     batch = int(row.get("batch") or 1)
-    stats = summarize(pooled, batch)
-    row.update(stats)
+    row.update(summarize(pooled, batch))
     p50 = float(np.median(figures))
     row["p50_ms"] = p50
     row["throughput_sps"] = batch / (p50 / 1e3) if p50 > 0 else math.nan
-    row["iterations"] = int(sum(ns[i].size for i in measured))
-    row["measured_s"] = float(sum(ns[i].sum() for i in measured)) / 1e9
+    row["iterations"] = int(sum(members[i].ns.size for i in measured))
+    row["measured_s"] = float(sum(members[i].ns.sum() for i in measured)) / 1e9
     for col, how in (("cold_load_ms", np.median), ("cold_first_run_ms", np.median), ("peak_rss_mb", np.max)):
         vals = [procs[i].get(col) for i in measured if procs[i].get(col) is not None]
         vals = [float(v) for v in vals if math.isfinite(float(v))]
@@ -212,7 +237,7 @@ def _headline(procs: list[dict[str, Any]], ns: list[np.ndarray | None], rounds: 
     row["state_fast"] = sum(int(procs[i]["_fast_rounds"]) for i in measured) / all_rounds if all_rounds else math.nan
     row["headline"] = (f"median of {len(figures)} process median{'s' if len(figures) != 1 else ''}, "
                        + ("fast state" if fast_state else "all states (no fast-state round)"))
-    plan = spec.timing_plan()
+    plan = spec.plan
     reasons = []
     bad = [procs[i].get("error") for i in measured if procs[i].get("status") != "ok"]
     if bad and 2 * len(bad) > len(measured):  # a minority of odd processes is left out, not fatal
@@ -223,20 +248,11 @@ def _headline(procs: list[dict[str, Any]], ns: list[np.ndarray | None], rounds: 
         reasons.append(f"between-process spread {spread:.1%} > max_between {plan.max_between:.0%}")
     if len(measured) < len(procs):
         reasons.append(f"{len(procs) - len(measured)} of {len(procs)} processes failed")
-    reasons = [r for r in reasons if r]
-    row["status"] = "invalid" if reasons and valid else row.get("status")
     if reasons:
         row["status"], row["error"] = "invalid", "invalid: " + "; ".join(reasons)
     else:
         row["status"], row["error"] = "ok", ""
     return row
-
-
-def _spans(all_rounds: Any, keep: Any) -> list[tuple[int, int]]:
-    """(first sample, count) of the kept rounds, from the cumulative counts of all rounds."""
-    starts = np.concatenate([[0], np.cumsum(all_rounds["count"].to_numpy())[:-1]])
-    pos = {r: s for r, s in zip(all_rounds["round"].tolist(), starts.tolist())}
-    return [(int(pos[r]), int(c)) for r, c in zip(keep["round"].tolist(), keep["count"].tolist())]
 
 
 def process_figures(repeats: Any, rounds: Any, level: float, key_cols: Sequence[str]) -> dict[tuple, dict[str, Any]]:

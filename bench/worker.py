@@ -129,7 +129,7 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
         from twinbench.bench.runtimes.base import LoadOptions
         from twinbench.models.registry import INPUT_NAME
 
-        plan = spec.timing_plan()
+        plan = spec.plan
         runtime = get_runtime(spec.runtime)
         settings = {k: v for k, v in spec.settings.items() if k != "test_delay_ns"}
         opts = LoadOptions(device=spec.device, threads=spec.threads, run_dir=spec.run_dir, settings=settings)

@@ -103,6 +103,10 @@ class RunDir:
         """`path` relative to the root, POSIX style (what specs and sidecars store)."""
         return Path(path).resolve().relative_to(self.root.resolve()).as_posix()
 
+    def build_record(self, twin: str) -> Path:
+        """`builds/<twin>.json`: a twin's complete build (artifacts, failures, training rows), for resume."""
+        return self.root / "builds" / f"{twin}.json"
+
     def twin_dirs(self) -> list[Path]:
         return sorted(p for p in self.artifacts.glob("*") if p.is_dir()) if self.artifacts.is_dir() else []
 

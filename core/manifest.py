@@ -6,21 +6,26 @@ the run directory and two runs can be checked for being from the same machine an
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
+import json
 import os
 import platform
 import secrets
 import subprocess
 import threading
 from importlib import metadata
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from twinbench.core import __version__
 from twinbench.core.atomic import write_json
 from twinbench.core.schema import SCHEMA_VERSION
 from twinbench.core.layout import RunDir
-from twinbench.core.liveness import now_iso, driver_record
+from twinbench.core.errors import ConfigError, RunDirError, summary
+from twinbench.core.liveness import driver_record, effective_status, now_iso
+from twinbench.core.typed import build, number
 
 LIBRARIES = ("torch", "tensorflow", "tensorflow-cpu", "keras", "onnx", "onnxscript", "onnxruntime",
              "onnxruntime-gpu", "openvino", "tf2onnx", "numpy", "pandas", "pyarrow")
@@ -80,8 +85,6 @@ def create_run_dir(out_dir: str | Path, config: dict[str, Any], run_id: str | No
     try:
         run_dir.mkdir(parents=True, exist_ok=False)
     except FileExistsError:  # made since the pre-flight check (another run with the same id)
-        from twinbench.core.errors import ConfigError
-
         raise ConfigError(f"run_id: {str(run_dir)!r} already exists (choose another run_id)") from None
     RunDir(run_dir).ensure()
     manifest = {
@@ -119,3 +122,121 @@ def heartbeat(run_dir: Path, manifest: dict[str, Any]) -> None:
         driver["heartbeat"] = now_iso()
         manifest["driver"] = driver
         write_json_atomic(RunDir(run_dir).manifest, manifest)
+
+
+# reading ------------------------------------------------------------------------------------------
+
+Status = Literal["running", "complete", "failed", "interrupted"]
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    """The first NVIDIA GPU nvidia-smi saw (core/machine.py `gpu`)."""
+
+    __extra__ = "ignore"
+    name: str = ""
+    driver: str = ""
+    memory_gb: float | None = None
+    count: int = number(1, ge=0)
+
+
+@dataclass(frozen=True)
+class MachineInfo:
+    """What a run recorded about the machine that measured it (core/machine.py `machine_info`),
+    typed. Keys a newer version adds are kept in the manifest file and ignored here."""
+
+    __extra__ = "ignore"
+    fingerprint: str = ""
+    host: str = ""
+    os: str = ""
+    arch: str = ""
+    cpu_model: str = ""
+    cpu_cores: int | None = None
+    cpu_count_online: int | None = None
+    cpu_flags: tuple[str, ...] = ()
+    cpu: dict[str, Any] = field(default_factory=dict)
+    memory_gb: float | None = None
+    memory_available_gb: float | None = None
+    frequency: dict[str, Any] | None = None
+    virtualization: dict[str, Any] | None = None
+    gpu: GpuInfo | None = None
+    python: str = ""
+    versions: dict[str, str] = field(default_factory=dict)  # a Ray node's own library versions
+    node_id: str | None = None
+    node_ip: str | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """`manifest.json`, read and type-checked once (`read_manifest`). `config` stays the plain
+    table the run was given (the front turns it into its typed `RunConfig`); `raw` is the whole
+    file as read, for the few keys only some runs carry (embeddings, overlap, resumes)."""
+
+    __extra__ = "ignore"
+    schema_version: int
+    run_id: str
+    status: Status
+    created: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    machine: MachineInfo = field(default_factory=MachineInfo)
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    driver: dict[str, Any] | None = None
+    cwd: str | None = None
+    kind: str = "run"
+    source_run: str | None = None
+    parity_verdict: Literal["PASS", "FAIL", "SKIP", "ERROR"] | None = None
+    error: str | None = None
+    path: Path = Path("manifest.json")
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def effective_status(self) -> str:
+        """The status, with "running" read as "interrupted" when its driver is gone."""
+        return effective_status(self.raw)
+
+
+def parse_manifest(data: Any, path: Path) -> Manifest:
+    """A manifest from its parsed JSON: every recorded field checked for its type; a bad one is a
+    RunDirError naming the file and the field (exit 2), never a crash further down."""
+    if not isinstance(data, dict):
+        raise RunDirError(f"{path}: not a JSON object")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise RunDirError(f"{path}: schema_version {version!r}, this twinbench reads {SCHEMA_VERSION}")
+    for key in ("run_id", "status"):
+        if key not in data:
+            raise RunDirError(f"{path}: {key}: missing")
+    try:
+        typed = build(Manifest, {k: v for k, v in data.items() if k not in ("path", "raw")}, "", extra="ignore")
+    except ConfigError as exc:
+        raise RunDirError(f"{path}: {exc}") from None
+    return dataclasses.replace(typed, path=Path(path), raw=dict(data))
+
+
+def read_manifest(run_dir: str | Path, *, require_complete: bool = True) -> Manifest:
+    """The one reader of `manifest.json`: present, valid JSON, this schema version, every field of
+    the right type, and (unless `require_complete` is off) a complete run. Every command that takes
+    a run directory comes through here; any fault is one RunDirError line (exit 2)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunDirError(f"{run_dir}: run directory not found")
+    path = RunDir(run_dir).manifest
+    if not path.is_file():
+        raise RunDirError(f"{path}: missing (not a run directory)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise RunDirError(f"{path}: corrupt JSON ({summary(exc, 120)})") from None
+    manifest = parse_manifest(data, path)
+    status = manifest.effective_status
+    if require_complete and status != "complete":
+        hint = f"; continue it with `twinbench run --resume {run_dir}`" if status in ("interrupted", "failed") else ""
+        raise RunDirError(f"{path}: status is {status!r}, not 'complete'{hint}")
+    return manifest

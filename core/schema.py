@@ -85,3 +85,30 @@ LOAD_COLUMNS = KEY + [
 
 STATUSES = ("ok", "failed", "skipped", "invalid")
 VERDICTS = ("PASS", "FAIL", "ERROR", "SKIP")
+
+#: Every table the run directory holds, with its schema columns (extra columns are kept after them).
+TABLE_COLUMNS: dict[str, list[str]] = {
+    "results": RESULTS_COLUMNS, "parity": PARITY_COLUMNS, "training": TRAINING_COLUMNS, "params": PARAMS_COLUMNS,
+    "repeats": REPEATS_COLUMNS, "rounds": ROUNDS_COLUMNS, "load": LOAD_COLUMNS,
+}
+
+#: Column types ("string", "int", "float", "bool") written into every table file, so a column that
+#: is empty in one run (all null) keeps its type and two runs' tables concatenate and compare.
+#: Columns not listed are floats; the per-table entries win over the shared ones.
+_STRINGS = ("run_id", "twin", "artifact", "exporter", "source", "precision", "runtime", "device", "status", "error",
+            "runtime_settings", "samples_file", "headline", "machine", "machine_info", "machine_fingerprint",
+            "profile", "inputs", "verdict", "first_divergent_layer", "profile_reason", "framework", "mode",
+            "layer", "why", "scenario", "step", "loadgen_result", "loadgen_reason", "early_stopping", "search_stop",
+            "log_dir")
+_INTS = ("batch", "seq_len", "threads", "iterations", "warmup_iters", "threads_actual", "repeats", "repeat",
+         "rounds", "round", "count", "epoch", "n", "worst_index", "run_index", "streams", "queries", "samples",
+         "min_queries", "overlatency_queries", "torch", "keras", "difference")
+_BOOLS = ("io_in_timing", "fast", "valid", "early_stopping_met")
+COLUMN_TYPES: dict[str, str] = {**{c: "string" for c in _STRINGS}, **{c: "int" for c in _INTS},
+                                **{c: "bool" for c in _BOOLS}}
+TABLE_TYPES: dict[str, dict[str, str]] = {"load": {"headline": "bool"}}
+
+
+def column_type(table: str, column: str) -> str:
+    """The declared type of `column` in `table` (see COLUMN_TYPES)."""
+    return TABLE_TYPES.get(table, {}).get(column) or COLUMN_TYPES.get(column, "float")

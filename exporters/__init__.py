@@ -3,7 +3,8 @@
 Three exporters ship: "torch-dynamo" (torch.export + onnxscript), "torch-script" (the TorchScript
 tracer) and "tf2onnx" (Keras through a tf.function), each registered in its own module with
 `@register_exporter(name, opsets=(lo, hi))`; variants ("ort-opt", "fp16", "int8") register with
-`@register_variant`. Every module of this folder is imported here, so adding one is adding a file.
+`@register_variant`. The registries import every module of this folder on first use, so adding one
+is adding a file.
 Every ONNX file an exporter writes has input "tokens" (int64, axes "batch" and "seq") and output
 "logits", passes the ONNX checker, and carries a sidecar. Frameworks are imported inside the
 exporters, so importing this package stays cheap.
@@ -11,7 +12,6 @@ exporters, so importing this package stays cheap.
 
 from __future__ import annotations
 
-from twinbench.core.discovery import import_modules
 from twinbench.core.errors import ConfigError, ExportError, one_line
 from twinbench.exporters.artifact import Artifact
 from twinbench.exporters.registry import (EXPORTERS, VARIANTS, Exporter, Variant, check_opset, get_exporter,
@@ -40,17 +40,8 @@ def export_all(req: ExportRequest, names: list[str] | tuple[str, ...]) -> list[A
     return results
 
 
-def discover() -> list[str]:
-    """Import every module on this package's path (idempotent): exporters and variants register
-    themselves on import. Returns the registered exporter names."""
-    import_modules(__name__, __path__)
-    return list(EXPORTERS)
-
-
-discover()
-
 __all__ = [
     "DEFAULT_OPSET", "EXPORTERS", "VARIANTS", "Artifact", "ExportFailure", "ExportRequest", "Exporter",
-    "Variant", "check_opset", "discover", "export_all", "get_exporter", "get_variant", "register_exporter",
+    "Variant", "check_opset", "export_all", "get_exporter", "get_variant", "register_exporter",
     "register_variant",
 ]

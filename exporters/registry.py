@@ -7,7 +7,7 @@ its own module, and an exporter declares there the opset range it writes correct
     @register_variant("fp16")
     def fp16(base: Artifact, run_dir: Path) -> Artifact: ...
 
-`twinbench.exporters` imports every module of its folder, so a new exporter or variant is one file.
+The registries import every module of this folder on first use, so a new exporter or variant is one file.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from twinbench.core.errors import ConfigError
+from twinbench.core.registry import Registry
 from twinbench.exporters.artifact import Artifact
 
 if TYPE_CHECKING:
@@ -41,59 +42,38 @@ class Exporter:
         return self.export(req)
 
 
-EXPORTERS: dict[str, Exporter] = {}
-VARIANTS: dict[str, Variant] = {}
-
-
-def _qualname(fn: Callable[..., object]) -> str:
-    return f"{fn.__module__}.{fn.__qualname__}"
-
-
-def _claim(kind: str, name: str, registered: Callable[..., object] | None, fn: Callable[..., object]) -> None:
-    """A name belongs to one function; re-importing the same module re-registers it harmlessly."""
-    if registered is not None and _qualname(registered) != _qualname(fn):
-        raise ConfigError(f"{kind} {name!r} is already registered by {_qualname(registered)}")
-
-
-def register_exporter(name: str, *, opsets: tuple[int, int]) -> Callable[[ExportFn], ExportFn]:
-    """Decorator: register `export(req) -> Artifact` under `name`, writing opsets lo..hi (inclusive)."""
+def _exporter(name: str, fn: ExportFn, *, opsets: tuple[int, int]) -> Exporter:
     ok = (isinstance(opsets, tuple) and len(opsets) == 2
           and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in opsets)
           and opsets[0] <= opsets[1])
     if not ok:
         raise ConfigError(f"exporter {name!r}: opsets must be an inclusive range (lo, hi), got {opsets!r}")
+    return Exporter(name, opsets, fn, (fn.__doc__ or "").strip().split("\n")[0])
 
-    def deco(fn: ExportFn) -> ExportFn:
-        existing = EXPORTERS.get(name)
-        _claim("exporter", name, existing.export if existing else None, fn)
-        EXPORTERS[name] = Exporter(name, opsets, fn, (fn.__doc__ or "").strip().split("\n")[0])
-        return fn
 
-    return deco
+#: Exporters and variants: one module each in this folder, discovered on first use.
+EXPORTERS: Registry[Exporter] = Registry("exporter", package="twinbench.exporters", make=_exporter)
+VARIANTS: Registry[Variant] = Registry("variant", package="twinbench.exporters")
+
+
+def register_exporter(name: str, *, opsets: tuple[int, int]) -> Callable[[ExportFn], ExportFn]:
+    """Decorator: register `export(req) -> Artifact` under `name`, writing opsets lo..hi (inclusive)."""
+    _exporter(name, lambda req: req, opsets=opsets)  # a bad range is the registrant's error, at once
+    return EXPORTERS.register(name, opsets=opsets)
 
 
 def register_variant(name: str) -> Callable[[Variant], Variant]:
     """Decorator: register `variant(base_artifact, run_dir) -> Artifact` under `name`."""
-
-    def deco(fn: Variant) -> Variant:
-        _claim("variant", name, VARIANTS.get(name), fn)
-        VARIANTS[name] = fn
-        return fn
-
-    return deco
+    return VARIANTS.register(name)
 
 
 def get_exporter(name: str) -> Exporter:
     """The exporter registered under `name`; ConfigError naming the known ones otherwise."""
-    if name not in EXPORTERS:
-        raise ConfigError(f"unknown exporter {name!r} (known: {', '.join(sorted(EXPORTERS))})")
-    return EXPORTERS[name]
+    return EXPORTERS.get(name)
 
 
 def get_variant(name: str) -> Variant:
-    if name not in VARIANTS:
-        raise ConfigError(f"unknown variant {name!r} (known: {', '.join(sorted(VARIANTS))})")
-    return VARIANTS[name]
+    return VARIANTS.get(name)
 
 
 def check_opset(name: str, opset: int) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from twinbench.core.errors import ConfigError
+from twinbench.core.registry import Registry
 
 if TYPE_CHECKING:  # heavy frameworks are imported lazily by the builders themselves
     import keras
@@ -157,13 +158,19 @@ ConfigStrategy = Callable[[], Any]
 
 
 @dataclass(frozen=True)
-class _Entry:
+class TwinEntry:
+    """A registered twin: its factory and the hypothesis strategy its property tests draw from."""
+
     factory: TwinFactory
-    configs: ConfigStrategy | None
+    configs: ConfigStrategy | None = None
 
 
-_REGISTRY: dict[str, _Entry] = {}
-_BUILTINS_LOADED = False
+def _entry(name: str, factory: TwinFactory, *, configs: ConfigStrategy | None = None) -> TwinEntry:
+    return TwinEntry(factory, configs)
+
+
+#: Every twin: the built-ins are discovered from models/twins/ (one file each) on first use.
+TWINS: Registry[TwinEntry] = Registry("twin", package="twinbench.models.twins", make=_entry)
 
 
 def register_twin(name: str, *, configs: ConfigStrategy | None = None) -> Callable[[TwinFactory], TwinFactory]:
@@ -172,42 +179,19 @@ def register_twin(name: str, *, configs: ConfigStrategy | None = None) -> Callab
     `configs`, when given, is a zero-argument function returning a hypothesis strategy of override
     dicts; the property tests draw from it (import hypothesis inside it: it is a test dependency).
     A twin registered without one is property-tested at its default config."""
-
-    def deco(factory: TwinFactory) -> TwinFactory:
-        existing = _REGISTRY.get(name)
-        if existing is not None and existing.factory is not factory and _qualname(existing.factory) != _qualname(factory):
-            raise ConfigError(f"twin {name!r} is already registered by {_qualname(existing.factory)}")
-        _REGISTRY[name] = _Entry(factory, configs)
-        return factory
-
-    return deco
-
-
-def _qualname(fn: Callable[..., Any]) -> str:
-    return f"{fn.__module__}.{fn.__qualname__}"
-
-
-def _load_builtins() -> None:
-    global _BUILTINS_LOADED
-    if not _BUILTINS_LOADED:
-        _BUILTINS_LOADED = True
-        importlib.import_module("twinbench.models.twins")  # discovers the built-in twin modules
+    return TWINS.register(name, configs=configs)
 
 
 def list_twins() -> list[str]:
     """Names of every registered twin, sorted."""
-    _load_builtins()
-    return sorted(_REGISTRY)
+    return TWINS.names()
 
 
 def get_twin(name: str, **overrides: Any) -> Twin:
     """Build the named twin with config overrides; unknown names or fields raise ConfigError."""
-    _load_builtins()
-    if name not in _REGISTRY:
-        known = ", ".join(sorted(_REGISTRY)) or "none"
-        raise ConfigError(f"unknown twin {name!r} (known: {known})")
+    entry = TWINS.get(name)
     try:
-        twin = _REGISTRY[name].factory(**overrides)
+        twin = entry.factory(**overrides)
     except TypeError as exc:
         raise ConfigError(f"twin {name!r}: bad config override ({exc})") from None
     except ValueError as exc:
@@ -220,10 +204,7 @@ def get_twin(name: str, **overrides: Any) -> Twin:
 def config_strategy(name: str) -> Any:
     """The hypothesis strategy of config overrides the property tests draw for twin `name`
     (imports hypothesis: call it from tests only). Defaults only when the twin registered none."""
-    _load_builtins()
-    if name not in _REGISTRY:
-        raise ConfigError(f"unknown twin {name!r}")
-    configs = _REGISTRY[name].configs
+    configs = TWINS.get(name).configs
     if configs is None:
         from hypothesis import strategies as st
 
@@ -233,7 +214,7 @@ def config_strategy(name: str) -> Any:
 
 def load_twin_module(spec: str) -> None:
     """Import a user module that registers twins: a dotted module name or a path to a .py file."""
-    _load_builtins()
+    TWINS.discover()
     path = Path(spec)
     if spec.endswith(".py") or path.exists():
         if not path.is_file():

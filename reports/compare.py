@@ -40,15 +40,15 @@ def check_comparable(base: Any, cand: Any, *, allow_hardware: bool = False, allo
     otherwise the list of differences a reader of the verdicts should know (config, versions,
     machine)."""
     notes = []
-    mb, mc = base.manifest.get("machine") or {}, cand.manifest.get("machine") or {}
-    fb, fc = mb.get("fingerprint"), mc.get("fingerprint")
+    mb, mc = base.manifest.machine, cand.manifest.machine
+    fb, fc = mb.fingerprint, mc.fingerprint
     if fb != fc:
         if not allow_hardware:
-            raise ConfigError(f"machines differ ({fb} {mb.get('cpu_model', '?')} vs {fc} {mc.get('cpu_model', '?')}); "
+            raise ConfigError(f"machines differ ({fb} {mb.cpu_model or '?'} vs {fc} {mc.cpu_model or '?'}); "
                               "use `twinbench hardware` or pass --allow-hardware")
-        notes.append(f"machines differ: {mb.get('cpu_model', '?')} ({fb}) vs {mc.get('cpu_model', '?')} ({fc}); "
+        notes.append(f"machines differ: {mb.cpu_model or '?'} ({fb}) vs {mc.cpu_model or '?'} ({fc}); "
                      "each run's states are judged against its own fast level")
-    vb, vc = base.manifest.get("versions") or {}, cand.manifest.get("versions") or {}
+    vb, vc = base.manifest.versions, cand.manifest.versions
     diff = sorted(k for k in set(vb) | set(vc) if k not in IGNORED_VERSIONS and vb.get(k) != vc.get(k))
     if diff:
         shown = ", ".join(f"{k} {vb.get(k, '-')} -> {vc.get(k, '-')}" for k in diff[:4])
@@ -56,7 +56,7 @@ def check_comparable(base: Any, cand: Any, *, allow_hardware: bool = False, allo
         if not allow_versions:
             raise ConfigError(f"library versions differ: {shown}{more}; pass --allow-versions to compare anyway")
         notes.append(f"library versions differ: {shown}{more}")
-    cb, cc = base.manifest.get("config") or {}, cand.manifest.get("config") or {}
+    cb, cc = base.manifest.config, cand.manifest.config
     changed = sorted(k for k in set(cb) | set(cc) if k not in IGNORED_CONFIG and cb.get(k) != cc.get(k))
     if changed:
         notes.append(f"configs differ in: {', '.join(changed)}")
@@ -175,8 +175,7 @@ def compare_loaded(base: Any, cand: Any, *, min_effect: float = 0.05, alpha: flo
     if not min_effect >= 0:
         raise ConfigError(f"min_effect: must be >= 0, got {min_effect}")
     notes = check_comparable(base, cand, allow_hardware=allow_hardware, allow_versions=allow_versions)
-    same_machine = (base.manifest.get("machine") or {}).get("fingerprint") == \
-        (cand.manifest.get("machine") or {}).get("fingerprint")
+    same_machine = base.manifest.machine.fingerprint == cand.manifest.machine.fingerprint
     speed = _speed_rows(base, cand, min_effect=min_effect, alpha=alpha, same_machine=same_machine)
     load = load_compare_rows(base, cand, min_effect=min_effect)  # Server / Offline figures (reports/load_compare.py)
     if not speed and not load:

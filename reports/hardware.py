@@ -7,8 +7,12 @@ hardware. Ratios are p50 / the baseline machine's p50 (below 1 = faster than the
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Sequence
+
+from twinbench.core.manifest import MachineInfo, Manifest
+from twinbench.core.typed import build
 
 from twinbench.core.errors import ConfigError, RunDirError
 from twinbench.reports.compare import CELL_KEY
@@ -20,13 +24,12 @@ SHOWN_VERSIONS = ("torch", "tensorflow", "onnxruntime", "onnxruntime-gpu", "open
 
 
 def _machine_row(i: int, run: Any) -> dict[str, Any]:
-    m = run.manifest.get("machine") or {}
-    gpu = m.get("gpu") or {}
-    v = run.manifest.get("versions") or {}
-    return {"label": f"m{i}", "run_id": run.run_id, "fingerprint": m.get("fingerprint", ""),
-            "cpu_model": m.get("cpu_model", ""), "cpu_cores": m.get("cpu_cores", ""),
-            "memory_gb": m.get("memory_gb", ""), "gpu": gpu.get("name", "") if gpu else "",
-            "host": m.get("host", ""), "versions": ", ".join(f"{k} {v[k]}" for k in SHOWN_VERSIONS if k in v)}
+    m = run.manifest.machine
+    v = run.manifest.versions
+    return {"label": f"m{i}", "run_id": run.run_id, "fingerprint": m.fingerprint, "cpu_model": m.cpu_model,
+            "cpu_cores": "" if m.cpu_cores is None else m.cpu_cores,
+            "memory_gb": "" if m.memory_gb is None else m.memory_gb, "gpu": m.gpu.name if m.gpu else "",
+            "host": m.host, "versions": ", ".join(f"{k} {v[k]}" for k in SHOWN_VERSIONS if k in v)}
 
 
 def machine_tags(run: Any) -> list[str]:
@@ -35,29 +38,26 @@ def machine_tags(run: Any) -> list[str]:
     return sorted({text(t) for t in df["machine"] if text(t)}) if "machine" in df else []
 
 
-def _node_manifest(run: Any, tag: str, part: Any) -> dict[str, Any]:
+def _node_manifest(run: Any, tag: str, part: Any) -> Manifest:
     """The run's manifest as seen from one kind of machine: the machine info and library versions
     of the node that measured its first cell (rows record them), the run id tagged."""
     import json
 
-    manifest = dict(run.manifest, run_id=f"{run.run_id} [{tag}]")
+    manifest = dataclasses.replace(run.manifest, run_id=f"{run.run_id} [{tag}]")
     for raw in part["machine_info"] if "machine_info" in part else ():
         try:
             info = json.loads(text(raw)) if text(raw) else None
-        except ValueError:
-            info = None
-        if isinstance(info, dict):
-            manifest["machine"] = info
-            manifest["versions"] = info.get("versions") or manifest.get("versions")
-            break
+            machine = build(MachineInfo, info, "machine_info", extra="ignore") if isinstance(info, dict) else None
+        except (ValueError, ConfigError):
+            machine = None
+        if machine is not None:
+            return dataclasses.replace(manifest, machine=machine, versions=machine.versions or manifest.versions)
     return manifest
 
 
 def split_by_machine(run: Any) -> list[Any]:
     """One RunData per kind of machine of a run (a Ray run with `machines`), else `[run]`: so one
     invocation on several kinds compares like several runs from several machines."""
-    import dataclasses
-
     tags = machine_tags(run)
     if not tags:
         return [run]

@@ -120,15 +120,14 @@ def record(run_dir: str | Path, store: str | Path | None = None) -> Path:
     store = Path(store) if store else default_store()
     store.parent.mkdir(parents=True, exist_ok=True)
     m = run.manifest
-    mach = m.get("machine") or {}
-    dirty = m.get("git_dirty")
-    run_row = {"run_id": run.run_id, "created": text(m.get("created")), "kind": text(m.get("kind") or "run"),
-               "source_run": text(m.get("source_run")), "git_commit": text(m.get("git_commit")),
+    mach = m.machine
+    dirty = m.git_dirty
+    run_row = {"run_id": run.run_id, "created": text(m.created), "kind": text(m.kind or "run"),
+               "source_run": text(m.source_run), "git_commit": text(m.git_commit),
                "git_dirty": None if dirty is None else float(bool(dirty)),
-               "fingerprint": text(mach.get("fingerprint")), "cpu_model": text(mach.get("cpu_model")),
-               "host": text(mach.get("host")), "config_hash": config_hash(m.get("config") or {}),
-               "versions_hash": versions_hash(m.get("versions") or {}),
-               "versions": json.dumps(m.get("versions") or {}, sort_keys=True)}
+               "fingerprint": text(mach.fingerprint), "cpu_model": text(mach.cpu_model),
+               "host": text(mach.host), "config_hash": config_hash(m.config),
+               "versions_hash": versions_hash(m.versions), "versions": json.dumps(m.versions, sort_keys=True)}
     figures = _figures(run)
     cells = []
     for row in run.results.to_dict("records"):

@@ -199,7 +199,7 @@ PLOTS = {"latency_vs_qps": latency_vs_qps, "offline_throughput": offline_through
 # the lines `twinbench run` prints ---------------------------------------------------------------
 def summary_lines(run_dir: str | Path) -> list[str]:
     """One line per Server / Offline cell: max QPS under the bound, Offline samples/s (or why not)."""
-    from twinbench.reports.tables import read_table
+    from twinbench.core.tables import read_table
 
     try:
         df = read_table(run_dir, "load")

@@ -184,7 +184,7 @@ def to_run_dir(json_path: str | Path, out_dir: str | Path | None = None) -> Path
     Re-running it rewrites the directory from the JSON, so it always reflects the files."""
     import pandas as pd
 
-    from twinbench.reports.tables import write_table
+    from twinbench.core.tables import write_table
     from twinbench.core.manifest import write_json_atomic
 
     json_path = Path(json_path)

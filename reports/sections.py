@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from twinbench.bench.parity.verdict import overall_verdict, worst
+from twinbench.core.machine import summary_rows
+from twinbench.core.typed import to_plain
 from twinbench.reports.format import fnum, fratio, fsci, is_missing, text
 
 
@@ -62,21 +64,20 @@ def _twins(run: Any) -> list[str]:
 
 
 def header_blocks(run: Any) -> list[Block]:
-    from twinbench.core.machine import summary_rows
 
     m = run.manifest
-    mach = m.get("machine") or {}
-    gpu = mach.get("gpu") or {}
-    gpu_s = f"{gpu.get('name')} ({gpu.get('memory_gb')} GB, driver {gpu.get('driver')})" if gpu else "none"
-    rows = [("run", run.run_id), ("created", m.get("created", "")), ("git commit", m.get("git_commit") or "-"),
-            ("CPU", f"{mach.get('cpu_model', '?')} ({mach.get('cpu_cores', '?')} cores)"),
-            ("memory", f"{mach.get('memory_gb', '?')} GB"), ("GPU", gpu_s), ("host", mach.get("host", "")),
-            ("OS", mach.get("os", "")), ("machine fingerprint", mach.get("fingerprint", ""))]
-    rows += summary_rows(mach)  # CPU details, frequency, VM/container (core/machine.py)
-    timings = m.get("timings") or {}
+    mach = m.machine
+    gpu = mach.gpu
+    gpu_s = f"{gpu.name} ({gpu.memory_gb} GB, driver {gpu.driver})" if gpu else "none"
+    rows = [("run", run.run_id), ("created", m.created), ("git commit", m.git_commit or "-"),
+            ("CPU", f"{mach.cpu_model or '?'} ({'?' if mach.cpu_cores is None else mach.cpu_cores} cores)"),
+            ("memory", f"{'?' if mach.memory_gb is None else mach.memory_gb} GB"), ("GPU", gpu_s),
+            ("host", mach.host), ("OS", mach.os), ("machine fingerprint", mach.fingerprint)]
+    rows += summary_rows(to_plain(mach))  # CPU details, frequency, VM/container (core/machine.py)
+    timings = m.timings
     if timings:
         rows.append(("timings", ", ".join(f"{k} {v}" for k, v in timings.items())))
-    versions = m.get("versions") or {}
+    versions = m.versions
     blocks: list[Block] = [Heading(1, f"twinbench report: {run.run_id}"), table(["", ""], rows)]
     if versions:
         blocks += [Heading(3, "Library versions"), table(["library", "version"], sorted(versions.items()))]

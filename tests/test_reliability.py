@@ -157,7 +157,7 @@ def test_killed_run_reads_interrupted_and_resumes_with_every_cell_once(tmp_path:
 
 
 def test_resume_refuses_a_complete_or_missing_run(tmp_path: Path) -> None:
-    one_line_error(tb(tmp_path, "run", "--resume", "runs/none"), 2, "no manifest.json")
+    one_line_error(tb(tmp_path, "run", "--resume", "runs/none"), 2, "run directory not found")
 
 
 # 3. one benchmark at a time ----------------------------------------------------------------------

@@ -12,6 +12,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from twinbench.commands.bench import remeasure
+from twinbench.commands.parity import parity_only
+from twinbench.commands.run import run as run_command
+from twinbench.config import load_config, read_config_file
+from twinbench.reports import build_reports
+from twinbench.reports.compare import compare_runs
+from twinbench.reports.compare import has_regression as has_regression_in
+from twinbench.reports.history import history as _history
+from twinbench.reports.pytest_benchmark import as_run_dir
+from twinbench.reports.steps import cells_of, steps_in
+from twinbench.reports.tables import load_run as _load
+
 Say = Callable[[str], None]
 
 
@@ -23,18 +35,12 @@ def run(config: str | Path | None = None, *, say: Say = _quiet, **overrides: Any
     """`twinbench run`: train, export, benchmark and verify. `config` is a TOML/JSON file (or None
     for the built-in default); keyword arguments override its keys. Returns the RunOutcome
     (`run_dir`, `parity_verdict`, `report_md`, `report_html`); `load_run(outcome.run_dir)` reads it."""
-    from twinbench.config import load_config
-    from twinbench.pipeline import run as run_pipeline
-
-    return run_pipeline(load_config(config, overrides), say=say)
+    return run_command(load_config(config, overrides), say=say)
 
 
 def bench(run_dir: str | Path, config: str | Path | None = None, *, say: Say = _quiet, **overrides: Any) -> Any:
     """`twinbench bench RUN`: measure a run directory's artifacts again into a new run directory,
     with its matrix updated by `config` (a file) and keyword overrides (`runtimes`, `timing`, ...)."""
-    from twinbench.config import read_config_file
-    from twinbench.remeasure import remeasure
-
     merged: dict[str, Any] = dict(read_config_file(config)) if config else {}
     merged.update(overrides)
     return remeasure(run_dir, merged, say=say)
@@ -42,8 +48,6 @@ def bench(run_dir: str | Path, config: str | Path | None = None, *, say: Say = _
 
 def parity(run_dir: str | Path, runtimes: list[str] | None = None) -> tuple[Any, str]:
     """`twinbench parity RUN`: every artifact on every CPU runtime, untimed; (parity table, verdict)."""
-    from twinbench.pipeline import parity_only
-
     return parity_only(run_dir, runtimes=list(runtimes) if runtimes else None)
 
 
@@ -52,46 +56,33 @@ def compare(base: str | Path, candidate: str | Path, *, min_effect: float = 0.05
     """`twinbench compare BASE CAND`: one row per common cell with its verdict (REGRESSION,
     IMPROVEMENT, SAME, INCONCLUSIVE) and reason. Run directories, pytest-benchmark JSON files and
     `.benchmarks/` folders are all accepted. `has_regression(df)` is the CLI's exit-1 rule."""
-    from twinbench.reports.compare import compare_runs
-
     return compare_runs(base, candidate, min_effect=min_effect, alpha=alpha, allow_hardware=allow_hardware,
                         allow_versions=allow_versions)
 
 
 def has_regression(df: Any) -> bool:
-    from twinbench.reports.compare import has_regression as _has
-
-    return _has(df)
+    return has_regression_in(df)
 
 
 def report(run_dir: str | Path) -> tuple[Path, Path]:
     """`twinbench report RUN`: rebuild report.md and report.html; returns their paths."""
-    from twinbench.reports import build_reports
-
     return build_reports(run_dir)
 
 
 def load_run(run_dir: str | Path) -> Any:
     """A complete run directory as RunData: `.results`, `.parity`, `.training`, `.params`,
     `.repeats`, `.rounds`, `.load` (DataFrames), `.manifest` (dict), `.samples(row)` (ns array)."""
-    from twinbench.reports.pytest_benchmark import as_run_dir
-    from twinbench.reports.tables import load_run as _load
-
     return _load(as_run_dir(run_dir))
 
 
 def history(filters: Mapping[str, Any] | None = None, *, store: str | Path | None = None, **by: Any) -> Any:
     """`twinbench history`: the recorded points matching every filter (twin, runtime, batch, ...),
     oldest first, as a DataFrame; `steps(df)` finds where each cell's level changed."""
-    from twinbench.reports.history import history as _history
-
     return _history(filters, store=store, **by)
 
 
 def steps(df: Any, *, min_effect: float = 0.05, alpha: float = 0.01) -> list[tuple[dict[str, Any], Any]]:
     """Steps of every cell in a history DataFrame: (cell key, Step) pairs."""
-    from twinbench.reports.steps import cells_of, steps_in
-
     return steps_in(cells_of(df), min_effect=min_effect, alpha=alpha)
 
 

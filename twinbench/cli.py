@@ -198,8 +198,9 @@ def run(
     """Train, export, benchmark and verify; prints the report's path. Exit 1 on a parity FAIL."""
 
     def body() -> int:
+        from twinbench.commands.run import open_for_resume
+        from twinbench.commands.run import run as run_pipeline
         from twinbench.config import load_config
-        from twinbench.pipeline import run as run_pipeline
         from twinbench.presets import timing_overrides
 
         overrides = _overrides(twins=twin, runtimes=runtime, exporters=exporter, variants=variant, batches=batch,
@@ -225,8 +226,6 @@ def run(
         if load:
             overrides["load"] = load
         if resume is not None:
-            from twinbench.resume import open_for_resume
-
             if config is not None or overrides:
                 raise ConfigError("--resume: continues the run with its own config; give no config or options")
             cfg = open_for_resume(resume)[0]
@@ -259,13 +258,15 @@ def parity(
     judged_twin: Optional[str] = typer.Option(None, "--twin", "-t", help="With --onnx: the twin whose golden judges it."),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML/JSON with a 'judge' table (onnx, twin, "
                                           "runtimes): --onnx/--twin/-r kept in a file; options given win."),
+    twin_module: Optional[List[str]] = typer.Option(None, "--twin-module", help="Module/.py registering the run's "
+                                                    "own twins (a run directory never imports modules by itself)."),
 ) -> None:
     """Parity alone, fast: re-run every artifact of RUN_DIR on the CPU runtimes (no timing). Exit 1 on FAIL.
     With --onnx FILE --twin NAME (or --config with a 'judge' table): is FILE still NAME's model?
     (first diverging layer on FAIL)."""
 
     def body() -> int:
-        from twinbench.pipeline import parity_only
+        from twinbench.commands.parity import parity_only
 
         file, twin_name, runtimes = onnx, judged_twin, runtime
         if config is not None:
@@ -273,9 +274,10 @@ def parity(
         if (file is None) != (twin_name is None):
             raise ConfigError("--onnx and --twin go together: the file to judge and the twin whose golden judges it")
         if file is not None:
-            return _judge(run_dir, file, str(twin_name), runtimes, json_out, quiet)
+            return _judge(run_dir, file, str(twin_name), runtimes, json_out, quiet, list(twin_module or []))
         df, verdict = _progress_runner(lambda _say, progress: parity_only(
-            run_dir, runtimes=list(runtime) if runtime else None, progress=progress), quiet=quiet)
+            run_dir, runtimes=list(runtime) if runtime else None, progress=progress,
+            twin_modules=list(twin_module or [])), quiet=quiet)
         code = 1 if verdict == "FAIL" else 0
         if json_out:
             from twinbench.summary import emit, parity_summary
@@ -316,11 +318,13 @@ def _judge_config(path: Path, onnx: Optional[Path], twin: Optional[str],
     return onnx, twin or section.get("twin"), runtimes or listed
 
 
-def _judge(run_dir: Path, onnx: Path, twin: str, runtime: Optional[List[str]], json_out: bool, quiet: bool) -> int:
-    from twinbench.judge import judge
+def _judge(run_dir: Path, onnx: Path, twin: str, runtime: Optional[List[str]], json_out: bool, quiet: bool,
+           twin_modules: list[str]) -> int:
+    from twinbench.commands.parity import judge
 
     result = _progress_runner(lambda _say, progress: judge(
-        run_dir, onnx, twin, runtimes=list(runtime) if runtime else None, progress=progress), quiet=quiet)
+        run_dir, onnx, twin, runtimes=list(runtime) if runtime else None, progress=progress,
+        twin_modules=twin_modules), quiet=quiet)
     code = 1 if result.verdict == "FAIL" else 0
     if json_out:
         from twinbench.summary import emit, parity_summary
@@ -403,7 +407,7 @@ def compare(
 
         a, b, evidence = base, candidate, "two independent runs"
         if remeasure:
-            from twinbench.remeasure import remeasure_interleaved
+            from twinbench.commands.bench import remeasure_interleaved
 
             overrides = {"timing": {"repeats": repeats}} if repeats else None
             oa, ob = _progress_runner(lambda say, progress: remeasure_interleaved(base, candidate, overrides,
@@ -438,6 +442,8 @@ def bench(
     threads: Optional[List[int]] = typer.Option(None, "--threads", help="Thread count (repeatable)."),
     repeats: Optional[int] = typer.Option(None, "--repeats", help="Worker processes per cell (timing.repeats)."),
     out: Optional[str] = typer.Option(None, "--out", help="Folder for the new run directory (default runs/)."),
+    twin_module: Optional[List[str]] = typer.Option(None, "--twin-module", help="Module/.py registering the run's "
+                                                    "own twins (a run directory never imports modules by itself)."),
     fast: bool = FAST_OPT,
     rigorous: bool = RIGOROUS_OPT,
     min_time: Optional[float] = MIN_TIME_OPT,
@@ -451,7 +457,7 @@ def bench(
 
     def body() -> int:
         from twinbench.config import read_config_file
-        from twinbench.remeasure import remeasure as remeasure_run
+        from twinbench.commands.bench import remeasure as remeasure_run
 
         overrides: dict[str, Any] = dict(read_config_file(config)) if config else {}
         overrides.update(_overrides(runtimes=runtime, batches=batch, seq_lens=seq_len, threads=threads, out_dir=out))
@@ -461,8 +467,8 @@ def bench(
                                   max_time=max_time, min_iters=min_iters)
         if timing:
             overrides["timing"] = {**dict(overrides.get("timing") or {}), **timing}
-        outcome = _progress_runner(lambda say, progress: remeasure_run(run_dir, overrides, say=say, progress=progress),
-                                   quiet=quiet)
+        outcome = _progress_runner(lambda say, progress: remeasure_run(
+            run_dir, overrides, say=say, progress=progress, twin_modules=list(twin_module or [])), quiet=quiet)
         return _print_outcome("bench", outcome, json_out, after=[f"run:    {outcome.run_dir}"])
 
     _guard(body, "bench" if json_out else None)

@@ -1,8 +1,14 @@
-"""Run configuration: one frozen dataclass, loaded from TOML or JSON, overridable from the CLI.
+"""Run configuration: one frozen, typed `RunConfig`, built once from defaults, a TOML/JSON file and
+the command line, with every value checked when it is built.
 
-Sections that belong to a stage (data, training, timing) stay plain dicts here and are validated by
-constructing that stage's own dataclass in `validate()`, so each stage owns its knobs and this
-module needs no heavy imports.
+Each section is the typed object of the stage that owns it — `[data]` a `models.data.DataConfig`,
+`[training]` a `models.train.TrainRecipe`, `[timing]` a `bench.timing.TimingPlan`, `[load]` a
+`bench.load.settings.LoadSettings`, `[executor]` the executor's own options schema, each
+`[runtime_settings.<name>]` the runtime's own settings schema — so no stage re-reads a dict.
+`check_config` adds what needs the registries (twin, exporter, variant and runtime names) and the
+cross-field rules (timing windows within the cell timeout, machines only with an executor that
+places cells). `twinbench run --check` runs exactly `load_config` + `check_config` + the file
+checks, as `twinbench run` does before it trains anything (twinbench/commands/run.py).
 """
 
 from __future__ import annotations
@@ -12,12 +18,26 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
-from twinbench.core.errors import ConfigError
+from twinbench.bench.executors.base import EXECUTORS, executor_options
+from twinbench.bench.load.settings import LOAD_SCENARIOS, LoadSettings
+from twinbench.bench.runtimes import RUNTIMES
+from twinbench.bench.timing import TimingPlan
+from twinbench.core.errors import ConfigError, DataError
+from twinbench.core.typed import build, construct, convert_field, number, to_plain
+from twinbench.exporters.registry import EXPORTERS, VARIANTS, check_opset
+from twinbench.models.data import DataConfig
+from twinbench.models.embeddings import EmbeddingSpec
+from twinbench.models.registry import get_twin, load_twin_module
+from twinbench.models.train.recipe import TrainRecipe
 
 DEFAULT_EXPORTERS = ("torch-dynamo", "torch-script", "tf2onnx")
 DEFAULT_RUNTIMES = ("torch", "tf-function", "keras-eager", "ort-cpu", "openvino")
+#: Largest sizes a cell may ask for (beyond them an input alone would not fit a machine's memory).
+MAX_BATCH, MAX_SEQ_LEN, MAX_THREADS = 1 << 20, 1 << 20, 1024
+Scenario = Literal["single-stream", "server", "offline"]
+Device = Literal["cpu", "cuda"]
 
 
 @dataclass(frozen=True)
@@ -29,187 +49,233 @@ class TwinSpec:
 
 
 @dataclass(frozen=True)
+class ExecutorChoice:
+    """`[executor]`: which executor runs the cells (`kind`) and its typed options. `given` keeps
+    what the user wrote (the manifest records that, not every default)."""
+
+    kind: str = "local"
+    options: Any = None
+    given: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **dict(self.given)} if self.given or self.kind != "local" else {}
+
+
+def _training() -> TrainRecipe:
+    return TrainRecipe(epochs=10, batch_size=32)
+
+
+def _tag_data() -> DataConfig:
+    return DataConfig(source="synthetic-pos", size=600, task="tag")
+
+
+def _timing() -> TimingPlan:
+    return TimingPlan(min_iters=30, min_s=0.3, max_s=5.0, repeats=3)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything one `twinbench run` does. Defaults are the built-in demo: the lstm twin on the
     built-in corpus, three exporters, the five CPU runtimes, finishing in a few minutes on 2 cores."""
 
     twins: tuple[TwinSpec, ...] = (TwinSpec("lstm"),)
     twin_modules: tuple[str, ...] = ()
-    data: Mapping[str, Any] = field(default_factory=dict)
-    tag_data: Mapping[str, Any] = field(default_factory=lambda: {"source": "synthetic-pos", "size": 600})
-    embeddings: Mapping[str, Any] = field(default_factory=dict)  # models.embeddings.EmbeddingSpec
-    training: Mapping[str, Any] = field(default_factory=lambda: {"epochs": 10, "batch_size": 32})
+    data: DataConfig = field(default_factory=DataConfig)
+    tag_data: DataConfig = field(default_factory=_tag_data)
+    embeddings: EmbeddingSpec = field(default_factory=EmbeddingSpec)
+    training: TrainRecipe = field(default_factory=_training)
     exporters: tuple[str, ...] = DEFAULT_EXPORTERS
     variants: tuple[str, ...] = ()
     onnx: tuple[str, ...] = ()
-    opset: int = 18
+    opset: int = number(18, ge=7, le=25)
     runtimes: tuple[str, ...] = DEFAULT_RUNTIMES
-    runtime_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    devices: tuple[str, ...] = ("cpu",)
-    batches: tuple[int, ...] = (1, 32)
-    seq_lens: tuple[int, ...] = ()  # empty: the data's max_len
-    threads: tuple[int, ...] = (1,)
-    timing: Mapping[str, Any] = field(default_factory=lambda: {"min_iters": 30, "min_s": 0.3, "max_s": 5.0,
-                                                                "repeats": 3})
-    scenarios: tuple[str, ...] = ("single-stream",)  # + "server", "offline" (MLPerf LoadGen, bench/load/)
-    load: Mapping[str, Any] = field(default_factory=dict)  # [load]: LoadGen scenario settings
-    executor: Mapping[str, Any] = field(default_factory=dict)  # [executor] kind = "local" | "inprocess" | ...
+    runtime_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    devices: tuple[Device, ...] = ("cpu",)
+    batches: tuple[int, ...] = number((1, 32), ge=1, le=MAX_BATCH)
+    seq_lens: tuple[int, ...] = number((), ge=1, le=MAX_SEQ_LEN)  # empty: the data's max_len
+    threads: tuple[int, ...] = number((1,), ge=1, le=MAX_THREADS)
+    timing: TimingPlan = field(default_factory=_timing)
+    scenarios: tuple[Scenario, ...] = ("single-stream",)
+    load: LoadSettings = field(default_factory=LoadSettings)
+    executor: ExecutorChoice = field(default_factory=ExecutorChoice)
     machines: tuple[str, ...] = ()  # executor resource tags; every cell runs once on each kind of machine
     parity: bool = True
     calibration: bool = True
     isolate: bool = True
-    cell_timeout_s: float = 300.0
+    cell_timeout_s: float = number(300.0, gt=0, le=7 * 24 * 3600)
     out_dir: str = "runs"
     run_id: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("batches", "seq_lens", "threads"):
-            for v in getattr(self, name):
-                if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                    raise ConfigError(f"{name}: every value must be a positive integer, got {v!r}")
         if not self.twins and not self.onnx:
             raise ConfigError("twins: at least one twin (or an --onnx file) is needed")
-        if not self.runtimes:
-            raise ConfigError("runtimes: at least one runtime is needed")
-        if not self.batches:
-            raise ConfigError("batches: at least one batch size is needed")
-        if not self.threads:
-            raise ConfigError("threads: at least one thread count is needed")
-        if self.cell_timeout_s <= 0:
-            raise ConfigError(f"cell_timeout_s: must be positive, got {self.cell_timeout_s!r}")
-        if not 7 <= self.opset <= 25:
-            raise ConfigError(f"opset: {self.opset} is outside the supported range 7..25")
-        from twinbench.bench.load.settings import check_load  # light: no LoadGen, no frameworks
+        names = [t.name for t in self.twins]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"twins: each twin may appear once, got {names}")
+        for name in ("runtimes", "batches", "threads", "scenarios", "devices"):
+            if not getattr(self, name):
+                raise ConfigError(f"{name}: at least one value is needed")
+        for name in ("twin_modules", "exporters", "variants", "onnx", "runtimes", "machines"):
+            bad = [v for v in getattr(self, name) if not v]
+            if bad:
+                raise ConfigError(f"{name}: every entry must be a non-empty string, got {bad[0]!r}")
+        if not self.out_dir:
+            raise ConfigError("out_dir: must not be empty")
 
-        check_load(self.scenarios, self.load)  # scenario names, QPS, latency bound: before any training
+    @property
+    def executor_kind(self) -> str:
+        return self.executor.kind
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        """Plain JSON-able data that `config_from_mapping` turns back into this very config (the
+        manifest's `config`)."""
+        d = {f.name: to_plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
         d["twins"] = [{"name": t.name, **dict(t.overrides)} for t in self.twins]
+        d["executor"] = self.executor.to_dict()
         return d
 
-    def validate(self) -> None:
-        """Check names and stage sections against the registries (imports the light parts only)."""
-        from twinbench.bench.runtimes import RUNTIMES
-        from twinbench.bench.timing import TimingPlan
-        from twinbench.exporters import EXPORTERS
-        from twinbench.exporters.variants import VARIANTS
-        from twinbench.core.errors import DataError
-        from twinbench.models.data import DataConfig
-        from twinbench.models.embeddings import EmbeddingSpec
-        from twinbench.models.registry import get_twin, load_twin_module
-        from twinbench.models.train import TrainRecipe
 
-        for mod in self.twin_modules:
-            load_twin_module(mod)
-        for spec in self.twins:
-            get_twin(spec.name, **dict(spec.overrides))
-        _known("exporter", self.exporters, EXPORTERS)
-        _known("variant", self.variants, VARIANTS)
-        _known("runtime", self.runtimes, RUNTIMES)
-        _known("runtime_settings", self.runtime_settings, RUNTIMES)
-        _construct("data", DataConfig, self.data)
-        _construct("tag_data", DataConfig, self.tag_data)
-        vectors = _construct("embeddings", EmbeddingSpec, self.embeddings).vectors
-        if vectors is not None and not Path(vectors).is_file():
-            raise DataError(f"embeddings: vectors: no such file {vectors!r}")
-        _construct("training", TrainRecipe, self.training)
-        _construct("timing", TimingPlan, self.timing)
-        for path in self.onnx:
-            if not Path(path).is_file():
-                raise ConfigError(f"onnx: no such file {path!r}")
-
-
-def _known(what: str, names: Any, registry: Mapping[str, Any]) -> None:
-    for name in names:
-        if name not in registry:
-            raise ConfigError(f"unknown {what} {name!r} (known: {', '.join(sorted(registry))})")
-
-
-def _construct(section: str, cls: type, values: Mapping[str, Any]) -> Any:
-    try:
-        return cls(**dict(values))
-    except TypeError as exc:
-        raise ConfigError(f"{section}: {exc}") from None
-    except ValueError as exc:
-        raise ConfigError(f"{section}: {exc}") from None
-
-
-_TUPLE_FIELDS = {"twin_modules", "exporters", "variants", "onnx", "runtimes", "devices", "batches",
-                 "seq_lens", "threads", "scenarios", "machines"}
-_DICT_FIELDS = {"data", "tag_data", "embeddings", "training", "timing", "runtime_settings", "load", "executor"}
-
-
-#: List fields of names or paths (the rest of _TUPLE_FIELDS are integers, checked in __post_init__).
-_NAME_FIELDS = {"twin_modules", "exporters", "variants", "onnx", "runtimes", "devices", "scenarios", "machines"}
-#: Scalar fields and the types they accept.
-_SCALARS: dict[str, tuple[type, ...]] = {"opset": (int,), "parity": (bool,), "calibration": (bool,),
-                                         "isolate": (bool,), "cell_timeout_s": (int, float), "out_dir": (str,),
-                                         "run_id": (str,)}
-
-
-def _check_scalar(key: str, value: Any) -> None:
-    kinds = _SCALARS.get(key)
-    if kinds is None:
-        return
-    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-        names = " or ".join(k.__name__ for k in kinds)
-        raise ConfigError(f"{key}: expected {names}, got {type(value).__name__} {value!r}")
-    if isinstance(value, str) and not value:
-        raise ConfigError(f"{key}: must not be empty")
+#: Sections that are typed objects built from a table merged over the default's values.
+SECTIONS: dict[str, type] = {"data": DataConfig, "tag_data": DataConfig, "embeddings": EmbeddingSpec,
+                             "training": TrainRecipe, "timing": TimingPlan, "load": LoadSettings}
+#: Every table-valued key (the sections, the executor, the runtime settings).
+TABLES = {*SECTIONS, "executor", "runtime_settings"}
 
 
 def _parse_twins(value: Any) -> tuple[TwinSpec, ...]:
-    if isinstance(value, (str, dict)):
+    if isinstance(value, (str, Mapping)):
         value = [value]
-    if isinstance(value, tuple):
-        value = list(value)
-    if not isinstance(value, list):
+    if not isinstance(value, (list, tuple)):
         raise ConfigError("twins: expected a list of names or tables with a 'name' key")
     specs = []
     for item in value:
-        if isinstance(item, str):
+        if isinstance(item, TwinSpec):
+            specs.append(item)
+        elif isinstance(item, str) and item:
             specs.append(TwinSpec(item))
-        elif isinstance(item, dict) and isinstance(item.get("name"), str):
-            rest = {k: v for k, v in item.items() if k != "name"}
-            specs.append(TwinSpec(item["name"], rest))
+        elif isinstance(item, Mapping) and isinstance(item.get("name"), str) and item["name"]:
+            specs.append(TwinSpec(item["name"], {k: v for k, v in item.items() if k != "name"}))
         else:
             raise ConfigError(f"twins: bad entry {item!r} (need a name or a table with 'name')")
     return tuple(specs)
 
 
-def config_from_mapping(raw: Mapping[str, Any], base: RunConfig | None = None) -> RunConfig:
-    """Merge a parsed mapping over `base` (the defaults); unknown keys are errors."""
+def _runtime_settings(value: Any) -> dict[str, dict[str, Any]]:
+    """Each `[runtime_settings.<name>]` checked by the schema runtime `<name>` declares."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"runtime_settings: expected a table of tables, got {type(value).__name__}")
+    out = {}
+    for name, values in value.items():
+        if name not in RUNTIMES:
+            raise ConfigError(f"runtime_settings: unknown runtime {name!r} (known: {', '.join(RUNTIMES.names())})")
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"runtime_settings.{name}: expected a table, got {type(values).__name__}")
+        RUNTIMES.get(name).check_settings(values)
+        out[str(name)] = dict(values)
+    return out
+
+
+def _executor(given: Mapping[str, Any], isolate: bool, cell_timeout_s: float) -> ExecutorChoice:
+    """`[executor]`: `kind` (default "local", "inprocess" when `isolate` is off) and the rest as the
+    options that executor declares; `timeout_s` defaults to the run's `cell_timeout_s`."""
+    if not isinstance(given, Mapping):
+        raise ConfigError(f"executor: expected a table, got {type(given).__name__}")
+    options = {k: v for k, v in given.items() if k != "kind"}
+    kind = given.get("kind") or ("local" if isolate else "inprocess")
+    if not isinstance(kind, str):
+        raise ConfigError(f"executor.kind: expected a string, got {kind!r}")
+    EXECUTORS.get(kind)  # unknown kinds: one line naming the known ones
+    typed = executor_options(kind, {"timeout_s": cell_timeout_s, **options})
+    return ExecutorChoice(kind, typed, dict(given))
+
+
+def config_from_mapping(raw: Mapping[str, Any], base: RunConfig | None = None, *, where: str = "") -> RunConfig:
+    """Merge a parsed mapping over `base` (the defaults) into a checked RunConfig. Tables merge key
+    by key over the base's section; unknown keys and bad values are one ConfigError line."""
     base = base or RunConfig()
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where or 'config'}: the top level must be a table")
     names = {f.name for f in dataclasses.fields(RunConfig)}
-    changes: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in names:
-            raise ConfigError(f"unknown config key {key!r} (known: {', '.join(sorted(names))})")
-        if value is None:
-            continue
+    unknown = sorted(str(k) for k in raw if k not in names)
+    if unknown:
+        raise ConfigError(f"{where}unknown config key(s) {', '.join(unknown)} (known: {', '.join(sorted(names))})")
+    values: dict[str, Any] = {f.name: getattr(base, f.name) for f in dataclasses.fields(RunConfig)}
+    given = {k: v for k, v in raw.items() if v is not None}
+    for key, value in given.items():
         if key == "twins":
-            changes[key] = _parse_twins(value)
-        elif key in _TUPLE_FIELDS:
-            seq = value if isinstance(value, (list, tuple)) else [value]
-            if key in _NAME_FIELDS:
-                bad = [v for v in seq if not isinstance(v, str) or not v]
-                if bad:
-                    raise ConfigError(f"{key}: every entry must be a non-empty string, got {bad[0]!r}")
-            changes[key] = tuple(seq)
-        elif key in _DICT_FIELDS:
+            values[key] = _parse_twins(value)
+        elif key in SECTIONS:
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{key}: expected a table, got {type(value).__name__}")
-            merged = dict(getattr(base, key))
-            merged.update(value)
-            changes[key] = merged
-        else:
-            _check_scalar(key, value)
-            changes[key] = value
-    try:
-        return dataclasses.replace(base, **changes)
-    except TypeError as exc:
-        raise ConfigError(f"config: {exc}") from None
+            values[key] = build(SECTIONS[key], {**to_plain(getattr(base, key)), **value}, key)
+        elif key == "runtime_settings":
+            merged = {k: dict(v) for k, v in base.runtime_settings.items()}
+            for name, table in (value.items() if isinstance(value, Mapping) else [("", value)]):
+                merged[name] = {**merged.get(name, {}), **table} if isinstance(table, Mapping) else table
+            values[key] = _runtime_settings(merged if isinstance(value, Mapping) else value)
+        elif key != "executor":
+            if isinstance(value, list) or (key in ("batches", "seq_lens", "threads") and isinstance(value, int)):
+                value = tuple(value) if isinstance(value, list) else (value,)
+            if key in ("twin_modules", "exporters", "variants", "onnx", "runtimes", "devices", "scenarios",
+                       "machines") and isinstance(value, str):
+                value = (value,)
+            values[key] = convert_field(RunConfig, key, value, key)
+    executor = given.get("executor")
+    merged_exec = {**base.executor.given, **(executor if isinstance(executor, Mapping) else {})}
+    if executor is not None and not isinstance(executor, Mapping):
+        raise ConfigError(f"executor: expected a table, got {type(executor).__name__}")
+    values["executor"] = _executor(merged_exec, values["isolate"], values["cell_timeout_s"])
+    return construct(RunConfig, values, "")
+
+
+def check_config(cfg: RunConfig) -> None:
+    """What needs the registries, and the rules across sections: every name known (twin modules
+    imported first), each twin buildable with its overrides, each exporter able to write the opset,
+    machines only with an executor that places cells, and every time window within the cell's
+    timeout. Called by `run --check` and by `run` itself, before any training."""
+    for mod in cfg.twin_modules:
+        load_twin_module(mod)
+    for spec in cfg.twins:
+        get_twin(spec.name, **dict(spec.overrides))
+    for kind, registry, names in (("exporter", EXPORTERS, cfg.exporters), ("variant", VARIANTS, cfg.variants),
+                                  ("runtime", RUNTIMES, cfg.runtimes)):
+        for name in names:
+            registry.get(name)
+    if cfg.twins:
+        for name in cfg.exporters:
+            check_opset(name, cfg.opset)
+    if cfg.machines and cfg.executor.kind in ("local", "inprocess"):
+        raise ConfigError(f"machines: {list(cfg.machines)} needs an executor that places cells on machines "
+                          f"(--executor ray), not {cfg.executor.kind!r}")
+    _check_windows(cfg)
+    vectors = cfg.embeddings.vectors
+    if vectors is not None and not Path(vectors).is_file():
+        raise DataError(f"embeddings: vectors: no such file {vectors!r}")
+    for path in cfg.onnx:
+        if not Path(path).is_file():
+            raise ConfigError(f"onnx: no such file {path!r}")
+
+
+def _check_windows(cfg: RunConfig) -> None:
+    """A worker process must be able to finish inside its timeout: its warm-up and measuring window
+    (and a load scenario's LoadGen runs) may take at most half of it, the rest being left for
+    loading the model and its parity batches. A window longer than the timeout would only ever
+    produce timed-out cells, after the training."""
+    timeout = float(getattr(cfg.executor.options, "timeout_s", cfg.cell_timeout_s))
+    t = cfg.timing
+    need, what = t.warmup_s + t.max_s, "timing.warmup_s + timing.max_s"
+    if any(s in LOAD_SCENARIOS for s in cfg.scenarios):
+        load = cfg.load
+        runs = 0.0
+        if "server" in cfg.scenarios:
+            runs += load.search_s + 2 * load.duration_s
+        if "offline" in cfg.scenarios:
+            runs += 2 * len(load.streams) * len(load.max_batch) * load.duration_s
+        need, what = max(need, runs), "the load scenarios' LoadGen runs (load.search_s, duration_s, ...)"
+    if need > timeout / 2:
+        raise ConfigError(f"{what}: {need:g} s leaves too little of the cell timeout ({timeout:g} s, "
+                          f"cell_timeout_s or executor.timeout_s): at most half of it; raise the timeout "
+                          f"or shorten the window")
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -226,7 +292,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
             data = json.loads(text)
         else:
             data = tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
         raise ConfigError(f"config file {str(p)!r} is not valid {p.suffix.lstrip('.') or 'TOML'}: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {str(p)!r}: the top level must be a table")
@@ -277,9 +343,24 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
     for key, value in (overrides or {}).items():
         if value in (None, (), []):
             continue
-        if key in _DICT_FIELDS and isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+        if key in TABLES and isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
             value = {**merged[key], **value}
         merged[key] = value
     if merged.get("onnx") and "twins" not in merged:
         merged["twins"] = []
     return config_from_mapping(merged, RunConfig())
+
+
+def config_from_manifest(manifest: Any, *, anchor: bool = False) -> RunConfig:
+    """The typed config a run directory recorded (its manifest's `config`), checked like a config
+    file: a bad value is one RunDirError line naming the manifest and the field. `anchor`: resolve
+    the command-line paths it holds against the folder they were given in (`--resume`)."""
+    from twinbench.core.errors import RunDirError
+
+    raw = dict(manifest.config)
+    if anchor:
+        raw = anchor_paths(raw, manifest.cwd or ".")
+    try:
+        return config_from_mapping(raw)
+    except ConfigError as exc:
+        raise RunDirError(f"{manifest.path}: config: {exc}") from None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Protocol
 
-from twinbench.core.errors import ConfigError
+from twinbench.core.registry import Registry
+from twinbench.core.typed import build, number
 
 if TYPE_CHECKING:
     from twinbench.bench.cells import CellSpec
@@ -29,31 +30,48 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-ExecutorFactory = Callable[..., Executor]
-EXECUTORS: dict[str, ExecutorFactory] = {}
-#: Built-in executors live in modules of this package, imported on first use.
-_BUILTIN_MODULES = {"local": "local", "inprocess": "inprocess", "ray": "ray"}
+ExecutorFactory = Callable[[Any], Executor]
 
 
-def register_executor(name: str) -> Callable[[ExecutorFactory], ExecutorFactory]:
-    """Decorator: register `factory(**options) -> Executor` under `name`."""
+@dataclass(frozen=True)
+class CommonOptions:
+    """Options every executor takes: the wall-clock bound of one cell."""
 
-    def deco(factory: ExecutorFactory) -> ExecutorFactory:
-        EXECUTORS[name] = factory
-        return factory
-
-    return deco
+    timeout_s: float = number(300.0, gt=0, le=7 * 24 * 3600)
 
 
-def get_executor(name: str = "local", **options: Any) -> Executor:
-    """A new executor of the named kind; unknown names are a ConfigError listing the known ones."""
-    module = _BUILTIN_MODULES.get(name)
-    if name not in EXECUTORS and module is not None:
-        importlib.import_module(f"twinbench.bench.executors.{module}")
-    if name not in EXECUTORS:
-        known = sorted(set(EXECUTORS) | set(_BUILTIN_MODULES))
-        raise ConfigError(f"executor: unknown {name!r} (known: {', '.join(known)})")
-    return EXECUTORS[name](**options)
+@dataclass(frozen=True)
+class ExecutorEntry:
+    """A registered executor: its factory and the schema of its `[executor]` options."""
+
+    factory: ExecutorFactory
+    options: type
+
+
+def _entry(name: str, factory: ExecutorFactory, *, options: type = CommonOptions) -> ExecutorEntry:
+    return ExecutorEntry(factory, options)
+
+
+#: Executors, one module each in this folder (local, inprocess, ray, ...), discovered on first use.
+EXECUTORS: Registry[ExecutorEntry] = Registry("executor", package="twinbench.bench.executors", make=_entry)
+
+
+def register_executor(name: str, *, options: type = CommonOptions) -> Callable[[ExecutorFactory], ExecutorFactory]:
+    """Decorator: register `factory(options) -> Executor` under `name`; `options` is the frozen
+    dataclass its `[executor]` table must fit (checked with the config, before any training)."""
+    return EXECUTORS.register(name, options=options)
+
+
+def executor_options(name: str, values: Mapping[str, Any] | None = None) -> Any:
+    """The typed options of executor `name` from a mapping: one ConfigError line when a value is bad."""
+    return build(EXECUTORS.get(name).options, values or {}, f"executor ({name})")
+
+
+def get_executor(name: str = "local", options: Any = None, **values: Any) -> Executor:
+    """A new executor of the named kind, from typed `options` or keyword values; unknown names are a
+    ConfigError listing the known ones."""
+    entry = EXECUTORS.get(name)
+    return entry.factory(options if options is not None else executor_options(name, values))
 
 
 def expand_cells(executor: Any, specs: Any) -> list["CellSpec"]:
@@ -61,7 +79,3 @@ def expand_cells(executor: Any, specs: Any) -> list["CellSpec"]:
     Callers that pair rows with specs (repeats) expand first; expanding again changes nothing."""
     expand = getattr(executor, "expand", None)
     return list(expand(specs)) if expand is not None else list(specs)
-
-
-def known_executors() -> list[str]:
-    return sorted(set(EXECUTORS) | set(_BUILTIN_MODULES))

@@ -37,5 +37,5 @@ class InProcessExecutor:
 
 
 @register_executor("inprocess")
-def inprocess(**_options: Any) -> InProcessExecutor:
+def inprocess(_options: Any) -> InProcessExecutor:
     return InProcessExecutor()

@@ -14,12 +14,13 @@ import random
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from twinbench.core.atomic import write_text
 from twinbench.bench.cells import CellSpec
-from twinbench.bench.executors.base import register_executor
+from twinbench.bench.executors.base import CommonOptions, register_executor
 from twinbench.core.rows import failed_row, from_json
 from twinbench.bench.worker import FAST_PROBE_ENV
 from twinbench.core.layout import RunDir
@@ -188,6 +189,13 @@ class LocalExecutor:
         self._queue.clear()
 
 
-@register_executor("local")
-def local(timeout_s: float = 300, group_untimed: bool = True, **_options: Any) -> LocalExecutor:
-    return LocalExecutor(timeout_s=timeout_s, group_untimed=group_untimed)
+@dataclass(frozen=True)
+class LocalOptions(CommonOptions):
+    """`group_untimed`: untimed cells (parity re-checks) of one runtime share a worker process."""
+
+    group_untimed: bool = True
+
+
+@register_executor("local", options=LocalOptions)
+def local(options: LocalOptions) -> LocalExecutor:
+    return LocalExecutor(timeout_s=options.timeout_s, group_untimed=options.group_untimed)

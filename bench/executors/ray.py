@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from twinbench.bench.cells import CellSpec
-from twinbench.bench.executors.base import register_executor
+from twinbench.bench.executors.base import CommonOptions, register_executor
+from twinbench.core.typed import number
 from twinbench.bench.executors.shipping import ShipError, land, outbound, record_machine, run_shipped
 from twinbench.core.rows import failed_row
 from twinbench.core.errors import ConfigError, summary
@@ -58,7 +59,7 @@ def _for_machine(spec: CellSpec, tag: str, suffix: str) -> CellSpec:
     base, rep = spec.cell_id, ""
     if spec.repeat and base.endswith(f".r{spec.repeat}"):
         base, rep = base[: -len(f".r{spec.repeat}")], f".r{spec.repeat}"
-    return dataclasses.replace(spec, cell_id=f"{base}.{suffix}{rep}", machine=tag)
+    return dataclasses.replace(spec, cell_id=f"{base}.{suffix}{rep}", base_id=f"{spec.base_id}.{suffix}", machine=tag)
 
 
 def per_machine(specs: Iterable[CellSpec], machines: Iterable[str]) -> list[CellSpec]:
@@ -269,21 +270,30 @@ class RayExecutor:
         self._ray, self._owns = None, False
 
 
-@register_executor("ray")
-def ray_executor(address: str | None = None, machines: Iterable[str] = (), retries: int = 2,
-                 timeout_s: float = 300, lost_grace_s: float = 60, poll_s: float = 1.0,
-                 stall_s: float | None = None, worker_per_cell: bool = False, **options: Any) -> RayExecutor:
+@dataclasses.dataclass(frozen=True)
+class RayOptions(CommonOptions):
     """`[executor] kind = "ray"`: `address` (default $RAY_ADDRESS, else a cluster started on this
-    machine), `machines` (resource tags), `retries` per lost node, `timeout_s` per cell."""
+    machine), `machines` (resource tags), `retries` per lost node, `lost_grace_s` before a node
+    counts as lost, `poll_s`, `stall_s` (no result for this long: the cluster is gone), one worker
+    process per cell."""
+
+    address: str | None = None
+    machines: tuple[str, ...] = ()
+    retries: int = number(2, ge=0, le=100)
+    lost_grace_s: float = number(60.0, gt=0)
+    poll_s: float = number(1.0, gt=0, le=60)
+    stall_s: float | None = number(None, gt=0)
+    worker_per_cell: bool = False
+    group_untimed: bool = True
+
+
+@register_executor("ray", options=RayOptions)
+def ray_executor(o: RayOptions) -> RayExecutor:
     import importlib.util
 
     if importlib.util.find_spec("ray") is None:
         raise ConfigError("executor ray: the ray package is not installed (pip install 'twinbench[ray]')")
-    unknown = sorted(set(options) - {"group_untimed"})
-    if unknown:
-        raise ConfigError(f"executor ray: unknown option(s) {', '.join(unknown)} "
-                          "(known: address, machines, retries, timeout_s, lost_grace_s, poll_s, stall_s, "
-                          "worker_per_cell)")
-    return RayExecutor(address=address, machines=machines, retries=retries, timeout_s=timeout_s,
-                       lost_grace_s=lost_grace_s, poll_s=poll_s, stall_s=stall_s, worker_per_cell=worker_per_cell)
+    return RayExecutor(address=o.address, machines=o.machines, retries=o.retries, timeout_s=o.timeout_s,
+                       lost_grace_s=o.lost_grace_s, poll_s=o.poll_s, stall_s=o.stall_s,
+                       worker_per_cell=o.worker_per_cell)
 

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import numpy as np
 
+from twinbench.core.registry import Registry
+
 if TYPE_CHECKING:
     from twinbench.bench.cells import CellSpec
 
@@ -38,7 +40,8 @@ class Streams(Protocol):
 
 
 StreamOpener = Callable[["CellSpec", int], Streams]
-STREAM_OPENERS: dict[str, StreamOpener] = {}
+#: Runtime name -> its own way to open N streams (the generic one serves every other runtime).
+STREAMS: Registry[StreamOpener] = Registry("stream hook")
 
 
 def register_streams(*runtimes: str) -> Callable[[StreamOpener], StreamOpener]:
@@ -46,7 +49,7 @@ def register_streams(*runtimes: str) -> Callable[[StreamOpener], StreamOpener]:
 
     def deco(fn: StreamOpener) -> StreamOpener:
         for name in runtimes:
-            STREAM_OPENERS[name] = fn
+            STREAMS.register(name)(fn)
         return fn
 
     return deco
@@ -54,7 +57,7 @@ def register_streams(*runtimes: str) -> Callable[[StreamOpener], StreamOpener]:
 
 def open_streams(spec: "CellSpec", n: int) -> Streams:
     """The runtime's own concurrency where it has a hook, else N sessions."""
-    return STREAM_OPENERS.get(spec.runtime, SessionStreams.open)(spec, n)
+    return (STREAMS.find(spec.runtime) or SessionStreams.open)(spec, n)
 
 
 def _options(spec: "CellSpec", threads: int, settings: dict[str, Any]) -> Any:

@@ -1,6 +1,6 @@
 """The `load` table: gathered by the pipeline from the rows Server/Offline workers wrote.
 
-Load cells come back from the runner like every cell (a results row each); `split_load` moves them
+Load cells come back from the runner like every cell (a CellRun each); `split_load` moves them
 out of the results table, whose figures are single-stream timings, and reads their load rows
 instead. A cell whose worker died (a crash under load, a timeout) keeps the rows of the runs it
 finished and gains a `failed` row with the executor's reason.
@@ -16,30 +16,25 @@ from twinbench.core.rows import load_row
 from twinbench.core.schema import LOAD_COLUMNS
 
 
-def split_load(specs: Iterable[Any], cells: Any) -> tuple[list[Any], Any, Any]:
-    """(single-stream specs, their rows, the load table). `cells` is `run_cells(specs)`'s
-    DataFrame, one row per spec in order; what is returned keeps that pairing for `aggregate`."""
+def split_load(runs: Iterable[Any]) -> tuple[list[Any], Any]:
+    """(the single-stream CellRuns, the load table) from `run_cells`' CellRuns: each Server/Offline
+    cell's load rows, read from its files, with a failed row added when its worker died."""
     import pandas as pd
 
-    specs = list(specs)
-    if len(specs) != len(cells):
-        raise ValueError(f"split_load: {len(specs)} specs but {len(cells)} cell rows")
-    keep: list[int] = []
+    keep: list[Any] = []
     rows: list[dict[str, Any]] = []
-    for i, spec in enumerate(specs):
-        scenario = getattr(spec, "scenario", SINGLE_STREAM)
-        if scenario == SINGLE_STREAM:
-            keep.append(i)
+    for run in runs:
+        spec, cell = run.spec, run.row
+        if spec.scenario == SINGLE_STREAM:
+            keep.append(run)
             continue
-        cell = cells.iloc[i]
         found = read_load_rows(spec.run_dir, spec.cells, spec.cell_id)
-        if cell["status"] == "failed" and not any(r.get("status") == "failed" for r in found):
+        if cell.get("status") == "failed" and not any(r.get("status") == "failed" for r in found):
             for r in found:
                 r["headline"] = False
-            found.append(load_row(spec.key_row(), scenario=scenario, status="failed", error=str(cell["error"])))
+            found.append(load_row(spec.key_row(), scenario=spec.scenario, status="failed", error=str(cell.get("error"))))
         rows += found
-    load = pd.DataFrame(rows, columns=LOAD_COLUMNS)
-    return [specs[i] for i in keep], cells.iloc[keep].reset_index(drop=True), load
+    return keep, pd.DataFrame(rows, columns=LOAD_COLUMNS)
 
 
 def headline_rows(load: Any) -> Any:

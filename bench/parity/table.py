@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from twinbench.core.rows import parity_row
 from twinbench.core.schema import PARITY_COLUMNS
 from twinbench.core.errors import RunDirError
 from twinbench.core.layout import RunDir
+from twinbench.core.manifest import read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -124,16 +125,17 @@ def _base_row(row: dict[str, Any], run_id: str) -> dict[str, Any]:
 
 def _run_id(run_dir: Path) -> str:
     try:
-        return str(json.loads(RunDir(run_dir).manifest.read_text()).get("run_id", run_dir.name))
-    except (OSError, ValueError):
+        return read_manifest(run_dir, require_complete=False).run_id
+    except RunDirError:
         return run_dir.name
 
 
 class _Goldens:
     """Loads each twin's golden.npz / parity_inputs.npz once."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, twin_modules: tuple[str, ...] = ()) -> None:
         self.layout = RunDir(run_dir)
+        self.twin_modules = twin_modules
         self._cache: dict[Path, dict[str, np.ndarray]] = {}
 
     def _load(self, path: Path) -> dict[str, np.ndarray]:
@@ -152,16 +154,19 @@ class _Goldens:
         return self._load(path), path.name
 
 
-def parity_table(run_dir: str | Path, *, cells: str = "cells", localize_failures: bool = True) -> Any:
+def parity_table(run_dir: str | Path, *, cells: str = "cells", localize_failures: bool = True,
+                 twin_modules: Sequence[str] = ()) -> Any:
     """One row per artifact x runtime x device x named batch, columns schema.PARITY_COLUMNS.
-    `cells` names the cells folder to judge ("parity_only" for a parity re-check)."""
+    `cells` names the cells folder to judge ("parity_only" for a parity re-check). `twin_modules`:
+    the user twin modules this invocation was given (localisation rebuilds models through them;
+    nothing named inside the run directory is imported)."""
     import pandas as pd
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunDirError(f"{run_dir}: not a run directory")
     run_id = _run_id(run_dir)
-    goldens = _Goldens(run_dir)
+    goldens = _Goldens(run_dir, tuple(twin_modules))
     rows: list[dict[str, Any]] = reference_rows(run_dir, run_id)
     notes = golden_notes(rows)
     for group in read_cells(RunDir(run_dir, cells)):
@@ -250,15 +255,11 @@ def find_artifact(run_dir: Path, twin: str, name: str) -> Any:
     return None
 
 
-def load_golden_model(run_dir: Path, twin: str, source: str = "torch") -> Any:
+def load_golden_model(run_dir: Path, twin: str, source: str = "torch", twin_modules: Sequence[str] = ()) -> Any:
     """The twin's torch module with the weights the golden was made from: the torch weights, or
     for Keras-sourced artifacts the Keras weights moved into torch (as `keras_golden_outputs`)."""
     from twinbench.exporters.native import load_keras, load_torch
 
-    try:
-        twin_modules = json.loads(RunDir(run_dir).manifest.read_text())["config"].get("twin_modules", [])
-    except (OSError, ValueError, KeyError, AttributeError):
-        twin_modules = []
     if source == "keras" and RunDir(run_dir).golden(twin, "keras").is_file():
         art = find_artifact(run_dir, twin, "keras")
         if art is None:
@@ -295,7 +296,7 @@ def _localize_cell(cell: dict[str, Any], goldens: _Goldens, run_dir: Path, batch
         precision = settings.get("inference_precision")
     try:
         tokens = goldens.inputs(twin)[batch]
-        model = load_golden_model(run_dir, twin, art.source)
+        model = load_golden_model(run_dir, twin, art.source, goldens.twin_modules)
         graph = onnx.load(str(art.abspath(run_dir)))
         values = onnx_intermediates(graph, tokens, backend=backend, inference_precision=precision)
         layer, err = first_divergent_layer(model, values, tokens, profile)

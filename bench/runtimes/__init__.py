@@ -1,51 +1,41 @@
-"""The runtime registry. One module per runtime in this folder exposes `RUNTIME` (or a tuple
-`RUNTIMES`); importing this package imports every module whose name does not start with "_" and
-registers what it exposes, so adding a runtime is adding a file. Each module is light at import
-time (frameworks load inside functions), so listing runtimes never needs torch, TensorFlow, ONNX
-Runtime or OpenVINO. Users and tests add theirs from any module with `register_runtime`."""
+"""The runtime registry. One module per runtime in this folder registers its `load` function with
+`@register_runtime(name, accepts=..., available=..., devices=..., settings=...)`; the registry imports
+every module whose name does not start with "_" on first use, so adding a runtime is adding a file.
+Each module is light at import time (frameworks load inside functions), so listing runtimes never
+needs torch, TensorFlow, ONNX Runtime or OpenVINO. Users and tests register theirs the same way."""
 
 from __future__ import annotations
 
-from types import ModuleType
+from typing import Any, Callable, Iterable
 
-from twinbench.bench.runtimes.base import LoadOptions, Runtime, Session
-from twinbench.core.discovery import import_modules
-from twinbench.core.errors import ConfigError
+from twinbench.bench.runtimes.base import LoadOptions, NoSettings, Runtime, Session
+from twinbench.core.registry import Registry
 
-__all__ = ["RUNTIMES", "LoadOptions", "Runtime", "Session", "discover", "get_runtime", "list_runtimes",
-           "register_module", "register_runtime"]
-
-RUNTIMES: dict[str, Runtime] = {}
+__all__ = ["RUNTIMES", "LoadOptions", "Runtime", "Session", "get_runtime", "list_runtimes", "register_runtime",
+           "runtime_devices", "unavailable_reason"]
 
 
-def register_runtime(runtime: Runtime, *, replace: bool = False) -> Runtime:
-    """Add a runtime (users and tests add their own; the worker imports their module first)."""
-    if runtime.name in RUNTIMES and not replace and RUNTIMES[runtime.name] is not runtime:
-        raise ConfigError(f"runtime {runtime.name!r} is already registered")
-    RUNTIMES[runtime.name] = runtime
-    return runtime
+def _runtime(name: str, load: Callable[..., Session], *, accepts: Iterable[str], available: Callable[[], str | None],
+             devices: Callable[[], list[str]], settings: type = NoSettings, doc: str = "") -> Runtime:
+    return Runtime(name=name, accepts=frozenset(accepts), available=available, devices=devices, load=load,
+                   doc=doc or (load.__doc__ or "").strip().split("\n")[0], settings=settings)
 
 
-def register_module(module: ModuleType) -> list[str]:
-    """Register the `RUNTIME` and/or `RUNTIMES` a module exposes; returns their names."""
-    found = [*([module.RUNTIME] if hasattr(module, "RUNTIME") else []), *getattr(module, "RUNTIMES", ())]
-    return [register_runtime(rt).name for rt in found]
+RUNTIMES: Registry[Runtime] = Registry("runtime", package="twinbench.bench.runtimes", make=_runtime)
 
 
-def discover() -> list[str]:
-    """Import every runtime module on this package's path and register its runtimes (idempotent);
-    returns the names registered."""
-    return [name for module in import_modules(__name__, __path__) for name in register_module(module)]
-
-
-discover()
+def register_runtime(name: str, *, accepts: Iterable[str], available: Callable[[], str | None],
+                     devices: Callable[[], list[str]], settings: type = NoSettings, doc: str = "",
+                     replace: bool = False) -> Callable[[Any], Any]:
+    """Decorator on a runtime's `load(artifact, LoadOptions) -> Session`: registers it under `name`.
+    `settings` is the frozen dataclass `runtime_settings.<name>` must fit (checked with the config)."""
+    return RUNTIMES.register(name, accepts=accepts, available=available, devices=devices, settings=settings,
+                             doc=doc, replace=replace)
 
 
 def get_runtime(name: str) -> Runtime:
     """The named runtime; unknown names raise ConfigError listing the known ones."""
-    if name not in RUNTIMES:
-        raise ConfigError(f"unknown runtime {name!r} (known: {', '.join(sorted(RUNTIMES))})")
-    return RUNTIMES[name]
+    return RUNTIMES.get(name)
 
 
 def unavailable_reason(runtime: Runtime) -> str | None:

@@ -7,6 +7,7 @@ import importlib.util
 from typing import Any, Callable, Mapping
 
 from twinbench.core.errors import ConfigError
+from twinbench.core.typed import build
 
 
 def missing(*modules: str) -> str | None:
@@ -33,12 +34,10 @@ def check_device(runtime: str, device: str, allowed: tuple[str, ...]) -> None:
         raise ConfigError(f"device {device!r} is not supported by runtime {runtime!r} (supported: {', '.join(allowed)})")
 
 
-def check_settings(runtime: str, settings: Mapping[str, Any], known: tuple[str, ...]) -> None:
-    """Unknown settings are typos, not silently ignored knobs."""
-    unknown = sorted(set(settings) - set(known))
-    if unknown:
-        raise ConfigError(f"runtime_settings.{runtime}: unknown setting(s) {', '.join(unknown)} "
-                          f"(known: {', '.join(known) or 'none'})")
+def settings(runtime: str, values: Mapping[str, Any], schema: type) -> Any:
+    """The runtime's typed settings (unknown keys, wrong types and values are one ConfigError line,
+    the same check the config made before the run)."""
+    return build(schema, values, f"runtime_settings.{runtime}")
 
 
 def load_native(kind: str, artifact: Any, run_dir: str) -> Any:

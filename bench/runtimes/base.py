@@ -7,7 +7,20 @@ from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
 
+from twinbench.core.typed import build
 from twinbench.exporters.artifact import Artifact, ArtifactKind
+
+
+@dataclass(frozen=True)
+class NoSettings:
+    """A runtime without knobs: any `runtime_settings` key for it is a typo."""
+
+
+@dataclass(frozen=True)
+class Tf32Settings:
+    """Only whether TF32 matmuls are allowed on a GPU (off: fp32 parity means fp32)."""
+
+    allow_tf32: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,3 +66,9 @@ class Runtime:
     devices: Callable[[], list[str]]
     load: Callable[[Artifact, LoadOptions], Session]
     doc: str = ""
+    settings: type = NoSettings  # the schema of `runtime_settings.<name>`: a frozen dataclass
+
+    def check_settings(self, values: Mapping[str, Any] | None) -> Any:
+        """`runtime_settings.<name>` as the runtime's typed settings; one ConfigError line naming
+        the setting otherwise. The config check and the worker's load call the same function."""
+        return build(self.settings, values or {}, f"runtime_settings.{self.name}")

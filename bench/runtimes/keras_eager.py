@@ -6,17 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from twinbench.bench.runtimes import _tf, _util
-from twinbench.bench.runtimes.base import LoadOptions, Runtime
+from twinbench.bench.runtimes import register_runtime
+from twinbench.bench.runtimes.base import LoadOptions, Tf32Settings
 from twinbench.exporters.artifact import Artifact
-
-SETTINGS = ("allow_tf32",)
-
 
 devices = _tf.devices
 
 
+@register_runtime("keras-eager", accepts={"keras"}, available=_tf.available, devices=devices, settings=Tf32Settings,
+                  doc="Keras 3 eager call model(x, training=False) (not TensorFlow graph speed)")
 def load(artifact: Artifact, opts: LoadOptions) -> _tf.TfSession:
-    _util.check_settings("keras-eager", opts.settings, SETTINGS)
+    _util.settings("keras-eager", opts.settings, Tf32Settings)
     model, threads = _tf.load_model(artifact, opts, "keras-eager")
 
     def infer(tokens: Any) -> Any:
@@ -24,6 +24,3 @@ def load(artifact: Artifact, opts: LoadOptions) -> _tf.TfSession:
 
     return _tf.TfSession(infer, opts.device, threads, opts.settings)
 
-
-RUNTIME = Runtime(name="keras-eager", accepts=frozenset({"keras"}), available=_tf.available, devices=devices,
-                  load=load, doc="Keras 3 eager call model(x, training=False) (not TensorFlow graph speed)")

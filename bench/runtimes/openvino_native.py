@@ -7,17 +7,27 @@ compiled model, which is what parity's profile choice relies on."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, Mapping
 
 import numpy as np
 
 from twinbench.bench.runtimes import _util
-from twinbench.bench.runtimes.base import LoadOptions, Runtime
-from twinbench.core.errors import ConfigError
+from twinbench.bench.runtimes import register_runtime
+from twinbench.bench.runtimes.base import LoadOptions
+from twinbench.core.typed import number
 from twinbench.exporters.artifact import Artifact
 
-SETTINGS = ("inference_precision", "performance_hint", "num_streams")
 _PRECISIONS = {"f32": "f32", "fp32": "f32", "bf16": "bf16", "f16": "f16", "fp16": "f16", "default": None}
+
+
+@dataclass(frozen=True)
+class OpenVinoSettings:
+    """What compile_model is asked for ("default" precision: the CPU plugin's own choice)."""
+
+    inference_precision: Literal["f32", "fp32", "bf16", "f16", "fp16", "default"] = "f32"
+    performance_hint: Literal["LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT"] = "LATENCY"
+    num_streams: int = number(1, ge=1, le=1024)
 
 
 def available() -> str | None:
@@ -87,18 +97,16 @@ class OpenVinoSession:
         self.compiled = None
 
 
+@register_runtime("openvino", accepts={"onnx"}, available=available, devices=devices, settings=OpenVinoSettings,
+                  doc="OpenVINO Core compile_model on CPU (f32 by default; precision read back)")
 def load(artifact: Artifact, opts: LoadOptions) -> OpenVinoSession:
     import openvino as ov
 
-    _util.check_settings("openvino", opts.settings, SETTINGS)
+    s = _util.settings("openvino", opts.settings, OpenVinoSettings)
     _util.check_device("openvino", opts.device, ("cpu",))
-    requested = str(opts.settings.get("inference_precision", "f32")).lower()
-    if requested not in _PRECISIONS:
-        raise ConfigError(f"runtime_settings.openvino.inference_precision: {requested!r} is not one of "
-                          f"{', '.join(_PRECISIONS)}")
-    config: dict[str, Any] = {"INFERENCE_NUM_THREADS": opts.threads,
-                              "NUM_STREAMS": str(opts.settings.get("num_streams", 1)),
-                              "PERFORMANCE_HINT": str(opts.settings.get("performance_hint", "LATENCY"))}
+    requested = s.inference_precision
+    config: dict[str, Any] = {"INFERENCE_NUM_THREADS": opts.threads, "NUM_STREAMS": str(s.num_streams),
+                              "PERFORMANCE_HINT": s.performance_hint}
     if _PRECISIONS[requested] is not None:
         config["INFERENCE_PRECISION_HINT"] = _PRECISIONS[requested]
     core = ov.Core()
@@ -106,6 +114,3 @@ def load(artifact: Artifact, opts: LoadOptions) -> OpenVinoSession:
     compiled = core.compile_model(model, "CPU", config)
     return OpenVinoSession(compiled, opts.threads, {"inference_precision_requested": requested})
 
-
-RUNTIME = Runtime(name="openvino", accepts=frozenset({"onnx"}), available=available, devices=devices, load=load,
-                  doc="OpenVINO Core compile_model on CPU (f32 by default; precision read back)")

@@ -7,18 +7,27 @@ is inference alone; `fetch` copies outputs back afterwards."""
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Mapping
 
 import numpy as np
 
 from twinbench.bench.runtimes import _util
-from twinbench.bench.runtimes.base import LoadOptions, Runtime
-from twinbench.core.errors import ConfigError, RuntimeUnavailable
+from twinbench.bench.runtimes import register_runtime
+from twinbench.bench.runtimes.base import LoadOptions
+from twinbench.core.errors import RuntimeUnavailable
 from twinbench.exporters.artifact import Artifact
 
-SETTINGS = ("graph_optimization_level", "allow_tf32", "trt_fp16", "provider_options")
-_LEVELS = ("disable", "basic", "extended", "all")
+
+
+@dataclass(frozen=True)
+class OrtSettings:
+    """Session options of every ONNX Runtime runtime (`provider_options` go to the provider as given)."""
+
+    graph_optimization_level: Literal["disable", "basic", "extended", "all"] = "all"
+    allow_tf32: bool = False
+    trt_fp16: bool = False
+    provider_options: dict[str, Any] = field(default_factory=dict)
 _NP_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float)": np.float32,
              "tensor(double)": np.float64, "tensor(float16)": np.float16}
 
@@ -139,12 +148,8 @@ class OrtSession:
 def _load(ep: _Ep, artifact: Artifact, opts: LoadOptions) -> OrtSession:
     import onnxruntime as ort
 
-    _util.check_settings(ep.runtime, opts.settings, SETTINGS)
+    level = _util.settings(ep.runtime, opts.settings, OrtSettings).graph_optimization_level
     _util.check_device(ep.runtime, opts.device, (ep.device,))
-    level = str(opts.settings.get("graph_optimization_level", "all")).lower()
-    if level not in _LEVELS:
-        raise ConfigError(f"runtime_settings.{ep.runtime}.graph_optimization_level: {level!r} "
-                          f"is not one of {', '.join(_LEVELS)}")
     so = ort.SessionOptions()
     so.intra_op_num_threads = opts.threads
     so.inter_op_num_threads = 1
@@ -163,12 +168,11 @@ def _load(ep: _Ep, artifact: Artifact, opts: LoadOptions) -> OrtSession:
     return OrtSession(sess, ep, opts.threads, settings)
 
 
-def _runtime(ep: _Ep) -> Runtime:
-    return Runtime(
-        name=ep.runtime, accepts=frozenset({"onnx"}),
-        available=functools.partial(_available, ep),
-        devices=lambda: [] if _available(ep) else [ep.device],
-        load=functools.partial(_load, ep), doc=ep.doc)
+def _devices(ep: _Ep) -> list[str]:
+    return [] if _available(ep) else [ep.device]
 
 
-RUNTIMES = [_runtime(ep) for ep in _EPS]
+for _ep in _EPS:  # one runtime per execution provider, registered like any other
+    register_runtime(_ep.runtime, accepts={"onnx"}, available=functools.partial(_available, _ep),
+                     devices=functools.partial(_devices, _ep), settings=OrtSettings,
+                     doc=_ep.doc)(functools.partial(_load, _ep))

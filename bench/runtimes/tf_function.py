@@ -3,25 +3,34 @@ the fair native TensorFlow runtime (Keras eager and predict carry large per-call
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from twinbench.bench.runtimes import _tf, _util
-from twinbench.bench.runtimes.base import LoadOptions, Runtime
+from twinbench.bench.runtimes import register_runtime
+from twinbench.bench.runtimes.base import LoadOptions
 from twinbench.exporters.artifact import Artifact
 
-SETTINGS = ("jit_compile", "allow_tf32")
+
+
+@dataclass(frozen=True)
+class TfFunctionSettings:
+    jit_compile: bool = False  # XLA
+    allow_tf32: bool = False
 
 
 devices = _tf.devices
 
 
+@register_runtime("tf-function", accepts={"keras"}, available=_tf.available, devices=devices,
+                  settings=TfFunctionSettings, doc="TensorFlow tf.function of the Keras model (optional XLA: jit_compile)")
 def load(artifact: Artifact, opts: LoadOptions) -> _tf.TfSession:
-    _util.check_settings("tf-function", opts.settings, SETTINGS)
+    s = _util.settings("tf-function", opts.settings, TfFunctionSettings)
     model, threads = _tf.load_model(artifact, opts, "tf-function")
     import tensorflow as tf
 
     shape = tuple(model.inputs[0].shape) if getattr(model, "inputs", None) else (None, None)
-    jit = bool(opts.settings.get("jit_compile", False))
+    jit = s.jit_compile
     spec = tf.TensorSpec(shape=(None,) + tuple(shape[1:]), dtype=tf.int64, name="tokens")
 
     @tf.function(input_signature=[spec], jit_compile=jit, reduce_retracing=True)
@@ -31,6 +40,3 @@ def load(artifact: Artifact, opts: LoadOptions) -> _tf.TfSession:
     settings = {**dict(opts.settings), "jit_compile": jit}
     return _tf.TfSession(infer, opts.device, threads, settings)
 
-
-RUNTIME = Runtime(name="tf-function", accepts=frozenset({"keras"}), available=_tf.available, devices=devices,
-                  load=load, doc="TensorFlow tf.function of the Keras model (optional XLA: jit_compile)")

@@ -6,13 +6,25 @@ from __future__ import annotations
 import functools
 import shutil
 import sys
-from typing import Any
+from typing import Any, Literal
 
 from twinbench.bench.runtimes import _util, torch_eager
-from twinbench.bench.runtimes.base import LoadOptions, Runtime
+from dataclasses import dataclass
+
+from twinbench.bench.runtimes import register_runtime
+from twinbench.bench.runtimes.base import LoadOptions
 from twinbench.exporters.artifact import Artifact
 
-SETTINGS = ("backend", "mode", "dynamic", "allow_tf32")
+
+
+@dataclass(frozen=True)
+class CompileSettings:
+    """torch.compile's arguments (`dynamic` None: static first, dynamic after a shape change)."""
+
+    backend: str = "inductor"
+    mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] | None = None
+    dynamic: bool | None = None
+    allow_tf32: bool = False
 
 
 @functools.lru_cache(maxsize=1)
@@ -31,18 +43,14 @@ def devices() -> list[str]:
     return [] if available() else torch_eager.devices()
 
 
+@register_runtime("torch-compile", accepts={"torch"}, available=available, devices=devices,
+                  settings=CompileSettings, doc="torch.compile of the native torch model (compiled during cold start)")
 def load(artifact: Artifact, opts: LoadOptions) -> torch_eager.TorchSession:
     import torch
 
-    _util.check_settings("torch-compile", opts.settings, SETTINGS)
+    s = _util.settings("torch-compile", opts.settings, CompileSettings)
     model, threads = torch_eager.prepare_model(artifact, opts, "torch-compile")
-    backend = str(opts.settings.get("backend", "inductor"))
-    mode = opts.settings.get("mode")
-    dynamic = opts.settings.get("dynamic")  # None: static first, dynamic after a shape change
-    compiled = torch.compile(model, backend=backend, mode=mode, dynamic=dynamic)
-    settings: dict[str, Any] = {"backend": backend, "mode": mode, "dynamic": dynamic, **dict(opts.settings)}
+    compiled = torch.compile(model, backend=s.backend, mode=s.mode, dynamic=s.dynamic)
+    settings: dict[str, Any] = {"backend": s.backend, "mode": s.mode, "dynamic": s.dynamic, **dict(opts.settings)}
     return torch_eager.TorchSession(compiled, opts.device, threads, settings, runtime="torch-compile")
 
-
-RUNTIME = Runtime(name="torch-compile", accepts=frozenset({"torch"}), available=available, devices=devices,
-                  load=load, doc="torch.compile of the native torch model (compiled during cold start)")

@@ -7,12 +7,10 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from twinbench.bench.runtimes import _util
-from twinbench.bench.runtimes.base import LoadOptions, Runtime
+from twinbench.bench.runtimes import register_runtime
+from twinbench.bench.runtimes.base import LoadOptions, Tf32Settings
 from twinbench.exporters.artifact import Artifact
 from twinbench.core.threads import set_torch_threads
-
-SETTINGS = ("allow_tf32",)
-
 
 def available() -> str | None:
     return _util.missing("torch")
@@ -96,11 +94,10 @@ def prepare_model(artifact: Artifact, opts: LoadOptions, runtime: str) -> tuple[
     return model, threads
 
 
+@register_runtime("torch", accepts={"torch"}, available=available, devices=devices, settings=Tf32Settings,
+                  doc="PyTorch eager (inference_mode), the native torch model")
 def load(artifact: Artifact, opts: LoadOptions) -> TorchSession:
-    _util.check_settings("torch", opts.settings, SETTINGS)
+    _util.settings("torch", opts.settings, Tf32Settings)
     model, threads = prepare_model(artifact, opts, "torch")
     return TorchSession(model, opts.device, threads, opts.settings)
 
-
-RUNTIME = Runtime(name="torch", accepts=frozenset({"torch"}), available=available, devices=devices, load=load,
-                  doc="PyTorch eager (inference_mode), the native torch model")

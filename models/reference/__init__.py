@@ -1,10 +1,10 @@
 """A golden that no framework wrote: each built-in twin's forward pass in float64 NumPy, from the
 equations, reading the torch state dict (docs/parity.md, "The NumPy reference").
 
-Importing this package registers the built-in references; it imports no framework.
+The built-in references (builtin.py) register on first lookup; nothing here imports a framework.
 """
 
-from twinbench.models.reference import builtin  # noqa: F401  (registers the built-in references)
+
 from twinbench.models.reference.divergence import (
     Divergence,
     describe,

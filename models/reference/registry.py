@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 import numpy as np
 
-from twinbench.core.errors import ConfigError
+from twinbench.core.registry import Registry
 
 if TYPE_CHECKING:
     from twinbench.models.registry import Twin
@@ -34,33 +34,22 @@ class ReferenceFn(Protocol):
                  trace: bool = False) -> Reference: ...
 
 
-_REFERENCES: dict[str, ReferenceFn] = {}
-
-
-def _qualname(fn: Callable[..., Any]) -> str:
-    return f"{fn.__module__}.{fn.__qualname__}"
+#: Twin name -> its reference; the built-ins (models/reference/builtin.py) are discovered on first use.
+REFERENCES: Registry[ReferenceFn] = Registry("reference", package="twinbench.models.reference")
 
 
 def register_reference(name: str) -> Callable[[ReferenceFn], ReferenceFn]:
     """Decorator: `fn` computes twin `name`'s outputs from its weights (users use it too)."""
-
-    def deco(fn: ReferenceFn) -> ReferenceFn:
-        existing = _REFERENCES.get(name)
-        if existing is not None and existing is not fn and _qualname(existing) != _qualname(fn):
-            raise ConfigError(f"reference {name!r} is already registered by {_qualname(existing)}")
-        _REFERENCES[name] = fn
-        return fn
-
-    return deco
+    return REFERENCES.register(name)
 
 
 def get_reference(name: str) -> ReferenceFn | None:
     """The reference registered for twin `name`, or None (that twin is not checked this way)."""
-    return _REFERENCES.get(name)
+    return REFERENCES.find(name)
 
 
 def list_references() -> list[str]:
-    return sorted(_REFERENCES)
+    return REFERENCES.names()
 
 
 def as_numpy_weights(state_dict: Mapping[str, Any]) -> dict[str, np.ndarray]:

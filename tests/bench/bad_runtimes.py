@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 from twinbench.bench.runtimes import RUNTIMES, register_runtime
-from twinbench.bench.runtimes.base import Runtime
 
 
 def _raise(artifact: Any, opts: Any) -> Any:
@@ -34,8 +33,8 @@ BAD = {"test-raise": _raise, "test-abort": _abort, "test-segfault": _segfault, "
 def register_all() -> None:
     for name, load in BAD.items():
         if name not in RUNTIMES:
-            register_runtime(Runtime(name=name, accepts=frozenset({"onnx"}), available=lambda: None,
-                                     devices=lambda: ["cpu"], load=load, doc="test only"))
+            register_runtime(name, accepts={"onnx"}, available=lambda: None, devices=lambda: ["cpu"],
+                             doc="test only")(load)
 
 
 register_all()

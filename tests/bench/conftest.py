@@ -84,4 +84,4 @@ def bad_runtimes() -> Any:
         sys.modules[mod].register_all()
     yield str(path)
     for name in set(RUNTIMES) - before:
-        del RUNTIMES[name]
+        RUNTIMES.remove(name)

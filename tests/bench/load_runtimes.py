@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from twinbench.bench.runtimes import RUNTIMES, get_runtime, register_runtime
-from twinbench.bench.runtimes.base import LoadOptions, Runtime
+from twinbench.bench.runtimes.base import LoadOptions, NoSettings
 
 
 class _Wrapped:
@@ -87,11 +88,18 @@ def _raise() -> None:
 TEST_RUNTIMES = {"test-busy": _busy, "test-crash-load": _crashing(_raise), "test-abort-load": _crashing(os.abort)}
 
 
+@dataclass(frozen=True)
+class BusySettings:
+    """`test-busy`'s one knob (its settings schema, checked with the config like any runtime's)."""
+
+    busy_wait_ms: float = 0.0
+
+
 def register_all() -> None:
     for name, load in TEST_RUNTIMES.items():
         if name not in RUNTIMES:
-            register_runtime(Runtime(name=name, accepts=frozenset({"onnx"}), available=lambda: None,
-                                     devices=lambda: ["cpu"], load=load, doc="test only"))
+            register_runtime(name, accepts={"onnx"}, available=lambda: None, devices=lambda: ["cpu"],
+                             settings=BusySettings if name == "test-busy" else NoSettings, doc="test only")(load)
 
 
 register_all()

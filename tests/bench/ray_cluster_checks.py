@@ -157,11 +157,11 @@ def _ray(**kw: Any) -> Any:
 
 # checks --------------------------------------------------------------------------------------
 def test_every_cell_runs_once_on_each_kind_of_machine(cluster_run: Any) -> None:
-    from twinbench.bench.runner import run_cells
+    from twinbench.bench.runner import rows_frame, run_cells
     from twinbench.core.layout import RunDir
 
     specs = _specs(cluster_run, ["ort-cpu"], QUICK)
-    df = run_cells(specs, _ray(machines=["hw:cpu-a", "hw:cpu-b"], worker_per_cell=True))  # max_calls=1 path
+    df = rows_frame(run_cells(specs, _ray(machines=["hw:cpu-a", "hw:cpu-b"], worker_per_cell=True)))  # max_calls=1 path
     assert len(df) == 2 * len(specs)
     assert df.status.isin(["ok", "invalid"]).all(), df[["machine", "status", "error"]]
     assert sorted(df.machine) == sorted(["hw:cpu-a", "hw:cpu-b"] * len(specs))
@@ -184,14 +184,14 @@ def test_remote_parity_outputs_get_the_local_verdicts(cluster_run: Any) -> None:
 
     from twinbench.bench.executors import get_executor
     from twinbench.bench.parity.table import parity_table
-    from twinbench.bench.runner import run_cells
+    from twinbench.bench.runner import rows_frame, run_cells
     from twinbench.core.layout import RunDir
 
     names = ("torch-script", "torch")
-    local = run_cells(_specs(cluster_run, ["ort-cpu", "torch"], QUICK, timed=False, cells="local", names=names),
-                      get_executor("local", timeout_s=120))
-    remote = run_cells(_specs(cluster_run, ["ort-cpu", "torch"], QUICK, timed=False, cells="remote", names=names),
-                       _ray())
+    local = rows_frame(run_cells(_specs(cluster_run, ["ort-cpu", "torch"], QUICK, timed=False, cells="local",
+                                        names=names), get_executor("local", timeout_s=120)))
+    remote = rows_frame(run_cells(_specs(cluster_run, ["ort-cpu", "torch"], QUICK, timed=False, cells="remote",
+                                         names=names), _ray()))
     assert (local.status == "ok").all() and (remote.status == "ok").all(), remote[["status", "error"]]
     key = ["twin", "artifact", "runtime", "device", "inputs"]
     a = parity_table(cluster_run.run_dir, cells="local", localize_failures=False).sort_values(key)
@@ -233,14 +233,14 @@ def test_twinbench_run_on_two_kinds_of_machine_makes_one_run_directory(tmp_path:
 def test_a_node_lost_mid_cell_is_retried_on_another_of_its_kind(cluster_run: Any) -> None:
     """A third node of kind A joins; the node running the cell is stopped; Ray runs it again on the
     other A node and the row says which node measured it."""
-    from twinbench.bench.runner import run_cells
+    from twinbench.bench.runner import rows_frame, run_cells
 
     subprocess.run(node_command(A2_PORT, {SLOT: 1, "hw:cpu-a": 1}, 52413), check=True, capture_output=True, timeout=120)
     seen: dict[str, Any] = {}
     killer = threading.Thread(target=_kill_when_running(seen), daemon=True)
     killer.start()
     specs = _specs(cluster_run, ["ort-cpu"], LONG)
-    df = run_cells(specs, _ray(machines=["hw:cpu-a"], retries=2, lost_grace_s=30))
+    df = rows_frame(run_cells(specs, _ray(machines=["hw:cpu-a"], retries=2, lost_grace_s=30)))
     killer.join(timeout=5)
     assert seen, "no cell worker was seen on a node"
     row = df.iloc[0]
@@ -252,7 +252,7 @@ def test_a_node_lost_mid_cell_is_retried_on_another_of_its_kind(cluster_run: Any
 def test_a_kind_lost_mid_cell_is_a_failed_row_and_the_run_completes(cluster_run: Any) -> None:
     """The only B node is stopped mid-cell: its cell becomes a failed row saying why, the A cell of
     the same run is measured and kept."""
-    from twinbench.bench.runner import run_cells
+    from twinbench.bench.runner import rows_frame, run_cells
 
     seen: dict[str, Any] = {}
     specs = _specs(cluster_run, ["ort-cpu"], LONG)
@@ -260,7 +260,7 @@ def test_a_kind_lost_mid_cell_is_a_failed_row_and_the_run_completes(cluster_run:
     killer = threading.Thread(target=_kill_when_running(seen, port=B_PORT), daemon=True)
     killer.start()
     t0 = time.monotonic()
-    df = run_cells(specs, ex)
+    df = rows_frame(run_cells(specs, ex))
     killer.join(timeout=5)
     assert seen and time.monotonic() - t0 < 240
     by = {m: r for m, r in zip(df.machine, df.itertuples())}

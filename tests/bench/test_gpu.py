@@ -44,12 +44,12 @@ def test_gpu_runtime_matches_torch_with_tf32_off(name: str, tiny_run) -> None:
 def test_gpu_cell_records_device_peak(tiny_run) -> None:
     from twinbench.bench.cells import plan_cells
     from twinbench.bench.timing import TimingPlan
-    from twinbench.bench.worker import run_cells
+    from twinbench.bench.runner import run_cells
 
     specs, skipped = plan_cells(tiny_run.run_dir, [tiny_run.artifacts["torch"]], ["torch"], ["cuda"], [4], [6], [1],
                                 TimingPlan(min_iters=5, min_s=0.05, max_s=2), {}, [], 40)
     if skipped:
         pytest.skip(skipped[0]["error"])
-    row = run_cells(specs).iloc[0]
+    row = run_cells(specs)[0].row
     assert row["status"] in ("ok", "invalid"), row["error"]
     assert row["gpu_peak_mb"] > 0

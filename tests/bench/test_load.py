@@ -60,12 +60,12 @@ def test_scenarios_and_defaults() -> None:
 def test_run_config_rejects_bad_scenario_settings_before_anything_runs() -> None:
     from twinbench.config import load_config
 
-    with pytest.raises(ConfigError, match="unknown scenario"):
+    with pytest.raises(ConfigError, match=r"scenarios\[1\]: unknown value 'burst' \(known: 'single-stream'"):
         load_config(None, {"scenarios": ("server", "burst")})
     with pytest.raises(ConfigError, match="qps"):
         load_config(None, {"scenarios": ("server",), "load": {"qps": 0}})
     cfg = load_config(None, {"scenarios": ("server", "offline"), "load": {"qps": 50, "streams": [1, 2]}})
-    assert cfg.scenarios == ("server", "offline") and cfg.load["qps"] == 50
+    assert cfg.scenarios == ("server", "offline") and cfg.load.qps == 50
 
 
 # the search -------------------------------------------------------------------------------------
@@ -146,7 +146,7 @@ def test_scenarios_are_a_dimension_of_the_plan(add_run) -> None:
     assert specs[2].load == {"max_batch": [1, 16]}
     old = {k: v for k, v in specs[0].to_dict().items() if k not in ("scenario", "load")}
     assert CellSpec.from_dict(old).scenario == "single-stream"  # old spec files stay valid
-    with pytest.raises(ConfigError, match="unknown scenario"):
+    with pytest.raises(ConfigError, match="unknown scenario 'burst'"):
         CellSpec.from_dict(dict(old, scenario="burst"))
 
 
@@ -166,7 +166,7 @@ def load_runtimes() -> Any:
         sys.modules[mod].register_all()
     yield
     for name in set(RUNTIMES) - before:
-        del RUNTIMES[name]
+        RUNTIMES.remove(name)
 
 
 def _load_specs(run_dir: Path, art: Any, runtimes: list[str], scenario: str, settings: dict | None = None,
@@ -186,7 +186,7 @@ def _rows(spec: CellSpec) -> list[dict[str, Any]]:
 def test_offline_cell_tries_every_batch_and_keeps_loadgen_logs(add_run) -> None:
     run_dir, art = add_run
     spec = _load_specs(run_dir, art, ["ort-cpu"], "offline")[0]
-    row = run_cells([spec], get_executor("inprocess")).iloc[0]
+    row = run_cells([spec], get_executor("inprocess"))[0].row
     assert row["status"] == "ok", row["error"]
     rows = _rows(spec)
     assert set(LOAD_COLUMNS) <= set(rows[0])
@@ -208,7 +208,7 @@ def test_a_slowed_runtime_sustains_a_lower_max_qps(add_run, load_runtimes) -> No
     for wait in (0.0, 4.0):
         spec = _load_specs(run_dir, art, ["test-busy"], "server", {"test-busy": {"busy_wait_ms": wait}})[0]
         spec = CellSpec.from_dict(dict(spec.to_dict(), cell_id=f"{spec.cell_id}.w{wait:g}"))
-        row = run_cells([spec], get_executor("local", timeout_s=120)).iloc[0]
+        row = run_cells([spec], get_executor("local", timeout_s=120))[0].row
         assert row["status"] == "ok", row["error"]
         rows = _rows(spec)
         best = [r for r in rows if r["headline"]]
@@ -226,9 +226,8 @@ def test_a_crash_under_load_is_a_failed_row_and_the_run_goes_on(add_run, load_ru
     run_dir, art = add_run
     specs = _load_specs(run_dir, art, ["test-crash-load", "test-abort-load", "ort-cpu"], "offline",
                         max_batch=[2])
-    df = run_cells(specs, get_executor("local", timeout_s=120))
-    kept, rest, load = split_load(specs, df)
-    assert kept == [] and len(rest) == 0
+    kept, load = split_load(run_cells(specs, get_executor("local", timeout_s=120)))
+    assert kept == []
     heads = headline_rows(load).set_index("runtime")
     assert heads.loc["test-crash-load", "status"] == "failed"
     assert "MemoryError: test runtime ran out of memory under load" in heads.loc["test-crash-load", "error"]
@@ -281,11 +280,13 @@ def test_report_section_ranks_max_qps_and_draws_the_curves() -> None:
 
 
 def _run_data(name: str, load: pd.DataFrame, fingerprint: str = "m1") -> Any:
-    from twinbench.core.schema import RESULTS_COLUMNS
+    from twinbench.core.manifest import parse_manifest
+    from twinbench.core.schema import RESULTS_COLUMNS, SCHEMA_VERSION
     from twinbench.reports.tables import RunData
 
-    manifest = {"run_id": name, "machine": {"fingerprint": fingerprint, "cpu_model": "cpu"}, "versions": {},
-                "config": {}}
+    manifest = parse_manifest({"schema_version": SCHEMA_VERSION, "run_id": name, "status": "complete", "versions": {},
+                               "machine": {"fingerprint": fingerprint, "cpu_model": "cpu"}, "config": {}},
+                              Path(name) / "manifest.json")
     return RunData(path=Path(name), manifest=manifest, results=pd.DataFrame(columns=RESULTS_COLUMNS),
                    parity=pd.DataFrame(), training=pd.DataFrame(), load=load)
 
@@ -317,11 +318,11 @@ def test_compare_and_hardware_include_load_rows(monkeypatch) -> None:
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--scenario", "burst"], "unknown scenario 'burst'"),
+    (["--scenario", "burst"], "scenarios[0]: unknown value 'burst'"),
     (["--scenario", "server", "--qps", "0"], "load.qps: must be > 0"),
     (["--scenario", "server", "--latency-bound", "-5"], "load.latency_bound_ms: must be > 0"),
     (["--scenario", "offline", "--streams", "0"], "load.streams"),
-    (["CONFIG"], "load.latency_bound_ms: missing"),
+    (["CONFIG"], "load.latency_bound_ms: expected a number, got NoneType None"),
 ])
 def test_cli_bad_scenario_settings_exit_2_before_training(tmp_path: Path, args: list[str], needle: str) -> None:
     import os

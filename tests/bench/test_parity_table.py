@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from twinbench.core.schema import SCHEMA_VERSION
+
 from twinbench.bench.parity import sensitivity as sens
 from twinbench.bench.parity.compare import compare
 from twinbench.bench.parity.inputs import (golden_outputs, parity_inputs, save_golden,
@@ -51,7 +53,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     import torch
 
     run_dir = tmp_path_factory.mktemp("run")
-    (run_dir / "manifest.json").write_text(json.dumps({"run_id": "r1", "config": {}}))
+    (run_dir / "manifest.json").write_text(json.dumps({"schema_version": SCHEMA_VERSION, "run_id": "r1", "status": "complete", "config": {}}))
     art_dir = run_dir / "artifacts" / TWIN
     art_dir.mkdir(parents=True)
     twin = get_twin(TWIN, vocab_size=VOCAB)
@@ -194,7 +196,7 @@ def test_missing_golden_and_corrupt_outputs_are_errors(run, scratch):
 @pytest.mark.slow
 def test_run_parity_only_through_the_runtime_registry(run):
     """Parity alone: each runtime in its own process, real adapters, same table and verdicts."""
-    from twinbench.pipeline import parity_only as run_parity_only
+    from twinbench.commands.parity import parity_only as run_parity_only
 
     df, verdict = run_parity_only(run["dir"], runtimes=["ort-cpu", "openvino", "torch"])
     assert verdict == "FAIL" and list(df.columns) == PARITY_COLUMNS
@@ -211,10 +213,10 @@ def test_run_parity_only_through_the_runtime_registry(run):
 
 
 def test_run_parity_only_rejects_bad_input(run, tmp_path):
-    from twinbench.pipeline import parity_only as run_parity_only
+    from twinbench.commands.parity import parity_only as run_parity_only
     from twinbench.core.errors import ConfigError, RunDirError
 
-    with pytest.raises(RunDirError, match="no artifacts"):
+    with pytest.raises(RunDirError, match="manifest.json: missing"):
         run_parity_only(tmp_path)
     with pytest.raises(ConfigError, match="unknown runtime .nope."):
         run_parity_only(run["dir"], runtimes=["nope"])
@@ -265,7 +267,7 @@ def test_keras_sourced_cells_are_judged_against_the_keras_weights(run, tmp_path)
 
     run_dir = tmp_path / "run"
     shutil.copytree(run["dir"] / "artifacts", run_dir / "artifacts")
-    (run_dir / "manifest.json").write_text(json.dumps({"run_id": "r2", "config": {}}))
+    (run_dir / "manifest.json").write_text(json.dumps({"schema_version": SCHEMA_VERSION, "run_id": "r2", "status": "complete", "config": {}}))
     shifted = {k: v + 0.5 for k, v in run["golden"].items()}   # "Keras trained elsewhere"
     save_golden(run_dir / "artifacts" / TWIN / "golden.keras.npz", shifted)
     cells = run_dir / "cells"

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from twinbench.core.schema import SCHEMA_VERSION
+
 from twinbench.bench.parity import sensitivity as sens
 from twinbench.bench.parity.inputs import parity_inputs, save_goldens, save_parity_inputs
 from twinbench.bench.parity.localize import output_runner
@@ -37,7 +39,7 @@ def _run_dir(root: Path, twin, torch_model, keras_model=None) -> tuple[Path, dic
     import torch
 
     root.mkdir(parents=True, exist_ok=True)
-    (root / "manifest.json").write_text(json.dumps({"run_id": "r1", "config": {}}))
+    (root / "manifest.json").write_text(json.dumps({"schema_version": SCHEMA_VERSION, "run_id": "r1", "status": "complete", "config": {}}))
     layout = RunDir(root)
     art_dir = layout.twin(twin.name)
     art_dir.mkdir(parents=True, exist_ok=True)
@@ -256,7 +258,8 @@ def test_a_twin_without_a_reference_is_one_skip_row_saying_why(tmp_path) -> None
 
 
 def test_a_reference_that_cannot_run_a_batch_is_an_error_row(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(ref_registry, "_REFERENCES", dict(ref_registry._REFERENCES))
+    monkeypatch.setattr(ref_registry.REFERENCES, "_entries", dict(ref_registry.REFERENCES._entries))
+    monkeypatch.setattr(ref_registry.REFERENCES, "_origin", dict(ref_registry.REFERENCES._origin))
     twin = dataclasses.replace(get_twin("lstm", vocab_size=VOCAB), name="short_lstm")
 
     @ref.register_reference("short_lstm")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from twinbench.bench.cells import CellSpec, with_repeats
+from twinbench.bench.runner import CellRun
 from twinbench.bench.repeats import aggregate, fast_level, is_fast, mde, process_figure, t_quantile
 from twinbench.bench.stats import robust_spread
 from twinbench.bench.timing import TimingPlan, measure_rounds
@@ -80,7 +81,7 @@ def test_aggregate_takes_fast_state_figures_over_processes(tmp_path) -> None:
     specs, rows = [], []
     rng = np.random.default_rng(0)
     for r, slow_rounds in enumerate([(), (0, 1, 2), (3,)]):
-        spec = dataclasses.replace(_spec("c" if r == 0 else f"c.r{r}", r), run_dir=str(tmp_path))
+        spec = dataclasses.replace(_spec("c" if r == 0 else f"c.r{r}", r), run_dir=str(tmp_path), base_id="c")
         parts, rounds = [], []
         for k in range(4):
             slow = k in slow_rounds
@@ -92,7 +93,7 @@ def test_aggregate_takes_fast_state_figures_over_processes(tmp_path) -> None:
         np.save(files.rounds, np.array(rounds, dtype=np.int64))
         specs.append(spec)
         rows.append({**spec.key_row(), "status": "ok", "error": "", "p50_ms": 1.2, "iterations": 400})
-    results, repeats, rounds = aggregate(specs, pd.DataFrame(rows), tmp_path)
+    results, repeats, rounds = aggregate([CellRun(s, row) for s, row in zip(specs, rows)])
     assert len(results) == 1 and len(repeats) == 3 and len(rounds) == 12
     row = results.iloc[0]
     assert row["p50_ms"] == pytest.approx(1.0, rel=2e-3) and row["repeats"] == 3

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from twinbench.bench.runtimes import RUNTIMES, get_runtime, list_runtimes, register_runtime, unavailable_reason
-from twinbench.bench.runtimes.base import LoadOptions, Runtime
+from twinbench.bench.runtimes.base import LoadOptions
 from twinbench.core.errors import ConfigError
 
 #: Runtimes whose first load imports TensorFlow or compiles: seconds each on 2 cores.
@@ -80,10 +80,8 @@ def test_list_runtimes_gives_a_reason_for_each_unavailable() -> None:
 @pytest.fixture
 def scratch_runtimes():
     """Runtimes (and probe modules) a test registers are gone afterwards."""
-    saved = dict(RUNTIMES)
-    yield
-    RUNTIMES.clear()
-    RUNTIMES.update(saved)
+    with RUNTIMES.scoped():
+        yield
     sys.modules.pop("twinbench.bench.runtimes.probe_ort_plain", None)
 
 
@@ -93,8 +91,7 @@ def test_list_runtimes_hides_devices_of_an_unavailable_runtime(scratch_runtimes)
         raise OSError("driver library is corrupt")
 
     for name, available in (("probe-missing", lambda: "probelib not installed"), ("probe-broken", broken)):
-        register_runtime(Runtime(name=name, accepts=frozenset({"onnx"}), available=available,
-                                 devices=lambda: ["cpu"], load=lambda a, o: None))
+        register_runtime(name, accepts={"onnx"}, available=available, devices=lambda: ["cpu"])(lambda a, o: None)
     rows = {name: (devices, reason) for name, devices, reason in list_runtimes()}
     assert rows["probe-missing"] == ([], "probelib not installed")
     assert rows["probe-broken"] == ([], "availability check failed: OSError: driver library is corrupt")
@@ -111,7 +108,7 @@ RUNTIME_MODULE = textwrap.dedent('''
     import numpy as np
 
     from twinbench.bench.runtimes import _util, register_runtime
-    from twinbench.bench.runtimes.base import LoadOptions, Runtime
+    from twinbench.bench.runtimes.base import LoadOptions
     from twinbench.exporters.artifact import Artifact
 
 
@@ -140,15 +137,11 @@ RUNTIME_MODULE = textwrap.dedent('''
             self.sess = None
 
 
+    @register_runtime("probe-ort-plain", accepts={"onnx"}, available=lambda: _util.missing("onnxruntime"),
+                      devices=lambda: ["cpu"], doc="ONNX Runtime CPU, default session options")
     def load(artifact: Artifact, opts: LoadOptions) -> PlainSession:
         _util.check_device("probe-ort-plain", opts.device, ("cpu",))
         return PlainSession(str(artifact.abspath(opts.run_dir)))
-
-
-    RUNTIME = Runtime(name="probe-ort-plain", accepts=frozenset({"onnx"}),
-                      available=lambda: _util.missing("onnxruntime"), devices=lambda: ["cpu"], load=load,
-                      doc="ONNX Runtime CPU, default session options")
-    register_runtime(RUNTIME)  # for use as a --twin-module file; the folder's discovery registers it too
 ''')
 
 
@@ -160,7 +153,7 @@ def test_a_module_in_the_runtimes_folder_is_a_registered_runtime(tmp_path, monke
     monkeypatch.setattr(runtimes_pkg, "__path__", [*runtimes_pkg.__path__, str(tmp_path)])
     monkeypatch.delitem(sys.modules, "twinbench.bench.runtimes.probe_ort_plain", raising=False)
     assert "probe-ort-plain" not in RUNTIMES
-    assert "probe-ort-plain" in runtimes_pkg.discover()
+    assert "probe-ort-plain" in RUNTIMES.discover(rescan=True)
     assert ("probe-ort-plain", ["cpu"], None) in list_runtimes()
     session = _load("probe-ort-plain", tiny_run)  # and it really runs, like every registered runtime
     for batch_name, x in tiny_run.batches.items():

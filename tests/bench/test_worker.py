@@ -14,7 +14,7 @@ from twinbench.bench.cells import CellSpec, plan_cells
 from twinbench.core.schema import RESULTS_COLUMNS
 from twinbench.bench.timing import TimingPlan
 from twinbench.bench.executors import get_executor
-from twinbench.bench.runner import run_cells
+from twinbench.bench.runner import rows_frame, run_cells
 from twinbench.bench.worker import make_inputs, run_cell
 
 PLAN = TimingPlan(warmup_iters=2, warmup_s=0.0, min_iters=5, min_s=0.05, max_s=1.0, max_spread=1e9)
@@ -79,7 +79,8 @@ def test_failures_become_rows_and_the_run_continues(tiny_run, bad_runtimes) -> N
     names = ["test-raise", "test-abort", "test-segfault", "test-hang", "ort-cpu"]
     specs = _specs(tiny_run, names, extra_modules=[bad_runtimes], parity=False)
     seen = []
-    df = run_cells(specs, get_executor("local", timeout_s=8), progress=lambda done, total, label: seen.append((done, total)))
+    df = rows_frame(run_cells(specs, get_executor("local", timeout_s=8),
+                              progress=lambda done, total, label: seen.append((done, total))))
     assert list(df.columns) == RESULTS_COLUMNS
     by_rt = {r.runtime: r for r in df.itertuples()}
     assert by_rt["test-raise"].status == "failed"
@@ -100,7 +101,7 @@ def test_failures_become_rows_and_the_run_continues(tiny_run, bad_runtimes) -> N
 
 def test_in_process_failure_is_a_row(tiny_run, bad_runtimes) -> None:
     specs = _specs(tiny_run, ["test-raise"], extra_modules=[bad_runtimes], parity=False)
-    df = run_cells(specs, get_executor("inprocess"))
+    df = rows_frame(run_cells(specs, get_executor("inprocess")))
     assert df.loc[0, "status"] == "failed" and "ValueError" in df.loc[0, "error"]
 
 
@@ -109,7 +110,7 @@ def test_missing_artifact_file_fails_cleanly(tiny_run, tmp_path) -> None:
     d = spec.to_dict()
     d["artifact"] = dict(d["artifact"], path="artifacts/lstm/nope.onnx")
     d["cell_id"] = "missing-file"
-    row = run_cells([CellSpec.from_dict(d)], get_executor("inprocess")).iloc[0]
+    row = run_cells([CellSpec.from_dict(d)], get_executor("inprocess"))[0].row
     assert row["status"] == "failed" and row["error"]
 
 

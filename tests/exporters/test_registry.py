@@ -36,11 +36,8 @@ PROBE = textwrap.dedent('''
 
 @pytest.fixture
 def scratch_registries():
-    saved = dict(EXPORTERS), dict(VARIANTS)
-    yield
-    for registry, before in zip((EXPORTERS, VARIANTS), saved):
-        registry.clear()
-        registry.update(before)
+    with EXPORTERS.scoped(), VARIANTS.scoped():
+        yield
     sys.modules.pop("twinbench.exporters.probe_exporter", None)
 
 
@@ -73,7 +70,7 @@ def test_a_module_in_the_exporters_folder_registers_itself(tmp_path, monkeypatch
     (tmp_path / "probe_exporter.py").write_text(PROBE, encoding="utf-8")
     monkeypatch.setattr(exporters_pkg, "__path__", [*exporters_pkg.__path__, str(tmp_path)])
     monkeypatch.delitem(sys.modules, "twinbench.exporters.probe_exporter", raising=False)
-    assert "probe-fails" in exporters_pkg.discover()
+    assert "probe-fails" in EXPORTERS.discover(rescan=True)
     assert EXPORTERS["probe-fails"].opsets == (14, 17) and get_variant("probe-copy")("base", tmp_path) == "base"
 
     class Req:  # export_all reads only the opset before calling the exporter

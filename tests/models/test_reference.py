@@ -336,7 +336,8 @@ def test_step_errors_treat_nan_and_missing_layers() -> None:
 
 
 def test_user_twins_register_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ref_registry, "_REFERENCES", dict(ref_registry._REFERENCES))
+    monkeypatch.setattr(ref_registry.REFERENCES, "_entries", dict(ref_registry.REFERENCES._entries))
+    monkeypatch.setattr(ref_registry.REFERENCES, "_origin", dict(ref_registry.REFERENCES._origin))
     user = dataclasses.replace(get_twin("lstm", vocab_size=40), name="user_lstm")
     model = build(user)
     x = inputs(user)[0]

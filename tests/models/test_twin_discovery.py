@@ -84,19 +84,16 @@ MODULE = textwrap.dedent(f'''
 @pytest.fixture
 def twin_in_folder(tmp_path, monkeypatch):
     """A twins folder holding one more module, as if it had been added to models/twins/."""
-    registry.list_twins()
-    saved = dict(registry._REGISTRY)
     (tmp_path / f"{NAME}.py").write_text(MODULE, encoding="utf-8")
     monkeypatch.setattr(twins_pkg, "__path__", [*twins_pkg.__path__, str(tmp_path)])
-    yield tmp_path / f"{NAME}.py"
+    with registry.TWINS.scoped():
+        yield tmp_path / f"{NAME}.py"
     sys.modules.pop(f"{twins_pkg.__name__}.{NAME}", None)
-    registry._REGISTRY.clear()
-    registry._REGISTRY.update(saved)
 
 
 def test_a_module_in_the_folder_is_a_registered_twin(twin_in_folder) -> None:
     assert NAME not in registry.list_twins()
-    assert NAME in twins_pkg.discover()
+    assert NAME in registry.TWINS.discover(rescan=True)
     assert NAME in registry.list_twins()  # the parameter source of the parametrized twin suites
     twin = registry.get_twin(NAME, vocab_size=12)
     assert twin.seq_len_problem(1) is None and twin.num_outputs == 2
@@ -107,7 +104,7 @@ def test_the_new_twin_is_property_tested_from_its_own_strategy(twin_in_folder) -
     pytest.importorskip("hypothesis")
     from test_twin_properties import check_transfer_over_configs
 
-    twins_pkg.discover()
+    registry.TWINS.discover(rescan=True)
     check_transfer_over_configs(NAME, max_examples=3)
 
 

@@ -73,7 +73,7 @@ def test_transfer_exact_over_configs(name):
 
 def test_every_builtin_twin_registers_a_config_strategy() -> None:
     """A built-in twin must say which configs to property-test (`register_twin(name, configs=...)`)."""
-    from twinbench.models.registry import _REGISTRY
+    from twinbench.models.registry import TWINS
 
-    builtins = [n for n in list_twins() if _REGISTRY[n].factory.__module__.startswith("twinbench.models.twins.")]
-    assert builtins and all(_REGISTRY[n].configs is not None for n in builtins), builtins
+    builtins = [n for n in list_twins() if TWINS[n].factory.__module__.startswith("twinbench.models.twins.")]
+    assert builtins and all(TWINS[n].configs is not None for n in builtins), builtins

@@ -73,11 +73,8 @@ USER_MODULE = textwrap.dedent('''
 
 @pytest.fixture
 def clean_registry():
-    registry.list_twins()  # load the built-ins first, so they are part of what is restored
-    saved = dict(registry._REGISTRY)
-    yield
-    registry._REGISTRY.clear()
-    registry._REGISTRY.update(saved)
+    with registry.TWINS.scoped():  # the built-ins load first, so they are part of what is restored
+        yield
 
 
 def test_user_twin_registers_and_transfers(tmp_path, clean_registry):

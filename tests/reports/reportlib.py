@@ -16,7 +16,7 @@ import numpy as np
 
 from twinbench.core.schema import SCHEMA_VERSION
 from twinbench.bench.stats import summarize
-from twinbench.reports.tables import write_table
+from twinbench.core.tables import write_table
 
 MACHINE = {"fingerprint": "a1b2c3d4e5f60718", "host": "ci-box", "os": "Linux 6.1", "arch": "x86_64",
            "cpu_model": "Intel(R) Xeon(R) Platinum 8481C", "cpu_cores": 2, "cpu_flags": ["avx2", "avx512f"],

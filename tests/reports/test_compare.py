@@ -66,7 +66,7 @@ def test_refusals(tmp_path: Path) -> None:
 def test_failed_candidate_cell_is_a_regression(tmp_path: Path) -> None:
     import pandas as pd
 
-    from twinbench.reports.tables import write_table
+    from twinbench.core.tables import write_table
 
     base = make_run(tmp_path, "base", seed=1)
     cand = make_run(tmp_path, "cand", seed=2)

@@ -54,7 +54,7 @@ def test_twins_section_shows_config_and_explained_param_counts(run_dir: Path) ->
 
     from twinbench.models.params import param_table
     from twinbench.models.registry import get_twin
-    from twinbench.reports.tables import write_table
+    from twinbench.core.tables import write_table
 
     assert "## Twins" not in render_markdown(load_run(run_dir))
     twin = get_twin("lstm", vocab_size=40, hidden=8)

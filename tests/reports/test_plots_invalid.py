@@ -10,7 +10,8 @@ import pytest
 
 from twinbench.reports.plots import INVALID_COLOR, INVALID_LABEL, LEGEND_SIZE, PLOTS
 from twinbench.reports.sections import CALIBRATION, Figure, report_blocks
-from twinbench.reports.tables import load_run, write_table
+from twinbench.core.tables import write_table
+from twinbench.reports.tables import load_run
 
 #: One cell made invalid: the smallest batch at the longest sequence, so the distribution and throughput
 #: plots (longest sequence) have it too; the fixture's own invalid cell is at seq_len 16.

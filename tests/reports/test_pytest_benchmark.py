@@ -136,7 +136,7 @@ def test_sessions_are_processes_and_folders_give_verdicts(tmp_path: Path) -> Non
     assert df.loc["slow", "verdict"] == "REGRESSION" and df.loc["fast", "verdict"] in ("SAME", "INCONCLUSIVE")
     assert df.loc["fast", "verdict"] != "REGRESSION" and df.loc["slow", "n_base"] == 3
     run = load_run(tmp_path / "base" / ".benchmarks.twinbench")
-    assert len(run.manifest["config"]["sessions"]) == 3  # the old commit's session is not a process
+    assert len(run.manifest.config["sessions"]) == 3  # the old commit's session is not a process
     assert run.results.set_index("artifact").loc["fast", "repeats"] == 3
     md, _ = build_reports(cand)  # `twinbench report FOLDER`
     assert md.parent == tmp_path / "cand.twinbench"

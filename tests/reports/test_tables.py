@@ -11,7 +11,8 @@ import pytest
 
 from twinbench.core.schema import PARITY_COLUMNS, RESULTS_COLUMNS, SCHEMA_VERSION, TRAINING_COLUMNS
 from twinbench.core.errors import RunDirError
-from twinbench.reports.tables import load_run, write_table
+from twinbench.core.tables import write_table
+from twinbench.reports.tables import load_run
 
 
 def test_load_run_reads_everything(run_dir: Path) -> None:
@@ -91,13 +92,13 @@ def test_csv_only_run_dir_loads(run_dir: Path) -> None:
         (run_dir / f"{name}.parquet").unlink()
     run = load_run(run_dir)
     assert len(run.results) and len(run.parity) and len(run.training)
-    assert SCHEMA_VERSION == run.manifest["schema_version"]
+    assert SCHEMA_VERSION == run.manifest.schema_version
 
 
 def test_integer_keys_survive_missing_values(tmp_path: Path) -> None:
     df = pd.DataFrame([{"twin": "lstm", "batch": 8, "seq_len": 16}, {"twin": "lstm", "status": "failed"}])
     write_table(df, tmp_path, "results")
-    from twinbench.reports.tables import read_table
+    from twinbench.core.tables import read_table
 
     assert str(pd.read_parquet(tmp_path / "results.parquet")["batch"].iloc[0]) == "8"
     (tmp_path / "results.parquet").unlink()

@@ -1,0 +1,208 @@
+"""`twinbench parity RUN`: every artifact of a run directory on every CPU runtime, untimed, through
+the same planner, runner and worker as a run, judged by the same parity table. With `--onnx FILE
+--twin NAME`: is an edited ONNX file still NAME's model? (`judge`).
+
+A user who optimises, quantises or hand-edits an exported model asks whether it still computes
+what the twin's golden says. The file is judged inside a scratch run directory,
+`RUN/judged/<stem>-<hash>/`, that links the run's golden, parity inputs and native weights (for
+localisation) and holds a copy of the file: the run's own artifacts are never touched, and the
+verdict, the parity table and the first diverging layer stay beside the run for later."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from twinbench.bench.cells import make_cell_id, plan_cells
+from twinbench.bench.parity.table import parity_table
+from twinbench.bench.parity.verdict import overall_verdict
+from twinbench.bench.runner import run_cells
+from twinbench.bench.runtimes import RUNTIMES, get_runtime
+from twinbench.config import config_from_manifest
+from twinbench.core.atomic import write_json
+from twinbench.core.errors import ConfigError, RunDirError
+from twinbench.core.layout import RunDir
+from twinbench.core.manifest import read_manifest
+from twinbench.core.tables import write_table
+from twinbench.exporters.artifact import Artifact
+from twinbench.exporters.finalize import io_signature
+from twinbench.models.registry import TWINS, load_twin_module
+from twinbench.preflight import check_onnx_file
+
+Progress = Callable[[int, int, str], None]
+#: Where a parity re-check writes its cells, beside the run's own `cells/`.
+PARITY_CELLS = "parity_only"
+#: Artifacts of the twin linked into the scratch directory for localisation (not judged).
+NATIVE_KINDS = ("torch", "keras")
+
+
+def read_artifacts(layout: RunDir, *, only: Any = None, with_goldens: bool = True) -> list[Artifact]:
+    """The artifacts recorded in a run directory's sidecars (of twins with goldens when asked)."""
+    out = []
+    for twin_dir in layout.twin_dirs():
+        if with_goldens and not (layout.golden(twin_dir.name).is_file()
+                                 and layout.parity_inputs(twin_dir.name).is_file()):
+            continue
+        for side in sorted(twin_dir.glob("*.json")):
+            try:
+                art = Artifact.read_sidecar(side)
+            except (OSError, ValueError, TypeError) as exc:
+                raise RunDirError(f"{side}: unreadable artifact sidecar ({exc})") from None
+            if only is None or art.name in only:
+                out.append(art)
+    return out
+
+
+def check_twin_modules(recorded: Sequence[str], given: Sequence[str], artifacts: Sequence[Artifact]) -> None:
+    """A run directory never imports code by itself: the twin modules it recorded are only named
+    here. Every native artifact's twin must be registered by the built-ins or by a module the user
+    gave this invocation (`--twin-module`); else one line saying which to pass."""
+    for mod in given:
+        load_twin_module(mod)
+    missing = sorted({a.twin for a in artifacts if a.kind in NATIVE_KINDS and a.twin not in TWINS})
+    if missing:
+        hint = f" (the run used: {', '.join(recorded)})" if recorded else ""
+        raise ConfigError(f"twin(s) {', '.join(missing)} are not registered: pass their module with --twin-module"
+                          f"{hint}; a run directory never imports modules by itself")
+
+
+def parity_only(run_dir: str | Path, *, runtimes: list[str] | None = None, threads: int = 1,
+                settings: dict[str, dict[str, Any]] | None = None, executor: Any = None,
+                localize_failures: bool = True, progress: Progress | None = None, only: Any = None,
+                twin_modules: Sequence[str] = ()) -> tuple[Any, str]:
+    """Every artifact on every CPU runtime, untimed; (parity DataFrame, verdict).
+
+    Runtime settings are the run's (its manifest's config) updated by `settings`, so a re-check
+    computes in the precision the benchmark did. `only`: artifact names to check (the rest stay
+    available to localisation). `twin_modules`: user twin modules this invocation was given."""
+    layout = RunDir(Path(run_dir), PARITY_CELLS)
+    cfg = config_from_manifest(read_manifest(layout.root, require_complete=False))
+    if not layout.artifacts.is_dir():
+        raise RunDirError(f"{run_dir}: no artifacts/ folder (not a twinbench run directory?)")
+    artifacts = read_artifacts(layout, only=only)
+    if not artifacts:
+        raise RunDirError(f"{layout.artifacts}: no artifacts with golden.npz and parity_inputs.npz")
+    check_twin_modules(cfg.twin_modules, twin_modules, artifacts)
+    names = list(runtimes) if runtimes else RUNTIMES.names()
+    for name in names:
+        get_runtime(name)  # unknown names: one line, exit 2
+    all_settings = {k: dict(v) for k, v in cfg.runtime_settings.items()}
+    for name, values in (settings or {}).items():
+        all_settings.setdefault(name, {}).update(values)
+    shutil.rmtree(layout.cells, ignore_errors=True)
+    layout.cells.mkdir(parents=True)
+    seq = [cfg.seq_lens[0]] if cfg.seq_lens else [16]
+    specs, skipped = plan_cells(layout.root, artifacts, names, ["cpu"], [1], seq, [threads], settings=all_settings,
+                                twin_modules=list(twin_modules), timed=False, cells=PARITY_CELLS)
+    for row in skipped:  # judged as SKIP rows by the parity table
+        cell_id = make_cell_id(Artifact(name=row["artifact"], kind="onnx", path="", twin=row["twin"],
+                                        source="user"), row["runtime"], row["device"] or "cpu", 1, 1, 1) + ".skipped"
+        write_json(layout.cell(cell_id).row, row)
+    run_cells(specs, executor, progress=progress)
+    df = parity_table(layout.root, cells=PARITY_CELLS, localize_failures=localize_failures, twin_modules=twin_modules)
+    return df, overall_verdict(df)
+
+
+# judging an edited ONNX file -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Judgement:
+    where: Path  # the scratch run directory, RUN/judged/<stem>-<hash>/
+    parity: Any  # DataFrame (schema.PARITY_COLUMNS)
+    verdict: str
+    divergent: list[str]  # "runtime: layer" for each failing runtime where localisation found one
+
+
+def _hardlink(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system, or no hard links here: copy
+        shutil.copy2(src, dst)
+
+
+def _link(src: Path, dst: Path) -> None:
+    """`src` at `dst` without copying bytes where possible. Hard links, not symlinks: paths inside
+    the scratch directory must resolve inside it (RunDir.rel)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.is_dir() and not dst.is_symlink():
+        shutil.rmtree(dst)
+    elif dst.exists() or dst.is_symlink():
+        dst.unlink()
+    if src.is_dir():
+        shutil.copytree(src, dst, copy_function=_hardlink)
+    else:
+        _hardlink(str(src), str(dst))
+
+
+def prepare_judged(run_dir: Path, onnx_file: Path, twin: str) -> tuple[Path, str]:
+    """The scratch directory for judging `onnx_file` against `twin`'s golden; (its path, artifact name)."""
+    import onnx
+
+    layout = RunDir(run_dir)
+    read_manifest(run_dir, require_complete=False)  # a run directory, of this schema, well typed
+    known = [d.name for d in layout.twin_dirs()]
+    if twin not in known:
+        raise ConfigError(f"--twin: {run_dir} has no twin {twin!r} (has: {', '.join(known) or 'none'})")
+    for needed in (layout.golden(twin), layout.parity_inputs(twin)):
+        if not needed.is_file():
+            raise RunDirError(f"{needed}: missing, nothing to judge against")
+    check_onnx_file(onnx_file)
+    digest = hashlib.sha256(onnx_file.read_bytes()).hexdigest()
+    name = f"candidate-{onnx_file.stem}"
+    scratch = RunDir(run_dir.resolve() / "judged" / f"{onnx_file.stem}-{digest[:10]}")
+    scratch.root.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(layout.manifest, scratch.manifest)
+    if (run_dir / "data").exists():  # embeddings named by the natives' twin_config
+        _link(run_dir / "data", scratch.root / "data")
+    natives = {}
+    for path in sorted(layout.twin(twin).iterdir()):
+        if path.suffix == ".json":
+            try:
+                art = Artifact.read_sidecar(path)
+            except (OSError, ValueError, TypeError):
+                continue
+            if art.kind in NATIVE_KINDS:
+                natives[art.kind] = art
+                _link(path, scratch.twin(twin) / path.name)
+        elif path.is_file() and path.suffix != ".onnx":
+            _link(path, scratch.twin(twin) / path.name)  # goldens, parity inputs, references, weights
+        elif path.is_dir():
+            _link(path, scratch.twin(twin) / path.name)  # a SavedModel folder
+    base = natives.get("torch") or natives.get("keras")
+    dst = scratch.twin(twin) / f"{name}.onnx"
+    shutil.copyfile(onnx_file, dst)
+    model = onnx.load(str(dst))
+    art = Artifact(name=name, kind="onnx", path=scratch.rel(dst), twin=twin, source="torch", exporter="user",
+                   twin_config=dict(base.twin_config) if base else {},
+                   meta={"original_path": str(onnx_file.resolve()), "sha256": digest, "judged": True,
+                         **io_signature(model)})
+    art.write_sidecar(scratch.root)
+    return scratch.root, name
+
+
+def judge(run_dir: str | Path, onnx_file: str | Path, twin: str, *, runtimes: list[str] | None = None,
+          progress: Progress | None = None, twin_modules: Sequence[str] = ()) -> Judgement:
+    """Run `onnx_file` on `runtimes` against `twin`'s golden in `run_dir`; the usual parity table
+    and verdict, written (parity table, verdict.json) into the scratch directory."""
+    run_dir, onnx_file = Path(run_dir), Path(onnx_file)
+    if not run_dir.is_dir():
+        raise RunDirError(f"{run_dir}: run directory not found")
+    scratch, name = prepare_judged(run_dir, onnx_file, twin)
+    df, _ = parity_only(scratch, runtimes=runtimes, progress=progress, only={name}, twin_modules=twin_modules)
+    df = df[df["artifact"].astype(str) == name].reset_index(drop=True) if len(df) else df
+    verdict = overall_verdict(df)
+    divergent = []
+    if len(df):
+        failing = df[(df["verdict"].astype(str) == "FAIL") & df["first_divergent_layer"].notna()]
+        for runtime, layer in dict.fromkeys(zip(failing["runtime"].astype(str),
+                                                failing["first_divergent_layer"].astype(str))):
+            if layer:
+                divergent.append(f"{runtime}: {layer}")
+    write_table(df, scratch, "parity")
+    write_json(scratch / "verdict.json", {"onnx": str(onnx_file.resolve()), "twin": twin, "verdict": verdict,
+                                          "first_divergent_layer": divergent, "runtimes": runtimes}, indent=2)
+    return Judgement(scratch, df, verdict, divergent)
