@@ -66,7 +66,8 @@ def processes_to_decide(est: float, spread: float, *, min_effect: float, alpha: 
     """Processes a side (at least `start`) with which a test of a true log-ratio `est` between
     figures of log-SD `spread` would likely (with `power`) decide: REGRESSION or IMPROVEMENT when
     |est| is beyond `min_effect` (the MDE must reach |est|), SAME when it is within min_effect/2
-    (the MDE must fit in what is left of that margin). NaN where no count is likely to decide it: a
+    (the MDE at power (1 + power) / 2, as both ends of the interval must stay inside, must fit in
+    what is left of that margin). NaN where no count is likely to decide it: a
     change between min_effect/2 and min_effect, no spread to project from, or more than
     MAX_ADVISED processes."""
     if not (math.isfinite(est) and math.isfinite(spread)):
@@ -74,7 +75,8 @@ def processes_to_decide(est: float, spread: float, *, min_effect: float, alpha: 
     if abs(est) >= math.log1p(min_effect):
         target = abs(est)
     elif abs(est) < math.log1p(min_effect / 2):
-        target = math.log1p(min_effect / 2) - abs(est)
+        # SAME needs both ends of the interval inside the margin: power split over two sides
+        target, power = math.log1p(min_effect / 2) - abs(est), (1 + power) / 2
     else:
         return math.nan
     if spread <= 0:
