@@ -34,7 +34,7 @@ from typing import Sequence
 
 import numpy as np
 
-from twinbench.bench.stats import (POWER, SLOW_OUTLIER, drop_slow_outliers, mde as mde_of, t_quantile,  # noqa: F401
+from twinbench.bench.stats import (POWER, drop_slow_outliers, mde as mde_of, t_quantile,  # noqa: F401 (re-exported)
                                    t_two_sided_p, welch_df)
 
 #: Fewer valid processes than this on either side and no verdict is given.
