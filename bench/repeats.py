@@ -24,15 +24,13 @@ import numpy as np
 
 from twinbench.core.layout import RunDir
 from twinbench.core.schema import KEY, REPEATS_COLUMNS, RESULTS_COLUMNS, ROUNDS_COLUMNS
-from twinbench.bench.stats import robust_spread, summarize
+from twinbench.bench.stats import between_spread, mde, summarize
 from twinbench.bench.timing import STATE_BAND
 
 #: The fast level: this low quantile of all probes of a run. Low, because a run may spend most of
 #: its time in the slow state (seen here: 25 of 30 rounds); the probe is a best of three, so its
 #: low values are not noise.
 FAST_QUANTILE = 0.02
-#: Error rates behind the minimum detectable effect (the compare's own defaults).
-ALPHA, POWER = 0.01, 0.80
 
 
 @dataclass(frozen=True)
@@ -67,27 +65,6 @@ def process_figure(round_p50_ms: Sequence[float], fast: Sequence[bool]) -> Proce
     return ProcessFigure(value, int(p.size), int(f.sum()))
 
 
-def t_quantile(q: float, df: float) -> float:
-    """Student t quantile by the Cornish-Fisher expansion around the normal one (within about 1% of
-    the exact value for df >= 4 at the quantiles verdicts use; no SciPy needed)."""
-    from statistics import NormalDist
-
-    z = NormalDist().inv_cdf(q)
-    g1 = (z**3 + z) / 4
-    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
-    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
-    return z + g1 / df + g2 / df**2 + g3 / df**3
-
-
-def mde(spread: float, n: int, m: int | None = None, *, alpha: float = ALPHA, power: float = POWER) -> float:
-    """Smallest relative change a two-sided Welch test of n vs m process figures with relative
-    spread `spread` detects at `alpha` with `power` (NaN with fewer than 2 processes a side)."""
-    m = n if m is None else m
-    if not (n >= 2 and m >= 2) or not math.isfinite(spread):
-        return math.nan
-    df = n + m - 2
-    se = spread * math.sqrt(1 / n + 1 / m)
-    return (t_quantile(1 - alpha / 2, df) + t_quantile(power, df)) * se
 
 
 def _load(path: Path) -> np.ndarray | None:
@@ -230,7 +207,7 @@ def _headline(members: list[_Process]) -> dict[str, Any]:
         vals = [procs[i].get(col) for i in measured if procs[i].get(col) is not None]
         vals = [float(v) for v in vals if math.isfinite(float(v))]
         row[col] = float(how(vals)) if vals else math.nan
-    spread = robust_spread(figures)
+    spread = between_spread(figures)
     row["between_spread"] = spread
     row["mde"] = mde(spread, len(figures))
     all_rounds = sum(int(procs[i]["rounds"]) for i in measured)

@@ -30,7 +30,8 @@ PARITY_GROWTH = 10.0
 VERDICTS = ("REGRESSION", "IMPROVEMENT", "INCONCLUSIVE", "SAME")
 COMPARE_COLUMNS = ["kind", *CELL_KEY, "inputs", "verdict", "ratio", "ci_low", "ci_high", "p_value", "mde",
                    "base_p50_ms", "cand_p50_ms", "n_base", "n_cand", "base_parity", "cand_parity",
-                   "base_max_abs", "cand_max_abs", "note", "scenario", "base_value", "cand_value"]
+                   "base_max_abs", "cand_max_abs", "note", "scenario", "base_value", "cand_value",
+                   "more_per_side"]  # INCONCLUSIVE speed cells: more processes a side that would likely decide it
 #: Library versions that do not change what is measured (ignored by the version check).
 IGNORED_VERSIONS = ("twinbench",)
 
@@ -127,7 +128,8 @@ def _speed_rows(base: Any, cand: Any, *, min_effect: float, alpha: float,
             reason += (f"; processes with a fast-state round: baseline {pb['fast']}/{pb['processes']}, "
                        f"candidate {pc['fast']}/{pc['processes']}")
         out.append(dict(row, verdict=test.verdict, ratio=test.ratio, ci_low=test.ci_low, ci_high=test.ci_high,
-                        p_value=test.p_value, mde=test.mde, n_base=test.n_base, n_cand=test.n_cand, note=reason))
+                        p_value=test.p_value, mde=test.mde, n_base=test.n_base, n_cand=test.n_cand, note=reason,
+                        more_per_side=test.more_per_side))
     return out
 
 

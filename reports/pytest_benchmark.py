@@ -160,13 +160,13 @@ def _process_tables(per_cell: dict[tuple, list[dict[str, Any]]]) -> tuple[list[d
                                                                           list[dict[str, Any]]]:
     """Results (headline over sessions), repeats (one row per session) and rounds (one per session,
     probe 0: pytest-benchmark records no machine state, so every session counts as fast)."""
-    from twinbench.bench.repeats import mde
+    from twinbench.bench.stats import between_spread, mde
 
     results, repeats, rounds = [], [], []
     for rows in per_cell.values():
         figs = np.asarray([float(r["p50_ms"]) for r in rows], dtype=np.float64)
         med = float(np.median(figs))
-        spread = float(1.4826 * np.median(np.abs(figs - med)) / med) if len(figs) > 1 and med > 0 else math.nan
+        spread = between_spread(figs)
         head = dict(rows[-1], p50_ms=med, repeats=len(rows), between_spread=spread, mde=mde(spread, len(rows)),
                     state_fast=1.0, headline=f"median of {len(rows)} pytest session median(s), one process each")
         results.append(head)

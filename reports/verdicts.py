@@ -6,9 +6,12 @@ per worker process, its fast-state p50 (bench/repeats.py). Two runs of n and m p
 figures; on their logarithms:
 
 - the effect is the difference of means (a ratio of geometric means), tested with Welch's t test
-  (unequal spreads; its interval and p-value agree by construction);
+  (unequal spreads) with exact Student t quantiles and tails (bench/stats.py, SciPy) at the
+  Welch-Satterthwaite degrees of freedom, so the interval excludes 1 exactly when p < alpha;
 - the minimum detectable effect (MDE) is what the interval's width lets the test see at `alpha`
-  with 80% power.
+  with 80% power;
+- an INCONCLUSIVE cell also says how many processes a side would likely decide it, from the
+  observed spread and effect and the same MDE formula.
 
 A permutation test would need no distribution, but with 3 + 3 processes its smallest p-value is 0.1:
 it could never speak at alpha 0.01. Process figures are medians of many calls, close to lognormal
@@ -18,7 +21,9 @@ REGRESSION / IMPROVEMENT: significant, and the effect is beyond `min_effect`.
 SAME: the whole interval lies within +-min_effect/2 (a confident "no change that matters").
 INCONCLUSIVE: anything else, with the reason: too few valid processes, a noise floor (MDE) above
 `min_effect`, a change smaller than `min_effect` that cannot be told from one, an invalid side, or
-no round in the state the other run measured in.
+no round in the state the other run measured in. When one side's spread dominates, Welch's degrees
+of freedom fall towards that side's n - 1 (2 at 3 processes) and the interval widens; the reason
+then says so.
 """
 
 from __future__ import annotations
@@ -29,10 +34,16 @@ from typing import Sequence
 
 import numpy as np
 
-from twinbench.bench.repeats import POWER, t_quantile
+from twinbench.bench.stats import (POWER, drop_slow_outliers, mde as mde_of, t_quantile,  # noqa: F401 (re-exported)
+                                   t_two_sided_p, welch_df)
 
 #: Fewer valid processes than this on either side and no verdict is given.
 MIN_PROCESSES = 3
+#: Welch's df below this share of n + m - 2 is named in the reason: one side's spread dominates
+#: (a standard-deviation ratio of about 3 at 3 + 3 processes) and the interval is that side's alone.
+LOW_DF_SHARE = 0.6
+#: Beyond this many processes a side, "more processes" is not advice worth giving.
+MAX_ADVISED = 1000
 
 
 @dataclass(frozen=True)
@@ -46,60 +57,59 @@ class SpeedTest:
     n_base: int
     n_cand: int
     reason: str
+    df: float = math.nan  # Welch-Satterthwaite degrees of freedom
+    more_per_side: float = math.nan  # INCONCLUSIVE only: more processes a side that would likely decide it
 
 
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta function (modified Lentz)."""
-    tiny, eps = 1e-300, 1e-15
-    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
-    d = 1 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 300):
-        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-                    -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
-            d = 1 + num * d
-            d = 1 / (d if abs(d) > tiny else tiny)
-            c = 1 + num / c
-            c = c if abs(c) > tiny else tiny
-            h *= d * c
-        if abs(d * c - 1) < eps:
-            break
-    return h
+def processes_to_decide(est: float, spread: float, *, min_effect: float, alpha: float,
+                        power: float = POWER, start: int = MIN_PROCESSES) -> float:
+    """Processes a side (at least `start`) with which a test of a true log-ratio `est` between
+    figures of log-SD `spread` would likely (with `power`) decide: REGRESSION or IMPROVEMENT when
+    |est| is beyond `min_effect` (the MDE must reach |est|), SAME when it is within min_effect/2
+    (the MDE at power (1 + power) / 2, as both ends of the interval must stay inside, must fit in
+    what is left of that margin). NaN where no count is likely to decide it: a
+    change between min_effect/2 and min_effect, no spread to project from, or more than
+    MAX_ADVISED processes."""
+    if not (math.isfinite(est) and math.isfinite(spread)):
+        return math.nan
+    if abs(est) >= math.log1p(min_effect):
+        target = abs(est)
+    elif abs(est) < math.log1p(min_effect / 2):
+        # SAME needs both ends of the interval inside the margin: power split over two sides
+        target, power = math.log1p(min_effect / 2) - abs(est), (1 + power) / 2
+    else:
+        return math.nan
+    if spread <= 0:
+        return float(start)
+    lo, hi = max(start, 2), MAX_ADVISED
+    if math.log1p(mde_of(spread, hi, alpha=alpha, power=power)) > target:
+        return math.nan
+    while lo < hi:  # the MDE falls as n grows: bisect for the smallest n that reaches the target
+        mid = (lo + hi) // 2
+        if math.log1p(mde_of(spread, mid, alpha=alpha, power=power)) <= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return float(lo)
 
 
-def t_two_sided_p(t: float, df: float) -> float:
-    """P(|T| >= |t|) for Student's t with `df` degrees of freedom: I_{df/(df+t^2)}(df/2, 1/2)."""
-    if not math.isfinite(t):
-        return 0.0
-    x = df / (df + t * t)
-    a, b = df / 2, 0.5
-    if x <= 0:
-        return 0.0
-    if x >= 1:
-        return 1.0
-    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
-    if x < (a + 1) / (a + b + 2):
-        return min(1.0, front * _betacf(a, b, x) / a)
-    return min(1.0, 1 - front * _betacf(b, a, 1 - x) / b)
-
-
-#: A process figure this much above its side's median (and 5 robust sigmas) ran in a slow state
-#: the probe did not see: it is left out, at most a third of a side (docs/measurement.md).
-SLOW_OUTLIER = 0.10
-
-
-def drop_slow_outliers(values: Sequence[float]) -> tuple[list[float], int]:
-    """(kept figures, how many were left out). Only slow ones: a machine's states add time, they
-    never make a call faster than the code is."""
-    v = sorted(x for x in values if x == x and x > 0)
-    if len(v) < 4:
-        return v, 0
-    med = float(np.median(v))
-    mad = 1.4826 * float(np.median(np.abs(np.asarray(v) - med)))
-    limit = med * (1 + SLOW_OUTLIER) if med + 5 * mad <= med * (1 + SLOW_OUTLIER) else med + 5 * mad
-    keep = [x for x in v if x <= limit]
-    keep = keep if len(v) - len(keep) <= len(v) // 3 else v[: len(v) - len(v) // 3]
-    return keep, len(v) - len(keep)
+def _more_processes(a: np.ndarray, b: np.ndarray, est: float, *, min_effect: float, alpha: float) -> tuple[float, str]:
+    """(more processes a side, a reason fragment) for an INCONCLUSIVE cell, from the pooled
+    log-SD of the sides that have one."""
+    parts = [(x.size - 1, float(x.var(ddof=1))) for x in (a, b) if x.size >= 2]
+    if not parts or not math.isfinite(est):
+        return math.nan, ""
+    spread = math.sqrt(sum(k * v for k, v in parts) / sum(k for k, _ in parts))
+    have = min(a.size, b.size)
+    need = processes_to_decide(est, spread, min_effect=min_effect, alpha=alpha, start=max(MIN_PROCESSES, have))
+    if not math.isfinite(need):
+        if abs(est) >= math.log1p(min_effect) or abs(est) < math.log1p(min_effect / 2):
+            return math.nan, f"more than {MAX_ADVISED} processes a side would be needed to decide it"
+        return math.nan, (f"a change of about {math.expm1(est):+.1%} lies between +-{min_effect / 2:.1%} and "
+                          f"+-{min_effect:.0%}: more processes are not likely to decide it")
+    more = max(need - have, 1.0)
+    return more, (f"about {more:.0f} more process{'es' if more > 1 else ''} a side ({have + more:.0f} each) "
+                  "would likely decide it")
 
 
 def speed_test(base: Sequence[float], cand: Sequence[float], *, min_effect: float, alpha: float,
@@ -111,21 +121,23 @@ def speed_test(base: Sequence[float], cand: Sequence[float], *, min_effect: floa
     b = np.log(np.asarray(cand, dtype=np.float64))
     n, m = a.size, b.size
     if n < MIN_PROCESSES or m < MIN_PROCESSES:
-        ratio = math.exp(b.mean() - a.mean()) if n and m else math.nan
-        return SpeedTest("INCONCLUSIVE", ratio, math.nan, math.nan, math.nan, math.nan, n, m,
-                         f"too few valid processes ({n} baseline, {m} candidate; need {MIN_PROCESSES} each)")
-    va, vb = a.var(ddof=1), b.var(ddof=1)
+        est = float(b.mean() - a.mean()) if n and m else math.nan
+        more, why = _more_processes(a, b, est, min_effect=min_effect, alpha=alpha)
+        reason = f"too few valid processes ({n} baseline, {m} candidate; need {MIN_PROCESSES} each)"
+        return SpeedTest("INCONCLUSIVE", math.exp(est), math.nan, math.nan, math.nan, math.nan, n, m,
+                         reason + (f"; {why}" if why else ""), more_per_side=more)
+    va, vb = float(a.var(ddof=1)), float(b.var(ddof=1))
     se = math.sqrt(va / n + vb / m)
-    df = (va / n + vb / m) ** 2 / ((va / n) ** 2 / (n - 1) + (vb / m) ** 2 / (m - 1)) if se > 0 else n + m - 2
-    df = max(df, 2.0)
-    est = b.mean() - a.mean()
-    half = t_quantile(1 - alpha / 2, df) * se
-    mde = math.expm1((t_quantile(1 - alpha / 2, df) + t_quantile(POWER, df)) * se)
+    df = welch_df(va, n, vb, m)
+    est = float(b.mean() - a.mean())
+    t_crit = t_quantile(1 - alpha / 2, df)
+    half = t_crit * se
+    mde = math.expm1((t_crit + t_quantile(POWER, df)) * se)
     p = t_two_sided_p(est / se, df) if se > 0 else (0.0 if est else 1.0)
     lo, hi = math.exp(est - half), math.exp(est + half)
     ratio = math.exp(est)
     bound = math.log1p(min_effect)
-    significant = est - half > 0 or est + half < 0  # the same as p < alpha
+    significant = p < alpha  # the interval excludes 1 exactly then: both use t(df) at 1 - alpha/2
     if significant and est >= bound:
         verdict, reason = "REGRESSION", f"{ratio - 1:+.1%}, p={p:.3g}"
     elif significant and est <= -bound:
@@ -137,10 +149,20 @@ def speed_test(base: Sequence[float], cand: Sequence[float], *, min_effect: floa
     else:
         verdict, reason = "INCONCLUSIVE", (f"{ratio - 1:+.1%} (interval {lo - 1:+.1%}..{hi - 1:+.1%}) cannot be "
                                            f"told from a {min_effect:.0%} change")
+    if df < LOW_DF_SHARE * (n + m - 2):
+        reason += (f"; Welch df {df:.1f} of {n + m - 2}: one side's spread dominates (baseline "
+                   f"{math.sqrt(va):.2%}, candidate {math.sqrt(vb):.2%}), so the interval rests on its "
+                   f"{(n if va / n > vb / m else m)} processes alone")
+    if se == 0:
+        reason += "; every figure on each side is the same: no spread to judge the change by"
     if out_b or out_c:
         reason += f"; slow outlier processes left out: baseline {out_b}, candidate {out_c}"
     invalid = "; ".join(x for x in (base_invalid and f"baseline {base_invalid}",
                                     cand_invalid and f"candidate {cand_invalid}") if x)
     if invalid and verdict in ("REGRESSION", "IMPROVEMENT"):
         verdict, reason = "INCONCLUSIVE", f"{verdict.lower()} {reason} but {invalid}"
-    return SpeedTest(verdict, ratio, lo, hi, p, mde, n, m, reason)
+    more = math.nan
+    if verdict == "INCONCLUSIVE" and not invalid:
+        more, why = _more_processes(a, b, est, min_effect=min_effect, alpha=alpha)
+        reason += f"; {why}" if why else ""
+    return SpeedTest(verdict, ratio, lo, hi, p, mde, n, m, reason, df, more)

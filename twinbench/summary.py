@@ -46,7 +46,10 @@ def parity_summary(run_dir: Path, df: Any, verdict: str, exit_code: int) -> dict
 
 
 def compare_summary(df: Any, exit_code: int, evidence: str) -> dict[str, Any]:
-    """`compare`: verdict counts and one entry per compared cell."""
+    """`compare`: verdict counts and one entry per compared cell (an INCONCLUSIVE speed cell's
+    `more_per_side`: how many more processes a side would likely decide it)."""
+    if len(df) and "more_per_side" in df:
+        df = df.assign(more_per_side=df["more_per_side"].astype("float64").round().astype("Int64"))
     cells = json.loads(df.to_json(orient="records")) if len(df) else []
     return {"command": "compare", "exit_code": exit_code, "base": df.attrs.get("base"),
             "candidate": df.attrs.get("candidate"), "evidence": evidence,

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 from twinbench.bench.cells import CellSpec, with_repeats
+from twinbench.bench.repeats import aggregate, fast_level, is_fast, process_figure
 from twinbench.bench.runner import CellRun
-from twinbench.bench.repeats import aggregate, fast_level, is_fast, mde, process_figure, t_quantile
-from twinbench.bench.stats import robust_spread
 from twinbench.bench.timing import TimingPlan, measure_rounds
 from twinbench.exporters.artifact import Artifact
 from twinbench.core.layout import RunDir
@@ -62,14 +61,6 @@ def test_states_and_process_figures() -> None:
     fig = process_figure([1.0, 1.02, 1.5, 0.98], [True, True, False, True])
     assert fig.fast_p50_ms == pytest.approx(0.98) and (fig.rounds, fig.fast_rounds) == (4, 3)  # lowest fast round
     assert math.isnan(process_figure([1.5], [False]).fast_p50_ms)
-
-
-def test_statistics_helpers() -> None:
-    assert t_quantile(0.975, 8) == pytest.approx(2.306, abs=2e-3)
-    assert t_quantile(0.995, 18) == pytest.approx(2.878, abs=3e-3)
-    assert robust_spread([1.0, 1.0, 1.0]) == 0.0 and math.isnan(robust_spread([1.0]))
-    assert mde(0.01, 5) < mde(0.01, 3) < mde(0.02, 3)  # more processes or less spread: finer
-    assert math.isnan(mde(0.01, 1))
 
 
 def test_aggregate_takes_fast_state_figures_over_processes(tmp_path) -> None:
