@@ -111,17 +111,20 @@ def _progress_runner(body: Callable[[Callable[[str], None], Callable[[int, int, 
     """Give the pipeline a rich progress bar on stderr (plain lines when not a terminal; none when quiet)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from rich.text import Text
+
     from twinbench.core.console import make_console
 
     if quiet:
         return body(lambda _msg: None, lambda _done, _total, _label: None)
     console = make_console(stderr=True)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+    # markup off everywhere: messages and bar labels carry paths, run ids and library errors
+    with Progress(TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as bar:
         task = bar.add_task("preparing", total=None)
 
         def say(msg: str) -> None:
-            bar.console.print(f"[dim]·[/dim] {msg}", markup=True, highlight=False)
+            bar.console.print(Text.assemble(("·", "dim"), " ", str(msg)), highlight=False)
             if bar.tasks[0].total is None:  # before the cells: the bar names the stage (training epochs, ...)
                 bar.update(task, description=msg[:60])
 
@@ -547,15 +550,15 @@ def check_system(
             return 0
         from rich.table import Table
 
-        from twinbench.core.console import make_console
+        from twinbench.core.console import make_console, styled
 
         table = Table("check", "value", "", "advice")
-        marks = {"ok": "ok", "warn": "[bold yellow]WARN[/]", "info": "[dim]info[/]"}
-        for f in findings:
-            table.add_row(f.name, f.value, marks[f.level], f.advice)
+        marks = {"ok": styled("ok", ""), "warn": styled("WARN", "bold yellow"), "info": styled("info", "dim")}
+        for f in findings:  # values read from /proc and /sys: data, shown with markup off
+            table.add_row(str(f.name), str(f.value), marks[f.level], str(f.advice))
         console = make_console()
         console.print(table)
-        console.print(verdict(findings), markup=False)
+        console.print(verdict(findings))
         return 0
 
     _guard(body, "check-system" if json_out else None)
