@@ -89,10 +89,11 @@ def history(filters: Mapping[str, Any] | None = None, *, store: str | Path | Non
 
 
 def steps(df: Any, *, min_effect: float = 0.05, alpha: float = 0.01) -> list[tuple[dict[str, Any], Any]]:
-    """Steps of every cell in a history DataFrame: (cell key, Step) pairs."""
-    from twinbench.reports.steps import cells_of, steps_in
+    """Steps of every cell on each machine in a history DataFrame: (cell key + machine, Step) pairs;
+    two machines' points are never one series."""
+    from twinbench.reports.history_report import trend
 
-    return steps_in(cells_of(df), min_effect=min_effect, alpha=alpha)
+    return [(cell, s) for cell, _, found in trend(df, min_effect=min_effect, alpha=alpha) for s in found]
 
 
 __all__ = ["run", "bench", "parity", "compare", "has_regression", "report", "load_run", "history", "steps"]

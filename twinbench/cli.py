@@ -499,33 +499,45 @@ def history(
     seq_len: Optional[int] = typer.Option(None, "--seq-len", "-s"),
     threads: Optional[int] = typer.Option(None, "--threads"),
     machine: Optional[str] = typer.Option(None, "--machine", help="Fingerprint prefix, CPU model part, host or node tag."),
-    commit: Optional[str] = typer.Option(None, "--commit", help="Git commit (full id)."),
+    commit: Optional[str] = typer.Option(None, "--commit", help="Git commit: the full id or a prefix of at "
+                                         "least 4 hex digits."),
     config_hash: Optional[str] = typer.Option(None, "--config-hash"),
     kind: Optional[str] = typer.Option(None, "--kind", help="run or bench."),
     store: Optional[Path] = typer.Option(None, "--store", help="History store (default $TWINBENCH_HISTORY, else "
+                                         "./.twinbench/history.sqlite when ./.twinbench/ exists, else "
                                          "~/.local/share/twinbench/history.sqlite)."),
-    html: Path = typer.Option(Path("history.html"), "--html", help="Where to write the HTML trend page."),
-    min_effect: float = typer.Option(0.05, "--min-effect", help="Smallest change that counts as a step."),
-    alpha: float = typer.Option(0.01, "--alpha", help="Significance level of the step test."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write the HTML trend page there."),
+    min_effect: float = typer.Option(0.05, "--min-effect", help="Smallest change that counts as a step "
+                                     "(> 0 and < 1; 0.05 = 5%)."),
+    alpha: float = typer.Option(0.01, "--alpha", help="Significance level of the step test (> 0 and < 1)."),
     fail_on_step: bool = typer.Option(False, "--fail-on-step", help="Exit 1 when a cell's latest point is a "
                                       "slower step (a CI gate)."),
 ) -> None:
-    """Trend per cell across recorded runs (every `run` and `bench` records itself), with steps
-    (a change between consecutive points, tested on process figures) and an HTML page of plots."""
+    """Trend per cell and machine across recorded runs (every `run` and `bench` records itself), with
+    steps (a change between consecutive points of one machine, tested on process figures) and, with
+    --html, a page of plots."""
 
     def body() -> int:
         from twinbench.core.atomic import write_text
+        from twinbench.reports.history import commit_prefix
         from twinbench.reports.history import history as load_history
-        from twinbench.reports.history_report import history_html, history_markdown, trend
+        from twinbench.reports.history_report import check_step_options, history_html, history_markdown, trend
 
+        effect, level = check_step_options(min_effect, alpha)  # before any work: one line, exit 2
         df = load_history(twin=twin, runtime=runtime, artifact=artifact, exporter=exporter, precision=precision,
                           device=device, batch=batch, seq_len=seq_len, threads=threads, machine=machine,
-                          git_commit=commit, config_hash=config_hash, kind=kind, store=store)
-        print(history_markdown(df, min_effect=min_effect, alpha=alpha))
-        write_text(html, history_html(df, min_effect=min_effect, alpha=alpha))
-        print(f"html: {html}")
-        latest_slower = any(s.verdict == "REGRESSION" and s.index == len(pts) - 1
-                            for _, pts, steps in trend(df, min_effect=min_effect, alpha=alpha) for s in steps)
+                          git_commit=None if commit is None else commit_prefix(commit), config_hash=config_hash,
+                          kind=kind, store=store)
+        series = trend(df, min_effect=effect, alpha=level)
+        print(history_markdown(df, min_effect=effect, alpha=level))
+        if html is not None:
+            try:
+                write_text(html, history_html(df, min_effect=effect, alpha=level))
+            except OSError as exc:
+                raise ConfigError(f"--html: cannot write {html} ({exc.strerror or exc})") from None
+            print(f"html: {html}")
+        latest_slower = any(s.verdict == "REGRESSION" and s.index == len(pts) - 1 for _, pts, steps in series
+                            for s in steps)
         return 1 if fail_on_step and latest_slower else 0
 
     _guard(body)
