@@ -257,4 +257,4 @@ def test_a_real_run_records_into_the_project_store(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / ".twinbench" / "history.sqlite").is_file() and not (tmp_path / "xdg").exists()
     proc = tb(tmp_path, "history", "--runtime", "ort-cpu", env=env)
-    assert proc.returncode == 0 and "## user.tiny" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "## user tiny @ ort-cpu" in proc.stdout, proc.stdout + proc.stderr
