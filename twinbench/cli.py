@@ -110,10 +110,9 @@ def _progress_runner(body: Callable[[Callable[[str], None], Callable[[int, int, 
                      quiet: bool = False) -> Any:
     """Give the pipeline a rich progress bar on stderr (plain lines when not a terminal; none when quiet)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from rich.text import Text
 
-    from twinbench.core.console import make_console
+    from twinbench.core.console import make_console, plain
 
     if quiet:
         return body(lambda _msg: None, lambda _done, _total, _label: None)
@@ -124,12 +123,13 @@ def _progress_runner(body: Callable[[Callable[[str], None], Callable[[int, int, 
         task = bar.add_task("preparing", total=None)
 
         def say(msg: str) -> None:
-            bar.console.print(Text.assemble(("·", "dim"), " ", str(msg)), highlight=False)
+            line = plain(msg, 4000)  # one line: no escape sequences from a path or an error
+            bar.console.print(Text.assemble(("·", "dim"), " ", line), highlight=False)
             if bar.tasks[0].total is None:  # before the cells: the bar names the stage (training epochs, ...)
-                bar.update(task, description=msg[:60])
+                bar.update(task, description=line[:60])
 
         def progress(done: int, total: int, label: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"cells: {label}"[:60])
+            bar.update(task, completed=done, total=total, description=plain(f"cells: {label}", 60))
 
         return body(say, progress)
 
