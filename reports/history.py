@@ -4,10 +4,16 @@ Why SQLite (the standard library's sqlite3) rather than a Parquet file: several 
 once (a CI matrix, a Ray cluster's driver, two terminals), and SQLite appends under a lock in one
 transaction; a Parquet file would have to be rewritten whole on every append and two writers would
 lose each other's rows. Filtering on the key columns is plain SQL, and re-recording a run replaces
-its rows inside the same transaction, so recording is idempotent.
+its rows inside the same transaction, so recording is idempotent. A run is keyed by its id AND the
+machine that made it (fingerprint and host): a run with the same id from another machine is another
+run. The layout is versioned and migrated (reports/history_store.py).
 
-One store per user: `$TWINBENCH_HISTORY` if set (`off` disables recording), else
-`$XDG_DATA_HOME/twinbench/history.sqlite` (default `~/.local/share/twinbench/history.sqlite`).
+Where the store is (`store_location`, the first that applies):
+  1. `--store PATH` (`twinbench history`) or `store=` (the API);
+  2. `$TWINBENCH_HISTORY` (a path; `off` disables recording);
+  3. the project's store, `./.twinbench/history.sqlite`, when a `.twinbench/` folder owned by this
+     user exists in the current folder (where the command runs: CI caches that folder);
+  4. `$XDG_DATA_HOME/twinbench/history.sqlite` (default `~/.local/share/twinbench/history.sqlite`).
 `record` is called by the pipeline's `finish_run`, so `twinbench run` and `twinbench bench` both
 record themselves; `history` reads the same place unless given `--store`.
 """
@@ -17,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import sys
 from contextlib import closing
@@ -26,48 +33,50 @@ from typing import Any, Mapping
 from twinbench.core.errors import ConfigError, RunDirError
 from twinbench.reports.compare import CELL_KEY, IGNORED_CONFIG, IGNORED_VERSIONS
 from twinbench.reports.format import text
+from twinbench.reports.history_store import CELL_COLUMNS, CELL_EXTRA, RUN_COLUMNS, STAT_COLUMNS, connect
 
 ENV = "TWINBENCH_HISTORY"
 OFF = ("off", "0", "none", "false")
-#: One row per recorded run directory: what makes two points comparable (or not).
-RUN_COLUMNS = ["run_id", "created", "kind", "source_run", "git_commit", "git_dirty", "fingerprint", "cpu_model",
-               "host", "config_hash", "versions_hash", "versions"]
-#: One row per cell of a run: the headline figures and the per-process figures behind them.
-STAT_COLUMNS = ["machine", "status", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "cv", "throughput_sps", "iterations",
-                "repeats", "between_spread", "mde", "state_fast", "figures"]
-HISTORY_COLUMNS = RUN_COLUMNS + CELL_KEY + STAT_COLUMNS
+#: The project folder that holds a store of its own, looked for in the current folder.
+PROJECT_DIR = ".twinbench"
+HISTORY_COLUMNS = RUN_COLUMNS + CELL_KEY + STAT_COLUMNS + CELL_EXTRA
 _NUMERIC = {"batch", "seq_len", "threads", "iterations", "repeats", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "cv",
             "throughput_sps", "between_spread", "mde", "state_fast", "git_dirty"}
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS runs ({", ".join(f'"{c}"' + (" TEXT PRIMARY KEY" if c == "run_id" else "")
-                                           for c in RUN_COLUMNS)});
-CREATE TABLE IF NOT EXISTS cells (run_id TEXT NOT NULL REFERENCES runs(run_id),
-    {", ".join(f'"{c}"' for c in CELL_KEY + STAT_COLUMNS)});
-CREATE INDEX IF NOT EXISTS cells_key ON cells (twin, runtime, artifact, batch, seq_len, threads);
-CREATE INDEX IF NOT EXISTS cells_run ON cells (run_id);
-"""
+_HEX = re.compile(r"[0-9a-fA-F]{4,40}")
+
+
+def project_store(cwd: str | Path | None = None) -> Path | None:
+    """`./.twinbench/history.sqlite` when `./.twinbench/` is a folder of this user's; None otherwise.
+    A folder another user owns (a shared /tmp, say) is ignored with a warning: their store would
+    receive this user's runs."""
+    folder = Path(cwd or Path.cwd()) / PROJECT_DIR
+    try:
+        st = folder.stat()
+    except OSError:
+        return None
+    if not folder.is_dir():
+        return None
+    if st.st_uid != os.geteuid():
+        print(f"twinbench: warning: ignoring {folder} (owned by another user); set {ENV} to use its store",
+              file=sys.stderr)
+        return None
+    return folder / "history.sqlite"
 
 
 def default_store() -> Path:
-    """`$TWINBENCH_HISTORY`, else the XDG data folder's `twinbench/history.sqlite`."""
+    """`$TWINBENCH_HISTORY`, else the project's `.twinbench/` store, else the XDG data folder's."""
     env = os.environ.get(ENV, "").strip()
     if env and env.lower() not in OFF:
         return Path(env).expanduser()
+    project = project_store()
+    if project is not None:
+        return project
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "twinbench" / "history.sqlite"
 
 
 def recording_enabled() -> bool:
     return os.environ.get(ENV, "").strip().lower() not in OFF
-
-
-def _connect(store: Path) -> sqlite3.Connection:
-    try:
-        con = sqlite3.connect(str(store), timeout=60)
-        con.executescript(_SCHEMA)
-    except sqlite3.DatabaseError as exc:
-        raise RunDirError(f"{store}: unreadable history store ({exc})") from None
-    return con
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
@@ -113,7 +122,8 @@ def _value(v: Any, col: str) -> Any:
 
 
 def record(run_dir: str | Path, store: str | Path | None = None) -> Path:
-    """Add (or replace) a complete run's cells in the store; returns the store path."""
+    """Add (or replace) a complete run's cells in the store; returns the store path. The run is
+    keyed by (run id, machine fingerprint, host): the same id from another machine is kept apart."""
     from twinbench.reports.tables import load_run
 
     run = load_run(run_dir)
@@ -136,14 +146,35 @@ def record(run_dir: str | Path, store: str | Path | None = None) -> Path:
         key = tuple(text(row.get(c)) for c in CELL_KEY)
         vals = {c: _value(row.get(c), c) for c in CELL_KEY + STAT_COLUMNS if c != "figures"}
         vals["figures"] = json.dumps(figures.get(key, []))
-        cells.append([vals[c] for c in CELL_KEY + STAT_COLUMNS])
-    with closing(_connect(store)) as con, con:
-        con.execute("DELETE FROM cells WHERE run_id = ?", (run.run_id,))
-        con.execute(f"INSERT OR REPLACE INTO runs VALUES ({', '.join('?' * len(RUN_COLUMNS))})",
-                    [_value(run_row[c], c) for c in RUN_COLUMNS])
-        con.executemany(f"INSERT INTO cells VALUES (?, {', '.join('?' * len(CELL_KEY + STAT_COLUMNS))})",
-                        [[run.run_id, *c] for c in cells])
+        vals["machine_fingerprint"] = text(row.get("machine_fingerprint")) or run_row["fingerprint"]
+        cells.append([vals[c] for c in CELL_COLUMNS])
+    run_vals = [_value(run_row[c], c) for c in RUN_COLUMNS]
+    with closing(connect(store)) as con:
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            old = con.execute("SELECT run_key FROM runs WHERE run_id = ? AND fingerprint = ? AND host = ?",
+                              (run_row["run_id"], run_row["fingerprint"], run_row["host"])).fetchall()
+            for (key,) in old:
+                con.execute("DELETE FROM cells WHERE run_key = ?", (key,))
+                con.execute("DELETE FROM runs WHERE run_key = ?", (key,))
+            run_key = con.execute(f"INSERT INTO runs ({_cols(RUN_COLUMNS)}) VALUES ({_marks(RUN_COLUMNS)})",
+                                  run_vals).lastrowid
+            con.executemany(f"INSERT INTO cells (run_key, {_cols(CELL_COLUMNS)}) VALUES (?, {_marks(CELL_COLUMNS)})",
+                            [[run_key, *c] for c in cells])
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
     return store
+
+
+def _cols(cols: list[str]) -> str:
+    return ", ".join(f'"{c}"' for c in cols)
+
+
+def _marks(cols: list[str]) -> str:
+    return ", ".join("?" * len(cols))
 
 
 def record_quietly(run_dir: str | Path) -> Path | None:
@@ -162,12 +193,21 @@ def record_quietly(run_dir: str | Path) -> Path | None:
 SPECIAL_FILTERS = ("machine",)
 
 
+def commit_prefix(value: Any) -> str:
+    """A git commit given to filter on: 4 to 40 hex digits (a short SHA is a prefix), lower case."""
+    given = str(value).strip()
+    if not _HEX.fullmatch(given):
+        raise ConfigError(f"--commit: a git commit id or a prefix of at least 4 hex digits, got {given!r}")
+    return given.lower()
+
+
 def history(cell_filter: Mapping[str, Any] | None = None, *, store: str | Path | None = None,
             **filters: Any) -> Any:
     """Rows of the store matching every given value (None values are ignored), oldest first.
 
     `history(twin="lstm", runtime="ort-cpu", batch=1)`; `machine="AMD"` matches a fingerprint
-    prefix, a CPU model substring, a host name or an executor's node tag."""
+    prefix, a CPU model substring, a host name or an executor's node tag; `git_commit` a prefix of at
+    least 4 hex digits."""
     import pandas as pd
 
     store = Path(store) if store else default_store()
@@ -178,8 +218,12 @@ def history(cell_filter: Mapping[str, Any] | None = None, *, store: str | Path |
     where, params = [], []
     for col, value in wanted.items():
         if col == "machine":
-            where.append("(r.fingerprint LIKE ? OR r.cpu_model LIKE ? OR r.host = ? OR c.machine = ?)")
-            params += [f"{value}%", f"%{value}%", str(value), str(value)]
+            where.append("(r.fingerprint LIKE ? OR c.machine_fingerprint LIKE ? OR r.cpu_model LIKE ? "
+                         "OR r.host = ? OR c.machine = ?)")
+            params += [f"{value}%", f"{value}%", f"%{value}%", str(value), str(value)]
+        elif col == "git_commit":
+            where.append("lower(r.git_commit) LIKE ?")
+            params.append(commit_prefix(value) + "%")
         elif col in HISTORY_COLUMNS:
             table = "r" if col in RUN_COLUMNS else "c"
             where.append(f'{table}."{col}" = ?')
@@ -187,12 +231,12 @@ def history(cell_filter: Mapping[str, Any] | None = None, *, store: str | Path |
         else:
             raise ConfigError(f"history filter: unknown column {col!r} "
                               f"(known: {', '.join(HISTORY_COLUMNS + list(SPECIAL_FILTERS))})")
-    cols = ", ".join([f'r."{c}"' for c in RUN_COLUMNS] + [f'c."{c}"' for c in CELL_KEY + STAT_COLUMNS])
-    sql = f"SELECT {cols} FROM cells c JOIN runs r ON r.run_id = c.run_id"
+    cols = ", ".join([f'r."{c}"' for c in RUN_COLUMNS] + [f'c."{c}"' for c in CELL_KEY + STAT_COLUMNS + CELL_EXTRA])
+    sql = f"SELECT {cols} FROM cells c JOIN runs r ON r.run_key = c.run_key"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY r.created, r.run_id"
-    with closing(_connect(store)) as con:
+    sql += " ORDER BY r.created, r.run_id, r.run_key"
+    with closing(connect(store)) as con:
         rows = con.execute(sql, params).fetchall()
     df = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
     for c in ("batch", "seq_len", "threads"):

@@ -1,11 +1,16 @@
-"""`twinbench history` output: the trend per cell as Markdown, and a self-contained HTML page of
-trend plots (one per cell, the steps marked), inline CSS and base64 PNG like report.html."""
+"""`twinbench history` output: the trend per cell and machine as Markdown, and a self-contained HTML
+page of trend plots (one per series, the steps marked), inline CSS and base64 PNG like report.html.
+
+A series is one cell on one machine (fingerprint): two machines' points of the same cell are never
+one trend or one step test, since a step between them would be the hardware, not the code."""
 
 from __future__ import annotations
 
 import html as _html
+import math
 from typing import Any
 
+from twinbench.core.errors import ConfigError
 from twinbench.reports.format import fnum, md_table, text
 from twinbench.reports.steps import Step, cell_title, cells_of, detect_steps
 
@@ -23,28 +28,71 @@ def _pct(v: Any) -> str:
     return "-" if x != x else f"{x:.1%}"
 
 
+def check_step_options(min_effect: Any, alpha: Any) -> tuple[float, float]:
+    """The step test's options, checked like compare's: ConfigError (one line, exit 2) unless
+    0 < min_effect < 1 and 0 < alpha < 1, both finite (a NaN alpha would switch the test off)."""
+    out = []
+    for name, value, meaning in (("--min-effect", min_effect, "the smallest change that counts, 0.05 = 5%"),
+                                 ("--alpha", alpha, "the step test's significance level")):
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            x = math.nan
+        if not (math.isfinite(x) and 0 < x < 1):
+            raise ConfigError(f"{name}: must be a number > 0 and < 1 ({meaning}), got {value!r}")
+        out.append(x)
+    return out[0], out[1]
+
+
+def machine_of(df: Any) -> Any:
+    """Each row's machine: the fingerprint of the machine that measured the cell, else the run's."""
+    own = df["machine_fingerprint"].map(text) if "machine_fingerprint" in df else df["fingerprint"].map(text)
+    return own.where(own != "", df["fingerprint"].map(text))
+
+
+def series(df: Any) -> list[tuple[dict[str, Any], Any]]:
+    """The history rows split per cell and machine (cell key + `machine_fingerprint`, and a
+    `machine_label` to show), each series' points oldest first; cells in key order, then machines."""
+    if not len(df):
+        return []
+    out = []
+    keyed = df.assign(_machine=machine_of(df))
+    for fp, rows in keyed.groupby("_machine", sort=True):
+        cpu = next((text(v) for v in rows["cpu_model"] if text(v)), "")
+        label = f"machine {fp[:8] or '?'}" + (f" ({cpu})" if cpu else "")
+        for cell, pts in cells_of(rows.drop(columns="_machine")):
+            out.append(({**cell, "machine_fingerprint": fp, "machine_label": label}, pts))
+    return sorted(out, key=lambda item: (series_title(item[0]), item[0]["machine_fingerprint"]))
+
+
+def series_title(cell: dict[str, Any]) -> str:
+    title = cell_title(cell)
+    return f"{title} on {cell['machine_label']}" if cell.get("machine_label") else title
+
+
 def trend(df: Any, *, min_effect: float = 0.05, alpha: float = 0.01) -> list[tuple[dict[str, Any], Any, list[Step]]]:
-    """Each cell with its points and its steps."""
-    return [(cell, pts, detect_steps(pts, min_effect=min_effect, alpha=alpha)) for cell, pts in cells_of(df)]
+    """Each series (cell on one machine) with its points and its steps."""
+    min_effect, alpha = check_step_options(min_effect, alpha)
+    return [(cell, pts, detect_steps(pts, min_effect=min_effect, alpha=alpha)) for cell, pts in series(df)]
 
 
 def history_markdown(df: Any, *, min_effect: float = 0.05, alpha: float = 0.01) -> str:
     """A summary of the steps found, then one table per cell: every point with its commit, config,
     p50, spread between processes, MDE, change against the previous point and the step mark."""
+    cells = trend(df, min_effect=min_effect, alpha=alpha)
     if not len(df):
         return "# twinbench history\n\nNo recorded runs match.\n"
-    cells = trend(df, min_effect=min_effect, alpha=alpha)
     all_steps = [(c, s) for c, _, steps in cells for s in steps]
     out = ["# twinbench history", "",
-           f"{len(cells)} cell(s), {df['run_id'].nunique()} run(s); {len(all_steps)} step(s) "
-           f"(process-level test, min effect {min_effect:.0%}, alpha {alpha}).", ""]
+           f"{len(cells)} cell(s) x machine, {df['run_id'].nunique()} run(s); {len(all_steps)} step(s) "
+           f"(process-level test within each machine, min effect {min_effect:.0%}, alpha {alpha}).", ""]
     if all_steps:
         out += [md_table(["step", "cell", "run", "commits", "ratio", "why"],
-                         [(s.verdict, cell_title(c), s.run_id, s.commits, f"{s.ratio:.3f}", s.reason)
+                         [(s.verdict, series_title(c), s.run_id, s.commits, f"{s.ratio:.3f}", s.reason)
                           for c, s in all_steps]), ""]
     for cell, pts, steps in cells:
         marks = {s.index: s for s in steps}
-        out += [f"## {cell_title(cell)}", ""]
+        out += [f"## {series_title(cell)}", ""]
         rows, prev = [], None
         for i, r in enumerate(pts.to_dict("records")):
             p50 = r.get("p50_ms")
@@ -103,7 +151,7 @@ def history_html(df: Any, *, min_effect: float = 0.05, alpha: float = 0.01) -> s
                  f"that the process-level test calls REGRESSION or IMPROVEMENT (min effect {min_effect:.0%}, "
                  f"alpha {alpha}).</p>")
     for cell, pts, steps in cells:
-        title = cell_title(cell)
+        title = series_title(cell)
         parts.append(f"<h2>{esc(title)}</h2>")
         for s in steps:
             parts.append(f"<p class='step'>STEP {esc(s.verdict)} at run {esc(s.run_id)} ({esc(s.commits)}): "

@@ -165,14 +165,14 @@ def test_resume_refuses_a_complete_or_missing_run(tmp_path: Path) -> None:
 HOLDER = textwrap.dedent("""
     import sys, time
     from twinbench.core.benchlock import bench_lock
-    with bench_lock("holder-run", ".", say=lambda m: None):
+    with bench_lock(sys.argv[2], ".", say=lambda m: None):
         print("held", flush=True)
         time.sleep(float(sys.argv[1]))
 """)
 
 
-def _hold(tmp: Path, seconds: float) -> subprocess.Popen[str]:
-    p = subprocess.Popen([sys.executable, "-c", HOLDER, str(seconds)], cwd=tmp, env=_env(tmp), text=True,
+def _hold(tmp: Path, seconds: float, run_id: str = "holder-run") -> subprocess.Popen[str]:
+    p = subprocess.Popen([sys.executable, "-c", HOLDER, str(seconds), run_id], cwd=tmp, env=_env(tmp), text=True,
                          stdout=subprocess.PIPE)
     assert p.stdout is not None and p.stdout.readline().strip() == "held"
     return p
@@ -215,6 +215,160 @@ def test_a_killed_holder_frees_the_lock(tmp_path: Path) -> None:
                           cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert free.returncode == 0, free.stderr
 
+
+
+# 4. the lock in a shared /tmp: what another user could plant there ----------------------------------
+
+def _facts(path: Path) -> tuple[bytes, int, int, int, int]:
+    st = path.stat()
+    return path.read_bytes(), st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns
+
+
+def _victim(tmp: Path) -> Path:
+    """A file a planted link might point at: private, with content that must survive."""
+    target = tmp / "victim.conf"
+    target.write_bytes(b"precious = true\n")
+    target.chmod(0o600)
+    return target
+
+
+@pytest.fixture()
+def lock_at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    lock = tmp_path / "cache" / "bench.lock"
+    lock.parent.mkdir(parents=True)
+    monkeypatch.setenv("TWINBENCH_LOCK", str(lock))
+    return lock
+
+
+def test_a_planted_symlink_is_refused_and_its_target_untouched(tmp_path: Path, lock_at: Path) -> None:
+    from twinbench.core.benchlock import UnsafeLock, bench_lock, check_free
+
+    target = _victim(tmp_path)
+    before = _facts(target)
+    lock_at.symlink_to(target)
+    with pytest.raises(UnsafeLock, match="symbolic link"):
+        with bench_lock("r", tmp_path, say=lambda m: None):
+            pass
+    with pytest.raises(UnsafeLock, match="symbolic link"):
+        check_free()
+    # through the real CLI: one line, exit 2, before any work
+    tiny_onnx(tmp_path / "tiny.onnx")
+    proc = tb(tmp_path, "run", "--onnx", "tiny.onnx", "-r", "ort-cpu", "--no-wait", "--out", "runs")
+    one_line_error(proc, 2, "is a symbolic link; refused")
+    assert _facts(target) == before and lock_at.is_symlink()
+    # a dangling link is not followed into creating its target either
+    lock_at.unlink()
+    lock_at.symlink_to(tmp_path / "made-by-us")
+    with pytest.raises(UnsafeLock, match="symbolic link"):
+        check_free()
+    assert not (tmp_path / "made-by-us").exists()
+
+
+def test_a_hard_link_or_a_fifo_is_refused_untouched(tmp_path: Path, lock_at: Path) -> None:
+    from twinbench.core.benchlock import UnsafeLock, bench_lock
+
+    target = _victim(tmp_path)
+    before = _facts(target)
+    os.link(target, lock_at)
+    with pytest.raises(UnsafeLock, match="hard links"):
+        with bench_lock("r", tmp_path, say=lambda m: None):
+            pass
+    assert _facts(target) == before
+    lock_at.unlink()
+    os.mkfifo(lock_at)
+    with pytest.raises(UnsafeLock, match="not a regular file"):
+        with bench_lock("r", tmp_path, say=lambda m: None):
+            pass
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a file owned by another user")
+def test_another_users_file_is_locked_but_never_written(tmp_path: Path, lock_at: Path) -> None:
+    """Root benchmarking on a lock file another user made: it is locked (the machine-wide property
+    holds across users) but not written, truncated or chmod-ed."""
+    from twinbench.core.benchlock import BenchmarkBusy, bench_lock, check_free
+
+    lock_at.write_bytes(b'{"pid": 1, "run_id": "theirs"}\n' + b"x" * 10)
+    lock_at.chmod(0o666)
+    os.chown(lock_at, 65534, 65534)
+    before = _facts(lock_at)
+    with bench_lock("root-run", tmp_path, say=lambda m: None):
+        free = subprocess.run([sys.executable, "-c", "from twinbench.core.benchlock import check_free; check_free()"],
+                              cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+        assert free.returncode != 0 and "BenchmarkBusy" in free.stderr
+    assert _facts(lock_at) == before
+    check_free()
+    with pytest.raises(BenchmarkBusy):  # sanity: the same file, held by a real other process
+        holder = _hold(tmp_path, 30)
+        try:
+            check_free()
+        finally:
+            holder.kill()
+            holder.wait()
+    assert _facts(lock_at) == before
+
+
+def test_a_new_lock_file_is_ours_and_shared_and_never_truncated(tmp_path: Path, lock_at: Path) -> None:
+    from twinbench.core.benchlock import RECORD_BYTES, bench_lock, holder
+
+    with bench_lock("mine", tmp_path, say=lambda m: None):
+        assert holder(lock_at)["run_id"] == "mine"
+        assert lock_at.stat().st_mode & 0o777 == 0o644 and lock_at.stat().st_uid == os.geteuid()
+    assert holder(lock_at) == {} and lock_at.stat().st_size == RECORD_BYTES
+    # a file of ours that is not a lock record (say, moved there by someone) is locked, never written
+    lock_at.unlink()
+    lock_at.write_text("not a lock record\n")
+    before = _facts(lock_at)
+    with bench_lock("mine", tmp_path, say=lambda m: None):
+        pass
+    assert _facts(lock_at) == before
+
+
+def test_holder_text_is_data(tmp_path: Path, lock_at: Path) -> None:
+    """Whatever the lock file says is cut, stripped of control characters and never read past a
+    few KiB; markup in it is shown as written."""
+    from twinbench.core.benchlock import describe, holder
+
+    lock_at.write_bytes(json.dumps({"pid": "1\x1b]0;pwned\x07", "run_id": "[/x][bold]" + "r" * 1000,
+                                    "since": "\nnow"}).encode() + b"\n" + b"z" * 10_000_000)
+    text = describe(holder(lock_at))
+    assert "[/x][bold]" in text and len(text) < 300
+    assert not any(ord(c) < 32 or 0x7f <= ord(c) < 0xa0 for c in text)
+    lock_at.write_bytes(b"\xff\xfe" * 3000)
+    assert describe(holder(lock_at)) == "another process"
+
+
+@pytest.mark.slow
+def test_markup_in_holder_text_and_out_path_is_printed_as_written(tmp_path: Path) -> None:
+    """A run waiting for a holder whose run id holds `[/x]` and an escape sequence, writing into an
+    --out folder named with `[/y]`: it finishes (exit 0, not an internal error) and prints both as text."""
+    tiny_onnx(tmp_path / "tiny.onnx")
+    (tmp_path / "s.toml").write_text('batches = [1]\ncalibration = false\n'
+                                     '[timing]\nmin_iters = 5\nmin_s = 0.05\nmax_s = 0.3\nrepeats = 1\n')
+    holder = _hold(tmp_path, 3, run_id="evil[/x]\x1b[31mred")
+    try:
+        proc = tb(tmp_path, "run", "s.toml", "--onnx", "tiny.onnx", "-r", "ort-cpu", "--out", "o[/y]ut")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "run evil[/x] [31mred" in proc.stderr and "\x1b" not in proc.stderr
+    assert "report: o[/y]ut/" in proc.stdout and "o[/y]ut" in proc.stderr
+    assert len(list((tmp_path / "o[/y]ut").iterdir())) == 1
+
+
+def test_progress_lines_and_consoles_print_markup_as_text(capsys: pytest.CaptureFixture[str]) -> None:
+    from twinbench.cli import _progress_runner
+    from twinbench.core.console import make_console
+
+    def body(say: object, progress: object) -> int:
+        say("closing [/x] and [bold]open")  # type: ignore[operator]
+        progress(1, 2, "cell [/y]")  # type: ignore[operator]
+        return 7
+
+    assert _progress_runner(body) == 7
+    make_console().print("path a[/z]b")
+    out = capsys.readouterr()
+    assert "closing [/x] and [bold]open" in out.err and "a[/z]b" in out.out
 
 # 5. paths in a config are relative to the config file ---------------------------------------------
 

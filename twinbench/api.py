@@ -21,7 +21,7 @@ from twinbench.reports.compare import compare_runs
 from twinbench.reports.compare import has_regression as has_regression_in
 from twinbench.reports.history import history as _history
 from twinbench.reports.pytest_benchmark import as_run_dir
-from twinbench.reports.steps import cells_of, steps_in
+from twinbench.reports.history_report import trend
 from twinbench.reports.tables import load_run as _load
 
 Say = Callable[[str], None]
@@ -82,8 +82,9 @@ def history(filters: Mapping[str, Any] | None = None, *, store: str | Path | Non
 
 
 def steps(df: Any, *, min_effect: float = 0.05, alpha: float = 0.01) -> list[tuple[dict[str, Any], Any]]:
-    """Steps of every cell in a history DataFrame: (cell key, Step) pairs."""
-    return steps_in(cells_of(df), min_effect=min_effect, alpha=alpha)
+    """Steps of every cell on each machine in a history DataFrame: (cell key + machine, Step) pairs;
+    two machines' points are never one series."""
+    return [(cell, s) for cell, _, found in trend(df, min_effect=min_effect, alpha=alpha) for s in found]
 
 
 __all__ = ["run", "bench", "parity", "compare", "has_regression", "report", "load_run", "history", "steps"]

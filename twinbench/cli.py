@@ -110,23 +110,26 @@ def _progress_runner(body: Callable[[Callable[[str], None], Callable[[int, int, 
                      quiet: bool = False) -> Any:
     """Give the pipeline a rich progress bar on stderr (plain lines when not a terminal; none when quiet)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.text import Text
 
-    from twinbench.core.console import make_console
+    from twinbench.core.console import make_console, plain
 
     if quiet:
         return body(lambda _msg: None, lambda _done, _total, _label: None)
     console = make_console(stderr=True)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+    # markup off everywhere: messages and bar labels carry paths, run ids and library errors
+    with Progress(TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as bar:
         task = bar.add_task("preparing", total=None)
 
         def say(msg: str) -> None:
-            bar.console.print(f"[dim]·[/dim] {msg}", markup=True, highlight=False)
+            line = plain(msg, 4000)  # one line: no escape sequences from a path or an error
+            bar.console.print(Text.assemble(("·", "dim"), " ", line), highlight=False)
             if bar.tasks[0].total is None:  # before the cells: the bar names the stage (training epochs, ...)
-                bar.update(task, description=msg[:60])
+                bar.update(task, description=line[:60])
 
         def progress(done: int, total: int, label: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"cells: {label}"[:60])
+            bar.update(task, completed=done, total=total, description=plain(f"cells: {label}", 60))
 
         return body(say, progress)
 
@@ -502,33 +505,45 @@ def history(
     seq_len: Optional[int] = typer.Option(None, "--seq-len", "-s"),
     threads: Optional[int] = typer.Option(None, "--threads"),
     machine: Optional[str] = typer.Option(None, "--machine", help="Fingerprint prefix, CPU model part, host or node tag."),
-    commit: Optional[str] = typer.Option(None, "--commit", help="Git commit (full id)."),
+    commit: Optional[str] = typer.Option(None, "--commit", help="Git commit: the full id or a prefix of at "
+                                         "least 4 hex digits."),
     config_hash: Optional[str] = typer.Option(None, "--config-hash"),
     kind: Optional[str] = typer.Option(None, "--kind", help="run or bench."),
     store: Optional[Path] = typer.Option(None, "--store", help="History store (default $TWINBENCH_HISTORY, else "
+                                         "./.twinbench/history.sqlite when ./.twinbench/ exists, else "
                                          "~/.local/share/twinbench/history.sqlite)."),
-    html: Path = typer.Option(Path("history.html"), "--html", help="Where to write the HTML trend page."),
-    min_effect: float = typer.Option(0.05, "--min-effect", help="Smallest change that counts as a step."),
-    alpha: float = typer.Option(0.01, "--alpha", help="Significance level of the step test."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write the HTML trend page there."),
+    min_effect: float = typer.Option(0.05, "--min-effect", help="Smallest change that counts as a step "
+                                     "(> 0 and < 1; 0.05 = 5%)."),
+    alpha: float = typer.Option(0.01, "--alpha", help="Significance level of the step test (> 0 and < 1)."),
     fail_on_step: bool = typer.Option(False, "--fail-on-step", help="Exit 1 when a cell's latest point is a "
                                       "slower step (a CI gate)."),
 ) -> None:
-    """Trend per cell across recorded runs (every `run` and `bench` records itself), with steps
-    (a change between consecutive points, tested on process figures) and an HTML page of plots."""
+    """Trend per cell and machine across recorded runs (every `run` and `bench` records itself), with
+    steps (a change between consecutive points of one machine, tested on process figures) and, with
+    --html, a page of plots."""
 
     def body() -> int:
         from twinbench.core.atomic import write_text
+        from twinbench.reports.history import commit_prefix
         from twinbench.reports.history import history as load_history
-        from twinbench.reports.history_report import history_html, history_markdown, trend
+        from twinbench.reports.history_report import check_step_options, history_html, history_markdown, trend
 
+        effect, level = check_step_options(min_effect, alpha)  # before any work: one line, exit 2
         df = load_history(twin=twin, runtime=runtime, artifact=artifact, exporter=exporter, precision=precision,
                           device=device, batch=batch, seq_len=seq_len, threads=threads, machine=machine,
-                          git_commit=commit, config_hash=config_hash, kind=kind, store=store)
-        print(history_markdown(df, min_effect=min_effect, alpha=alpha))
-        write_text(html, history_html(df, min_effect=min_effect, alpha=alpha))
-        print(f"html: {html}")
-        latest_slower = any(s.verdict == "REGRESSION" and s.index == len(pts) - 1
-                            for _, pts, steps in trend(df, min_effect=min_effect, alpha=alpha) for s in steps)
+                          git_commit=None if commit is None else commit_prefix(commit), config_hash=config_hash,
+                          kind=kind, store=store)
+        series = trend(df, min_effect=effect, alpha=level)
+        print(history_markdown(df, min_effect=effect, alpha=level))
+        if html is not None:
+            try:
+                write_text(html, history_html(df, min_effect=effect, alpha=level))
+            except OSError as exc:
+                raise ConfigError(f"--html: cannot write {html} ({exc.strerror or exc})") from None
+            print(f"html: {html}")
+        latest_slower = any(s.verdict == "REGRESSION" and s.index == len(pts) - 1 for _, pts, steps in series
+                            for s in steps)
         return 1 if fail_on_step and latest_slower else 0
 
     _guard(body)
@@ -553,15 +568,15 @@ def check_system(
             return 0
         from rich.table import Table
 
-        from twinbench.core.console import make_console
+        from twinbench.core.console import make_console, styled
 
         table = Table("check", "value", "", "advice")
-        marks = {"ok": "ok", "warn": "[bold yellow]WARN[/]", "info": "[dim]info[/]"}
-        for f in findings:
-            table.add_row(f.name, f.value, marks[f.level], f.advice)
+        marks = {"ok": styled("ok", ""), "warn": styled("WARN", "bold yellow"), "info": styled("info", "dim")}
+        for f in findings:  # values read from /proc and /sys: data, shown with markup off
+            table.add_row(str(f.name), str(f.value), marks[f.level], str(f.advice))
         console = make_console()
         console.print(table)
-        console.print(verdict(findings), markup=False)
+        console.print(verdict(findings))
         return 0
 
     _guard(body, "check-system" if json_out else None)
