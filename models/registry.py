@@ -6,6 +6,11 @@ tests draw configs from the strategy the twin registers with (`config_strategy`)
 
 The `Twin` states its contract (task, head, which config field the data's length fills, the sequence
 lengths it accepts), so no caller has to guess it from config field names.
+
+A twin built on optional libraries registers with `available=fn` (fn() -> None, or one line saying
+what is missing, like a runtime's `available()`): while fn gives a reason the twin is left out of
+`list_twins()`, `get_twin` refuses it with that reason, and `unavailable_twins()` lists it for
+`twinbench list`.
 """
 
 from __future__ import annotations
@@ -154,30 +159,47 @@ class Twin:
 TwinFactory = Callable[..., Twin]
 #: A zero-argument function returning a hypothesis strategy of config-override dicts.
 ConfigStrategy = Callable[[], Any]
+#: A zero-argument function: None when the twin can be built here, else why not (one line). Cheap:
+#: it must not import the libraries it looks for (`importlib.util.find_spec` is enough).
+Availability = Callable[[], "str | None"]
 
 
 @dataclass(frozen=True)
 class _Entry:
     factory: TwinFactory
     configs: ConfigStrategy | None
+    available: Availability | None = None
+
+    def reason(self) -> str | None:
+        """Why the twin cannot be built here, or None; a check that raises is itself the reason."""
+        if self.available is None:
+            return None
+        try:
+            return self.available()
+        except Exception as exc:  # a broken install becomes a reason, not a crash (as for runtimes)
+            return f"availability check failed: {type(exc).__name__}: {exc}"
 
 
 _REGISTRY: dict[str, _Entry] = {}
 _BUILTINS_LOADED = False
 
 
-def register_twin(name: str, *, configs: ConfigStrategy | None = None) -> Callable[[TwinFactory], TwinFactory]:
+def register_twin(name: str, *, configs: ConfigStrategy | None = None,
+                  available: Availability | None = None) -> Callable[[TwinFactory], TwinFactory]:
     """Decorator: register `factory(**overrides) -> Twin` under `name` (users use it too).
 
     `configs`, when given, is a zero-argument function returning a hypothesis strategy of override
     dicts; the property tests draw from it (import hypothesis inside it: it is a test dependency).
-    A twin registered without one is property-tested at its default config."""
+    A twin registered without one is property-tested at its default config.
+
+    `available`, when given, says whether the libraries the twin is built from are installed
+    (None, or the reason they are not); an unavailable twin is listed with its reason, not run."""
 
     def deco(factory: TwinFactory) -> TwinFactory:
         existing = _REGISTRY.get(name)
         if existing is not None and existing.factory is not factory and _qualname(existing.factory) != _qualname(factory):
             raise ConfigError(f"twin {name!r} is already registered by {_qualname(existing.factory)}")
-        _REGISTRY[name] = _Entry(factory, configs)
+        _REGISTRY[name] = _Entry(factory, configs, available)
         return factory
 
     return deco
@@ -195,17 +217,33 @@ def _load_builtins() -> None:
 
 
 def list_twins() -> list[str]:
-    """Names of every registered twin, sorted."""
+    """Names of every registered twin that can be built here, sorted (see `unavailable_twins`)."""
     _load_builtins()
-    return sorted(_REGISTRY)
+    return sorted(name for name, entry in _REGISTRY.items() if entry.reason() is None)
+
+
+def unavailable_twins() -> dict[str, str]:
+    """Registered twins that cannot be built here (a library they are built from is missing):
+    name -> the one-line reason, sorted by name."""
+    _load_builtins()
+    reasons = {name: entry.reason() for name, entry in sorted(_REGISTRY.items())}
+    return {name: reason for name, reason in reasons.items() if reason is not None}
+
+
+def _check_available(name: str) -> None:
+    reason = _REGISTRY[name].reason()
+    if reason is not None:
+        raise ConfigError(f"twin {name!r} is unavailable here: {reason}")
 
 
 def get_twin(name: str, **overrides: Any) -> Twin:
-    """Build the named twin with config overrides; unknown names or fields raise ConfigError."""
+    """Build the named twin with config overrides; unknown names or fields, or a twin whose
+    libraries are missing, raise ConfigError."""
     _load_builtins()
     if name not in _REGISTRY:
-        known = ", ".join(sorted(_REGISTRY)) or "none"
+        known = ", ".join(list_twins()) or "none"
         raise ConfigError(f"unknown twin {name!r} (known: {known})")
+    _check_available(name)
     try:
         twin = _REGISTRY[name].factory(**overrides)
     except TypeError as exc:
@@ -223,6 +261,7 @@ def config_strategy(name: str) -> Any:
     _load_builtins()
     if name not in _REGISTRY:
         raise ConfigError(f"unknown twin {name!r}")
+    _check_available(name)
     configs = _REGISTRY[name].configs
     if configs is None:
         from hypothesis import strategies as st
