@@ -45,7 +45,7 @@ from twinbench.models.vocab import PAD
 
 #: module -> distribution, for the unavailability reason.
 REQUIRES = {"transformers": "transformers", "keras_hub": "keras-hub"}
-INSTALL_HINT = "pip install 'twinbench[hf]' && pip install --no-deps keras-hub (see docs/twins.md)"
+INSTALL_HINT = "pip install 'twinbench[hf]' && pip install --no-deps 'keras-hub>=0.32,<0.33' (docs/twins.md says why --no-deps)"
 
 #: Both libraries' BERT layer-norm epsilon (KerasHub's is fixed; transformers' is set to it).
 LAYER_NORM_EPS = 1e-12
@@ -66,7 +66,7 @@ def missing() -> str | None:
     absent = [dist for module, dist in REQUIRES.items() if importlib.util.find_spec(module) is None]
     if not absent:
         return None
-    return f"needs {' and '.join(absent)}, not installed ({INSTALL_HINT})"
+    return f"needs {' and '.join(absent)}, not installed: {INSTALL_HINT}"
 
 
 @dataclass(frozen=True)
