@@ -167,9 +167,10 @@ def test_the_libraries_settings_are_the_ones_aligned() -> None:
 
     twin, tm, km = build_pair(scale=None)
     hf = tm.model.config
-    norms = [layer for layer in km.get_layer("backbone")._flatten_layers()
-             if isinstance(layer, keras.layers.LayerNormalization)]
-    assert norms and {n.epsilon for n in norms} == {hf.layer_norm_eps} == {1e-12}
+    layers = km.get_layer("backbone").layers  # the embedding LayerNormalization and the encoder blocks
+    eps = [layer.epsilon for layer in layers if isinstance(layer, keras.layers.LayerNormalization)]
+    eps += [layer.get_config()["layer_norm_epsilon"] for layer in layers if "transformer_layer" in layer.name]
+    assert len(eps) == 1 + twin.config.num_layers and set(eps) == {hf.layer_norm_eps} == {1e-12}
     assert (hf.hidden_act, hf._attn_implementation, hf.pad_token_id) == ("gelu_new", "eager", None)
     assert tm.model.bert.embeddings.word_embeddings.padding_idx is None
     assert hf.max_position_embeddings == km.get_layer("backbone").max_sequence_length == twin.max_seq_len
