@@ -11,7 +11,8 @@ PIP_C := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 $(BIN)/.installed: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q $(PIP_C) -e ".[test,ray]"
+	$(BIN)/python -m pip install -q $(PIP_C) -e ".[test,ray,hf]"
+	$(BIN)/python -m pip install -q $(PIP_C) --no-deps "keras-hub>=0.32,<0.33"  # pyproject.toml, extra hf: why --no-deps
 	touch $@
 
 install: $(BIN)/.installed

@@ -155,6 +155,9 @@ class Twin:
 TwinFactory = Callable[..., Twin]
 #: A zero-argument function returning a hypothesis strategy of config-override dicts.
 ConfigStrategy = Callable[[], Any]
+#: A zero-argument function: None when the twin can be built here, else why not (one line). Cheap:
+#: it must not import the libraries it looks for (`importlib.util.find_spec` is enough).
+Availability = Callable[[], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -163,33 +166,64 @@ class TwinEntry:
 
     factory: TwinFactory
     configs: ConfigStrategy | None = None
+    available: Availability | None = None
+
+    def reason(self) -> str | None:
+        """Why the twin cannot be built here, or None; a check that raises is itself the reason."""
+        if self.available is None:
+            return None
+        try:
+            return self.available()
+        except Exception as exc:  # a broken install becomes a reason, not a crash (as for runtimes)
+            return f"availability check failed: {type(exc).__name__}: {exc}"
 
 
-def _entry(name: str, factory: TwinFactory, *, configs: ConfigStrategy | None = None) -> TwinEntry:
-    return TwinEntry(factory, configs)
+def _entry(name: str, factory: TwinFactory, *, configs: ConfigStrategy | None = None,
+           available: Availability | None = None) -> TwinEntry:
+    return TwinEntry(factory, configs, available)
 
 
 #: Every twin: the built-ins are discovered from models/twins/ (one file each) on first use.
 TWINS: Registry[TwinEntry] = Registry("twin", package="twinbench.models.twins", make=_entry)
 
 
-def register_twin(name: str, *, configs: ConfigStrategy | None = None) -> Callable[[TwinFactory], TwinFactory]:
+def register_twin(name: str, *, configs: ConfigStrategy | None = None,
+                  available: Availability | None = None) -> Callable[[TwinFactory], TwinFactory]:
     """Decorator: register `factory(**overrides) -> Twin` under `name` (users use it too).
 
     `configs`, when given, is a zero-argument function returning a hypothesis strategy of override
     dicts; the property tests draw from it (import hypothesis inside it: it is a test dependency).
-    A twin registered without one is property-tested at its default config."""
-    return TWINS.register(name, configs=configs)
+    A twin registered without one is property-tested at its default config.
+
+    `available`, when given, says whether the libraries the twin is built from are installed
+    (None, or the reason they are not); an unavailable twin is listed with its reason, not run."""
+    return TWINS.register(name, configs=configs, available=available)
 
 
 def list_twins() -> list[str]:
-    """Names of every registered twin, sorted."""
-    return TWINS.names()
+    """Names of every registered twin that can be built here, sorted (see `unavailable_twins`)."""
+    return [name for name, entry in TWINS.items() if entry.reason() is None]
+
+
+def unavailable_twins() -> dict[str, str]:
+    """Registered twins that cannot be built here (a library they are built from is missing):
+    name -> the one-line reason, sorted by name."""
+    reasons = {name: entry.reason() for name, entry in TWINS.items()}
+    return {name: reason for name, reason in reasons.items() if reason is not None}
+
+
+def _available_entry(name: str) -> TwinEntry:
+    entry = TWINS.get(name)
+    reason = entry.reason()
+    if reason is not None:
+        raise ConfigError(f"twin {name!r} is unavailable here: {reason}")
+    return entry
 
 
 def get_twin(name: str, **overrides: Any) -> Twin:
-    """Build the named twin with config overrides; unknown names or fields raise ConfigError."""
-    entry = TWINS.get(name)
+    """Build the named twin with config overrides; unknown names or fields, or a twin whose
+    libraries are missing, raise ConfigError."""
+    entry = _available_entry(name)
     try:
         twin = entry.factory(**overrides)
     except TypeError as exc:
@@ -204,7 +238,7 @@ def get_twin(name: str, **overrides: Any) -> Twin:
 def config_strategy(name: str) -> Any:
     """The hypothesis strategy of config overrides the property tests draw for twin `name`
     (imports hypothesis: call it from tests only). Defaults only when the twin registered none."""
-    configs = TWINS.get(name).configs
+    configs = _available_entry(name).configs
     if configs is None:
         from hypothesis import strategies as st
 

@@ -1,4 +1,4 @@
-"""`twinbench list`: what this installation can do here, and why anything is unavailable."""
+"""`twinbench list`: what this installation can do here, and why anything (a twin, a runtime) is unavailable."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def print_listing(twin_modules: list[str]) -> None:
     from twinbench.core.console import make_console
     from twinbench.exporters import EXPORTERS
     from twinbench.exporters.variants import VARIANTS
-    from twinbench.models.registry import get_twin, list_twins, load_twin_module
+    from twinbench.models.registry import get_twin, list_twins, load_twin_module, unavailable_twins
 
     for mod in twin_modules:
         load_twin_module(mod)
@@ -27,6 +27,8 @@ def print_listing(twin_modules: list[str]) -> None:
     for name in list_twins():
         twin = get_twin(name)
         twins.add_row(name, twin.task, _config_text(twin.config))
+    for name, reason in unavailable_twins().items():  # a library it is built from is missing
+        twins.add_row(name, "-", f"unavailable: {reason}")
     console.print(twins)
     console.print("Exporters: " + ", ".join(EXPORTERS))
     console.print("Variants:  " + ", ".join(VARIANTS))
