@@ -23,6 +23,9 @@ from twinbench.core.errors import ConfigError
 from twinbench.core.keys import CellKey
 from twinbench.exporters.artifact import Artifact
 from twinbench.core.layout import RunDir
+from twinbench.bench.calibration import CALIBRATION_RUNTIME, calibration_artifact
+from twinbench.bench.runtimes import get_runtime, runtime_devices, unavailable_reason
+from twinbench.models.registry import get_twin, load_twin_module
 
 #: Token ids are drawn from [FIRST_WORD, vocab_size): 0 is PAD and 1 is UNK.
 FIRST_WORD = 2
@@ -152,9 +155,6 @@ def _flops_source(art: Artifact, siblings: Mapping[str, list[Artifact]]) -> str 
 def _calibration(run_dir: Path, seq_len: int, threads: int,
                  common: Mapping[str, Any]) -> tuple[list[CellSpec], list[dict[str, Any]]]:
     """The harness-overhead cell (a trivial ONNX Add on ort-cpu), or its skipped row."""
-    from twinbench.bench.calibration import CALIBRATION_RUNTIME, calibration_artifact
-    from twinbench.bench.runtimes import get_runtime, unavailable_reason
-
     art = calibration_artifact(run_dir)
     reason = unavailable_reason(get_runtime(CALIBRATION_RUNTIME))
     if reason:
@@ -172,8 +172,6 @@ def fixed_length(art: Artifact, twin_modules: Iterable[str] = ()) -> int | None:
             return v
     if art.kind in ("torch", "keras") or art.twin_config:
         try:
-            from twinbench.models.registry import get_twin, load_twin_module
-
             for mod in twin_modules:
                 load_twin_module(mod)
             return get_twin(art.twin, **art.twin_config).fixed_length
@@ -212,8 +210,6 @@ def plan_cells(run_dir: str | Path, artifacts: Iterable[Any], runtimes: Iterable
     artifacts get their own length only; the first cell of each artifact x runtime x device also
     runs the twin's parity inputs (when `parity`). With `timed` off (a parity re-check) each
     artifact x runtime x device is one untimed cell that only runs the parity inputs."""
-    from twinbench.bench.runtimes import get_runtime, runtime_devices, unavailable_reason
-
     run_dir = Path(run_dir)
     plan = plan if isinstance(plan, TimingPlan) else TimingPlan.from_dict(plan or {})
     settings = settings or {}

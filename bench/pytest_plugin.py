@@ -25,6 +25,7 @@ from typing import Any, Callable
 import pytest
 
 from twinbench.core.errors import ConfigError
+from twinbench.exporters.artifact import Artifact
 
 RUNTIMES = ("ort-cpu",)
 
@@ -73,8 +74,6 @@ class ModelFacts:
 
 
 def _sidecar_facts(path: Path) -> ModelFacts | None:
-    from twinbench.exporters.artifact import Artifact
-
     side = Path(str(path) + ".json")
     if not side.is_file():
         return None

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from twinbench.bench.probe import probe as machine_probe
 from twinbench.core.errors import ConfigError
 
 #: A round is in the fast state when its probe is at most this much slower than the fast level.
@@ -121,8 +122,7 @@ def measure_rounds(call: Callable[[], Any], sync: Callable[[], None] | None, pla
     executor passes it): then the process keeps measuring past min_s, up to max_s, until it has
     `FAST_ROUNDS` rounds in that state, since a slow stretch of the machine can outlast a short
     process and leave it with no figure (bench/repeats.py)."""
-    if probe is None:
-        from twinbench.bench.probe import probe
+    probe = probe or machine_probe
     pc = time.perf_counter_ns
     start = pc()
     min_end = start + int(plan.min_s * 1e9)

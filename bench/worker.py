@@ -24,6 +24,14 @@ from twinbench.bench.cells import FIRST_WORD, CellSpec
 from twinbench.core.rows import result_row
 from twinbench.core.errors import one_line
 from twinbench.core.layout import CellFiles, RunDir
+from twinbench.bench import memory
+from twinbench.bench.load.cell import run_load_cell
+from twinbench.bench.runtimes import get_runtime
+from twinbench.bench.runtimes.base import LoadOptions
+from twinbench.bench.stats import summarize, validity
+from twinbench.bench.timing import measure_rounds, warm_up
+from twinbench.exporters.inspect import flops_estimate
+from twinbench.models.registry import INPUT_NAME, load_twin_module
 
 
 #: The executor tells a worker the probe time of the machine's fast state seen so far in the run.
@@ -45,8 +53,6 @@ def empty_row(spec: CellSpec) -> dict[str, Any]:
 
 
 def _import_modules(spec: CellSpec) -> None:
-    from twinbench.models.registry import load_twin_module
-
     for mod in (*spec.extra_modules, *spec.twin_modules):
         load_twin_module(mod)  # a dotted name or a .py path, imported once
 
@@ -57,10 +63,6 @@ def _flops(spec: CellSpec, mean_ms: float) -> tuple[float, float]:
         return math.nan, math.nan
     path = Path(spec.run_dir) / spec.flops_source
     try:
-        from twinbench.exporters.inspect import flops_estimate
-    except ImportError:
-        return math.nan, math.nan
-    try:
         flops = float(flops_estimate(path, spec.batch, spec.seq_len))
     except Exception:  # an estimate is optional; never fail a cell for it
         return math.nan, math.nan
@@ -70,8 +72,6 @@ def _flops(spec: CellSpec, mean_ms: float) -> tuple[float, float]:
 
 def _parity_outputs(spec: CellSpec, session: Any, p: CellFiles) -> None:
     """Run every named parity batch once; save float64 outputs, and per-batch errors beside them."""
-    from twinbench.models.registry import INPUT_NAME
-
     src = Path(spec.run_dir) / spec.parity_inputs
     outputs: dict[str, np.ndarray] = {}
     errors: dict[str, str] = {}
@@ -112,23 +112,13 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
     """Run one cell in this process and write its files; returns the row (never raises).
     An untimed cell (`spec.timed` off) loads, runs once and computes the parity outputs only."""
     if spec.scenario != "single-stream":  # Server / Offline: MLPerf LoadGen (bench/load/)
-        from twinbench.bench.load.cell import run_load_cell
-
         return run_load_cell(spec, parity_outputs=_parity_outputs)
-    from twinbench.bench import memory
-    from twinbench.bench.stats import summarize, validity
-    from twinbench.bench.timing import measure_rounds, warm_up
-
     p = cell_files(spec)
     p.row.parent.mkdir(parents=True, exist_ok=True)
     row = empty_row(spec)
     session = None
     try:
         _import_modules(spec)
-        from twinbench.bench.runtimes import get_runtime
-        from twinbench.bench.runtimes.base import LoadOptions
-        from twinbench.models.registry import INPUT_NAME
-
         plan = spec.plan
         runtime = get_runtime(spec.runtime)
         settings = {k: v for k, v in spec.settings.items() if k != "test_delay_ns"}

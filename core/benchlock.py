@@ -43,6 +43,7 @@ from twinbench.core.console import plain
 from twinbench.core.errors import TwinbenchError
 from twinbench.core.liveness import driver_record, now_iso
 from twinbench.core.userdirs import cache_dir
+from twinbench.core.atomic import write_json
 
 #: Seconds between tries while waiting for the lock.
 POLL_S = 1.0
@@ -56,7 +57,6 @@ class BenchmarkBusy(TwinbenchError):
 
 class UnsafeLock(TwinbenchError):
     """The lock path is a symbolic link, not a regular file, or a file with other names (exit 2)."""
-
 
 #: The machine-wide lock file.
 MACHINE_LOCK = Path("/tmp/twinbench-bench.lock")
@@ -280,8 +280,6 @@ def _leave_note(info: dict[str, Any], run_id: str, run_dir: str | Path) -> None:
         return
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or not (Path(target) / "manifest.json").is_file():
         return
-    from twinbench.core.atomic import write_json
-
     write_json(Path(target) / "overlaps" / f"{run_id}.json",
                {"run_id": run_id, "run_dir": str(Path(run_dir).resolve()), "pid": os.getpid(), "since": now_iso()})
 

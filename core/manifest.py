@@ -26,6 +26,7 @@ from twinbench.core.layout import RunDir
 from twinbench.core.errors import ConfigError, RunDirError, summary
 from twinbench.core.liveness import driver_record, effective_status, now_iso
 from twinbench.core.typed import build, number
+from twinbench.core.machine import machine_info as describe
 
 LIBRARIES = ("torch", "tensorflow", "tensorflow-cpu", "keras", "onnx", "onnxscript", "onnxruntime",
              "onnxruntime-gpu", "openvino", "tf2onnx", "numpy", "pandas", "pyarrow")
@@ -49,8 +50,6 @@ def library_versions() -> dict[str, str]:
 
 def machine_info() -> dict[str, Any]:
     """CPU (py-cpuinfo), cores, memory, frequency, VM/container, GPU and the fingerprint (core/machine.py)."""
-    from twinbench.core.machine import machine_info as describe
-
     return describe()
 
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from twinbench.core.errors import ExportError, summary
 from twinbench.exporters.artifact import Artifact
 from twinbench.models.registry import INPUT_NAME, OUTPUT_NAME
+from twinbench.core import __version__
+from twinbench.exporters.inspect import flops_report, node_count, op_histogram
 
 if TYPE_CHECKING:
     import onnx
@@ -162,9 +164,6 @@ def finish_onnx(req: "ExportRequest", name: str, path: Path, *, source: str, sec
                 weights_hash: str, versions: dict[str, Any], extra: dict[str, Any] | None = None) -> Artifact:
     """Normalise, stamp, check and save the exported file; return its Artifact (sidecar written)."""
     import onnx
-
-    from twinbench.core import __version__
-    from twinbench.exporters.inspect import flops_report, node_count, op_histogram
 
     model = onnx.load(str(path))
     normalise_io(model, tag=req.twin.task == "tag", fixed_length=req.twin.fixed_length)

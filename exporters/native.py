@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from twinbench.core.errors import ConfigError, RunDirError, summary
 from twinbench.exporters.artifact import Artifact
+from twinbench.models.registry import get_twin, load_twin_module
 
 if TYPE_CHECKING:
     import keras
@@ -90,8 +91,6 @@ def save_native(twin: "Twin", torch_model: "torch.nn.Module", keras_model: "kera
 
 
 def _rebuild_twin(artifact: Artifact, twin_modules: Iterable[str]) -> "Twin":
-    from twinbench.models.registry import get_twin, load_twin_module
-
     for mod in twin_modules:
         load_twin_module(mod)
     config = dict(artifact.twin_config)

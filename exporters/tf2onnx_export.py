@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from twinbench.exporters.finalize import export_error, finish_onnx
 from twinbench.exporters.registry import register_exporter
+from twinbench.exporters.native import keras_weights_hash, library_versions
+from twinbench.models.registry import INPUT_NAME
 
 if TYPE_CHECKING:
     from twinbench.exporters import ExportRequest
@@ -28,9 +30,6 @@ def export(req: "ExportRequest") -> "Artifact":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
     import tf2onnx
-
-    from twinbench.exporters.native import keras_weights_hash, library_versions
-    from twinbench.models.registry import INPUT_NAME
 
     path = req.onnx_path(NAME)
     model = req.keras_model

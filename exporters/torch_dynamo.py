@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from twinbench.exporters.finalize import export_error, finish_onnx
 from twinbench.exporters.registry import register_exporter
+from twinbench.exporters.native import library_versions, torch_weights_hash
+from twinbench.models.registry import INPUT_NAME, OUTPUT_NAME
 
 if TYPE_CHECKING:
     from twinbench.exporters import ExportRequest
@@ -51,9 +53,6 @@ def _reset_rnn_dispatch_cache() -> None:
 def export(req: "ExportRequest") -> "Artifact":
     """Torch.export + onnxscript (dynamo=True)."""
     import torch
-
-    from twinbench.exporters.native import library_versions, torch_weights_hash
-    from twinbench.models.registry import INPUT_NAME, OUTPUT_NAME
 
     path = req.onnx_path(NAME)
     model = req.torch_model.eval()

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 
 from twinbench.exporters.finalize import export_error, finish_onnx
 from twinbench.exporters.registry import register_exporter
+from twinbench.exporters.native import library_versions, torch_weights_hash
+from twinbench.exporters.torch_dynamo import example_tokens
+from twinbench.models.registry import INPUT_NAME, OUTPUT_NAME
 
 if TYPE_CHECKING:
     from twinbench.exporters import ExportRequest
@@ -24,10 +27,6 @@ NAME = "torch-script"
 def export(req: "ExportRequest") -> "Artifact":
     """The TorchScript tracer (dynamo=False)."""
     import torch
-
-    from twinbench.exporters.native import library_versions, torch_weights_hash
-    from twinbench.exporters.torch_dynamo import example_tokens
-    from twinbench.models.registry import INPUT_NAME, OUTPUT_NAME
 
     path = req.onnx_path(NAME)
     model = req.torch_model.eval()

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from twinbench.core.errors import ConfigError, ExportError, summary
 from twinbench.exporters.artifact import Artifact
+from twinbench.exporters.finalize import io_signature
+from twinbench.exporters.inspect import node_count, op_histogram
 
 if TYPE_CHECKING:
     import onnx
@@ -40,9 +42,6 @@ def from_user_onnx(path: str | Path, run_dir: str | Path, *, twin: str = "user",
 
     ConfigError when the file is missing; ExportError (one line) when it is not a valid ONNX model.
     """
-
-    from twinbench.exporters.finalize import io_signature
-    from twinbench.exporters.inspect import node_count, op_histogram
 
     src = Path(path)
     if not src.is_file():

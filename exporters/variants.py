@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 from twinbench.core.errors import ConfigError, ExportError, summary
 from twinbench.exporters.artifact import Artifact
 from twinbench.exporters.registry import VARIANTS, Variant, get_variant, register_variant
+from twinbench.exporters.finalize import rel_path, set_metadata
+from twinbench.exporters.fp16 import SUBGRAPH_OPS, convert_fp16
+from twinbench.exporters.inspect import node_count, op_histogram
 
 if TYPE_CHECKING:
     import onnx
@@ -104,9 +107,6 @@ def _finish(base: Artifact, run_dir: Path, src: Path, dst: Path, name: str, vari
     import numpy as np
     import onnx
 
-    from twinbench.exporters.finalize import rel_path, set_metadata
-    from twinbench.exporters.inspect import node_count, op_histogram
-
     model = onnx.load(str(dst))
     set_metadata(model, {"twinbench.variant": variant, "twinbench.derived_from": base.name})
     onnx.save(model, str(dst))
@@ -156,8 +156,6 @@ def _cpu_fp16_blocklist(model: "onnx.ModelProto", probe: Any, tmp: Path,
     """Convert, ask ORT CPU (in a child) which fp16 kernels are missing, keep those in fp32, repeat."""
     import onnx
 
-    from twinbench.exporters.fp16 import convert_fp16
-
     # ORT CPU has no fp16 RNN kernels, and an fp16 Transpose of a bidirectional LSTM's output
     # crashed it (segfault, ORT 1.32) instead of saying so: start with those blocked.
     keep: list[str] = list(CPU_FP32_OPS)
@@ -189,8 +187,6 @@ def fp16(base: Artifact, run_dir: Path) -> Artifact:
         dst.unlink(missing_ok=True)
         raise
     seconds = time.perf_counter() - t0
-    from twinbench.exporters.inspect import op_histogram
-
     present = op_histogram(onnx.load(str(src)))
     keep = [op for op in keep if op in present]
     return _finish(base, run_dir, src, dst, name, "fp16", "fp16", seconds, {
@@ -212,9 +208,6 @@ def int8(base: Artifact, run_dir: Path) -> Artifact:
     run_dir = Path(run_dir)
     src, dst, name = _paths(base, run_dir, "int8")
     import onnx
-
-    from twinbench.exporters.fp16 import SUBGRAPH_OPS
-    from twinbench.exporters.inspect import op_histogram
 
     ops = list(INT8_OPS)
     if SUBGRAPH_OPS & set(op_histogram(onnx.load(str(src)))):

@@ -15,6 +15,7 @@ import numpy as np
 
 from twinbench.core.errors import ConfigError, DataError
 from twinbench.models.vocab import SIDES, Vocab
+from twinbench.models import corpus, loaders, synthetic
 
 CLASSIFY_SOURCES = ("builtin", "synthetic-sentiment", "csv", "tsv", "parquet", "jsonl", "imdb-folder", "polarity")
 TAG_SOURCES = ("synthetic-pos", "tagged", "conllu")
@@ -124,8 +125,6 @@ class Splits:
 
 def _read_classify(cfg: DataConfig) -> tuple[dict[str, tuple[list[str], list[str]]], list[str] | None]:
     """{split name: (texts, label strings)} and the fixed label order where the source has one."""
-    from twinbench.models import corpus, loaders, synthetic
-
     if cfg.source == "builtin":
         texts, labels = corpus.builtin_corpus()
         names = corpus.label_names()
@@ -205,8 +204,6 @@ def _load_classify(cfg: DataConfig) -> Splits:
 
 
 def _read_tagged(cfg: DataConfig) -> list[list[tuple[str, str]]]:
-    from twinbench.models import loaders, synthetic
-
     if cfg.source == "synthetic-pos":
         return synthetic.pos_sentences(cfg.size or DEFAULT_SIZES[cfg.source], cfg.seed)
     sents = loaders.read_tagged(cfg.path) if cfg.source == "tagged" else loaders.read_conllu(cfg.path)

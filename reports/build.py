@@ -6,6 +6,10 @@ from pathlib import Path
 
 from twinbench.core.atomic import write_text
 from twinbench.core.layout import RunDir
+from twinbench.reports.html import render_html
+from twinbench.reports.markdown import render_markdown
+from twinbench.reports.pytest_benchmark import as_run_dir
+from twinbench.reports.tables import load_run
 
 
 def build_reports(run_dir: str | Path) -> tuple[Path, Path]:
@@ -14,12 +18,6 @@ def build_reports(run_dir: str | Path) -> tuple[Path, Path]:
     A pytest-benchmark JSON file (`--benchmark-json`) or a folder of saved sessions (`.benchmarks/`)
     is accepted too: it is first converted into a run directory next to it (`<name>.twinbench/`),
     whose reports are then built."""
-    from twinbench.reports.html import render_html
-    from twinbench.reports.markdown import render_markdown
-    from twinbench.reports.tables import load_run
-
-    from twinbench.reports.pytest_benchmark import as_run_dir
-
     path = as_run_dir(run_dir)  # pytest-benchmark JSON files and .benchmarks/ folders are converted first
     run = load_run(path)
     md, html = RunDir(path).report_md, RunDir(path).report_html

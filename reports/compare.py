@@ -22,6 +22,10 @@ from twinbench.core.errors import ConfigError, RunDirError
 from twinbench.reports.format import fnum, fratio, fsci, is_missing, md_table, text
 from twinbench.reports.load_compare import load_compare_markdown, load_compare_rows
 from twinbench.reports.verdicts import speed_test
+from twinbench.bench.repeats import fast_level
+from twinbench.bench.repeats import process_figures
+from twinbench.reports.pytest_benchmark import as_run_dir
+from twinbench.reports.tables import load_run
 
 #: Cell identity across runs (KEY without run_id).
 CELL_KEY = [k for k in KEY if k != "run_id"]
@@ -82,8 +86,6 @@ def _key(row: Any, cols: list[str]) -> tuple[str, ...]:
 def _levels(base: Any, cand: Any, same_machine: bool) -> tuple[float, float]:
     """The fast level each run's rounds are judged against: one shared level on one kind of
     machine (a state only one run saw then falls out of its figures), each its own otherwise."""
-    from twinbench.bench.repeats import fast_level
-
     def probes(run: Any) -> list[float]:
         r = getattr(run, "rounds", None)
         return [] if r is None or not len(r) else [float(v) for v in r["probe_py_us"]]
@@ -96,8 +98,6 @@ def _levels(base: Any, cand: Any, same_machine: bool) -> tuple[float, float]:
 
 def _speed_rows(base: Any, cand: Any, *, min_effect: float, alpha: float,
                 same_machine: bool = True) -> list[dict[str, Any]]:
-    from twinbench.bench.repeats import process_figures
-
     b_rows = {_key(r, CELL_KEY): r for _, r in base.results.iterrows()}
     c_rows = {_key(r, CELL_KEY): r for _, r in cand.results.iterrows()}
     lb, lc = _levels(base, cand, same_machine)
@@ -199,9 +199,6 @@ def compare_runs(base_dir: str | Path, cand_dir: str | Path, *, min_effect: floa
 
     Raises ConfigError when machines / versions differ (unless allowed) and RunDirError when a run
     directory is bad or the runs have no cell in common (the CLI exits 2 for both)."""
-    from twinbench.reports.pytest_benchmark import as_run_dir
-    from twinbench.reports.tables import load_run
-
     base_dir, cand_dir = as_run_dir(base_dir), as_run_dir(cand_dir)  # pytest-benchmark files / folders too
     return compare_loaded(load_run(base_dir), load_run(cand_dir), min_effect=min_effect, alpha=alpha,
                           allow_hardware=allow_hardware, allow_versions=allow_versions, evidence=evidence)

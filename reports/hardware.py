@@ -18,6 +18,7 @@ from twinbench.core.errors import ConfigError, RunDirError
 from twinbench.reports.compare import CELL_KEY
 from twinbench.reports.format import fnum, fratio, md_table, text
 from twinbench.reports.load_compare import load_hardware_markdown, load_hardware_table
+from twinbench.reports.tables import load_run
 
 #: Versions worth showing in the machine header (the ones that change speed).
 SHOWN_VERSIONS = ("torch", "tensorflow", "onnxruntime", "onnxruntime-gpu", "openvino")
@@ -97,8 +98,6 @@ def hardware_table(run_dirs: Sequence[str | Path], baseline: int = 0) -> Any:
 
     `df.attrs["machines"]` lists each machine's label, run id, fingerprint, CPU, GPU and versions."""
     import pandas as pd
-
-    from twinbench.reports.tables import load_run
 
     if not run_dirs:
         raise ConfigError("hardware: give at least one run directory")

@@ -34,6 +34,9 @@ from twinbench.core.errors import ConfigError, RunDirError
 from twinbench.reports.compare import CELL_KEY, IGNORED_CONFIG, IGNORED_VERSIONS
 from twinbench.reports.format import text
 from twinbench.reports.history_store import CELL_COLUMNS, CELL_EXTRA, RUN_COLUMNS, STAT_COLUMNS, connect
+from twinbench.bench.repeats import fast_level, process_figures
+from twinbench.reports.tables import load_run
+from twinbench.reports.verdicts import MIN_PROCESSES
 
 ENV = "TWINBENCH_HISTORY"
 OFF = ("off", "0", "none", "false")
@@ -94,9 +97,6 @@ def _figures(run: Any) -> dict[tuple, list[float]]:
     """Each cell's per-process figures, what a step test between two points compares: the
     fast-state p50 of every valid worker process (against the run's own fast level), or, where
     fewer than three processes saw a fast round (a loaded machine), every valid process's p50."""
-    from twinbench.bench.repeats import fast_level, process_figures
-    from twinbench.reports.verdicts import MIN_PROCESSES
-
     rounds, repeats = run.rounds, run.repeats
     if repeats is None or not len(repeats):
         return {}
@@ -124,8 +124,6 @@ def _value(v: Any, col: str) -> Any:
 def record(run_dir: str | Path, store: str | Path | None = None) -> Path:
     """Add (or replace) a complete run's cells in the store; returns the store path. The run is
     keyed by (run id, machine fingerprint, host): the same id from another machine is kept apart."""
-    from twinbench.reports.tables import load_run
-
     run = load_run(run_dir)
     store = Path(store) if store else default_store()
     store.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,9 @@ from typing import Any
 from twinbench.core.errors import ConfigError
 from twinbench.reports.format import fnum, md_table, text
 from twinbench.reports.steps import Step, cell_title, cells_of, detect_steps
+from twinbench.reports.html import CSS
+from twinbench.reports.plots import _plt
+from twinbench.reports.plots import png_base64
 
 
 def _commit(row: dict[str, Any]) -> str:
@@ -110,8 +113,6 @@ def history_markdown(df: Any, *, min_effect: float = 0.05, alpha: float = 0.01) 
 
 def _plot(pts: Any, steps: list[Step], title: str) -> Any:
     """p50 per point with the between-process spread as error bars; steps as red dashed lines."""
-    from twinbench.reports.plots import _plt
-
     plt = _plt()
     rows = pts.to_dict("records")
     xs = list(range(len(rows)))
@@ -136,9 +137,6 @@ def _plot(pts: Any, steps: list[Step], title: str) -> Any:
 
 def history_html(df: Any, *, min_effect: float = 0.05, alpha: float = 0.01) -> str:
     """One page: the Markdown summary's facts as HTML tables and a trend plot per cell."""
-    from twinbench.reports.html import CSS
-    from twinbench.reports.plots import png_base64
-
     esc = _html.escape
     parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>twinbench history</title>",
              f"<style>{CSS}.step{{color:#b00020;font-weight:bold}}</style></head><body>",

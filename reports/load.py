@@ -14,6 +14,8 @@ from typing import Any
 from twinbench.reports.format import fnum, is_missing, text
 from twinbench.reports.plots import legend_below
 from twinbench.reports.sections import Figure, Heading, Para, table
+from twinbench.bench.load.table import headline_rows
+from twinbench.core.tables import read_table
 
 #: Latency columns by LoadGen percentile: the bound's percentile is read from these.
 PERCENTILE_COLUMNS = {50.0: "p50_ms", 90.0: "p90_ms", 95.0: "p95_ms", 99.0: "p99_ms", 99.9: "p999_ms"}
@@ -37,8 +39,6 @@ def bound_latency(r: Any) -> float:
 
 def headlines(df: Any, scenario: str) -> list[Any]:
     """One row per cell of `scenario`: its headline run, else its failed / skipped / last row."""
-    from twinbench.bench.load.table import headline_rows
-
     sub = df[df["scenario"].map(text) == scenario]
     if not len(sub):
         return []
@@ -199,8 +199,6 @@ PLOTS = {"latency_vs_qps": latency_vs_qps, "offline_throughput": offline_through
 # the lines `twinbench run` prints ---------------------------------------------------------------
 def summary_lines(run_dir: str | Path) -> list[str]:
     """One line per Server / Offline cell: max QPS under the bound, Offline samples/s (or why not)."""
-    from twinbench.core.tables import read_table
-
     try:
         df = read_table(run_dir, "load")
     except Exception:  # the summary is a courtesy; the report and the table are the record

@@ -13,6 +13,7 @@ import math
 from typing import Any, Sequence
 
 from twinbench.reports.format import fnum, fratio, md_table, text
+from twinbench.bench.load.table import headline_rows
 
 #: Identity of a load cell across runs (batch is not part of it: Offline picks its best batch).
 LOAD_KEY = ["twin", "artifact", "exporter", "source", "precision", "runtime", "device", "seq_len", "threads",
@@ -34,8 +35,6 @@ def figure(r: Any) -> float:
 
 
 def _heads(run: Any) -> dict[tuple[str, ...], Any]:
-    from twinbench.bench.load.table import headline_rows
-
     df = getattr(run, "load", None)
     if df is None or not len(df):
         return {}

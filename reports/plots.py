@@ -12,6 +12,7 @@ import math
 from typing import Any, Callable
 
 from twinbench.reports.format import text
+from twinbench.reports.sections import worst_verdict
 
 #: Verdict -> mark drawn on the parity heat map.
 MARKS = {"PASS": "ok", "FAIL": "FAIL", "ERROR": "ERR", "SKIP": "skip"}
@@ -186,8 +187,6 @@ def distribution(run: Any, twin: str) -> Any:
 
 def parity(run: Any, twin: str) -> Any:
     """Heat map of log10(max abs error), artifact x runtime, with the worst verdict written in."""
-    from twinbench.reports.sections import worst_verdict
-
     df = run.parity
     if not len(df):
         return None

@@ -27,6 +27,10 @@ import numpy as np
 
 from twinbench.core.schema import SCHEMA_VERSION
 from twinbench.core.errors import RunDirError
+from twinbench.bench.stats import between_spread, mde
+from twinbench.bench.stats import summarize
+from twinbench.core.manifest import write_json_atomic
+from twinbench.core.tables import write_table
 
 EXTRA_PREFIX = "twinbench_"
 CELL_FIELDS = ("twin", "artifact", "exporter", "source", "precision", "runtime", "device", "batch", "seq_len",
@@ -63,8 +67,6 @@ def _cell(bench: dict[str, Any]) -> dict[str, Any]:
 
 
 def _row(bench: dict[str, Any], run_id: str, run_dir: Path, index: int) -> dict[str, Any]:
-    from twinbench.bench.stats import summarize
-
     cell = _cell(bench)
     stats = bench.get("stats") or {}
     row: dict[str, Any] = dict(run_id=run_id, **cell, status="ok", error="", warmup_iters=None,
@@ -160,8 +162,6 @@ def _process_tables(per_cell: dict[tuple, list[dict[str, Any]]]) -> tuple[list[d
                                                                           list[dict[str, Any]]]:
     """Results (headline over sessions), repeats (one row per session) and rounds (one per session,
     probe 0: pytest-benchmark records no machine state, so every session counts as fast)."""
-    from twinbench.bench.stats import between_spread, mde
-
     results, repeats, rounds = [], [], []
     for rows in per_cell.values():
         figs = np.asarray([float(r["p50_ms"]) for r in rows], dtype=np.float64)
@@ -183,9 +183,6 @@ def to_run_dir(json_path: str | Path, out_dir: str | Path | None = None) -> Path
 
     Re-running it rewrites the directory from the JSON, so it always reflects the files."""
     import pandas as pd
-
-    from twinbench.core.tables import write_table
-    from twinbench.core.manifest import write_json_atomic
 
     json_path = Path(json_path)
     found = sessions(json_path)

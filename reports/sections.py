@@ -13,6 +13,8 @@ from twinbench.bench.parity.verdict import overall_verdict, worst
 from twinbench.core.machine import summary_rows
 from twinbench.core.typed import to_plain
 from twinbench.reports.format import fnum, fratio, fsci, is_missing, text
+from twinbench.bench.parity.reference_check import reference_summary
+from twinbench.reports.hardware import machines_tables
 
 
 
@@ -64,7 +66,6 @@ def _twins(run: Any) -> list[str]:
 
 
 def header_blocks(run: Any) -> list[Block]:
-
     m = run.manifest
     mach = m.machine
     gpu = mach.gpu
@@ -112,8 +113,6 @@ def parity_blocks(run: Any) -> list[Block]:
         return blocks + [Para("No parity checks in this run.")]
     blocks.append(Para(f"**Overall verdict: {overall_verdict(df)}** (every output against the twin's float64 "
                        "torch golden; cells show the worst eval set: verdict, max abs error, profile)"))
-    from twinbench.bench.parity.reference_check import reference_summary
-
     golden_line = reference_summary(df)  # the golden itself against the NumPy reference
     if golden_line:
         blocks.append(Para(golden_line))
@@ -233,8 +232,6 @@ def machine_blocks(run: Any) -> list[Block]:
 
 def machines_blocks(run: Any) -> list[Block]:
     """Cells measured on several kinds of machine in one run, side by side (reports/hardware.py)."""
-    from twinbench.reports.hardware import machines_tables
-
     parts = machines_tables(run)
     if not parts:
         return []

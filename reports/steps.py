@@ -20,6 +20,8 @@ from typing import Any, Sequence
 
 from twinbench.reports.format import text
 from twinbench.reports.verdicts import MIN_PROCESSES, speed_test
+from twinbench.reports.compare import CELL_KEY
+from twinbench.reports.history import figures_of
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,6 @@ def _differs(level_figs: list[float], level_p50: list[float], level_spread: list
 
 def detect_steps(points: Any, *, min_effect: float = 0.05, alpha: float = 0.01) -> list[Step]:
     """Steps in ONE cell's points (a DataFrame from `history`, oldest first; failed points skipped)."""
-    from twinbench.reports.history import figures_of
-
     steps: list[Step] = []
     level_figs: list[float] = []
     level_p50: list[float] = []
@@ -105,8 +105,6 @@ def detect_steps(points: Any, *, min_effect: float = 0.05, alpha: float = 0.01) 
 
 def cells_of(df: Any) -> list[tuple[dict[str, Any], Any]]:
     """The history rows split per cell (cell key -> its points, oldest first)."""
-    from twinbench.reports.compare import CELL_KEY
-
     out = []
     if not len(df):
         return out

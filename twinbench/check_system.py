@@ -13,6 +13,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from twinbench.bench.probe import probe
+from twinbench.bench.repeats import fast_level, is_fast
+from twinbench.core.machine import cores, frequency, memory, virtualization
 
 #: Rounds of the state probe last this long, like the benchmark's timing rounds (TimingPlan.round_s).
 ROUND_S = 0.05
@@ -57,9 +60,6 @@ def _process_ticks() -> dict[int, tuple[str, int]]:
 def probe_states(seconds: float = 3.0) -> dict[str, Any]:
     """Time the benchmark's state probe once per ~50 ms round for `seconds`, busy in between;
     classify rounds as fast or slow the way bench/repeats.py does."""
-    from twinbench.bench.probe import probe
-    from twinbench.bench.repeats import fast_level, is_fast
-
     probes: list[float] = []
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
@@ -77,8 +77,6 @@ def probe_states(seconds: float = 3.0) -> dict[str, Any]:
 
 def check(seconds: float = 3.0) -> list[Finding]:
     """Every finding, the probe window included (about `seconds` long)."""
-    from twinbench.core.machine import cores, frequency, memory, virtualization
-
     n = cores()
     freq = frequency()
     out = [_governor(freq["governor"]), _turbo(freq["turbo"])]

@@ -15,6 +15,25 @@ from typing import Any, Callable, List, Optional
 import typer
 
 from twinbench.core.errors import ConfigError, TwinbenchError, one_line, summary
+from twinbench import __version__
+from twinbench.check_system import as_dict, check, verdict
+from twinbench.commands.bench import remeasure as remeasure_run, remeasure_interleaved
+from twinbench.commands.parity import judge, parity_only
+from twinbench.commands.run import open_for_resume, run as run_pipeline
+from twinbench.config import load_config, read_config_file
+from twinbench.core.atomic import write_text
+from twinbench.core.console import make_console, plain, styled
+from twinbench.core.quiet import filter_native_stderr, quiet_python_loggers
+from twinbench.core.userdirs import cache_dir
+from twinbench.listing import print_listing
+from twinbench.presets import timing_overrides
+from twinbench.reports import build_reports
+from twinbench.reports.compare import compare_markdown, compare_runs, has_regression
+from twinbench.reports.hardware import hardware_markdown, hardware_table
+from twinbench.reports.history import commit_prefix, history as load_history
+from twinbench.reports.history_report import check_step_options, history_html, history_markdown, trend
+from twinbench.reports.load import summary_lines
+from twinbench.summary import compare_summary, emit, parity_summary, run_summary
 
 # TensorFlow's C++ INFO lines (grappler "Starting new session", GPU probing) drown the progress
 # output; a user who wants them sets the variable themselves.
@@ -28,8 +47,6 @@ INTERNAL_ERROR = 3
 
 def _print_version(value: bool) -> None:
     if value:
-        from twinbench import __version__
-
         print(f"twinbench {__version__}")
         raise typer.Exit(0)
 
@@ -38,8 +55,6 @@ def _print_version(value: bool) -> None:
 def _startup(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                           help="Print twinbench's version and exit.")) -> None:
     """Train PyTorch/Keras twins, export to ONNX, benchmark every runtime, verify parity."""
-    from twinbench.core.quiet import filter_native_stderr, quiet_python_loggers
-
     quiet_python_loggers()  # before any TensorFlow import: its absl/C++ lines stay off the terminal
     filter_native_stderr()
 
@@ -66,8 +81,6 @@ def _guard(fn: Callable[[], int], json_command: str | None = None) -> None:
     def fail(code: int, msg: str) -> typer.Exit:
         _err(msg)
         if json_command:
-            from twinbench.summary import emit
-
             emit({"command": json_command, "exit_code": code, "error": msg})
         return typer.Exit(code)
 
@@ -87,8 +100,6 @@ def _error_log(text: str) -> Path | str:
     """The traceback of an internal error, in this user's cache folder (one file per process, not
     a shared /tmp file another user may own); where that fails, the traceback on stderr."""
     try:
-        from twinbench.core.userdirs import cache_dir
-
         log = cache_dir() / f"error-{os.getpid()}.log"
         log.write_text(text)
         return log
@@ -111,8 +122,6 @@ def _progress_runner(body: Callable[[Callable[[str], None], Callable[[int, int, 
     """Give the pipeline a rich progress bar on stderr (plain lines when not a terminal; none when quiet)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.text import Text
-
-    from twinbench.core.console import make_console, plain
 
     if quiet:
         return body(lambda _msg: None, lambda _done, _total, _label: None)
@@ -138,8 +147,6 @@ def _print_outcome(command: str, outcome: Any, json_out: bool, *, before: Any = 
     """A finished `run` or `bench`: its JSON summary, or its lines; exit 1 on a parity FAIL."""
     code = 1 if outcome.parity_verdict == "FAIL" else 0
     if json_out:
-        from twinbench.summary import emit, run_summary
-
         emit(run_summary(command, outcome.run_dir, outcome.parity_verdict, code, report_md=outcome.report_md,
                          report_html=outcome.report_html))
         return code
@@ -201,11 +208,6 @@ def run(
     """Train, export, benchmark and verify; prints the report's path. Exit 1 on a parity FAIL."""
 
     def body() -> int:
-        from twinbench.commands.run import open_for_resume
-        from twinbench.commands.run import run as run_pipeline
-        from twinbench.config import load_config
-        from twinbench.presets import timing_overrides
-
         overrides = _overrides(twins=twin, runtimes=runtime, exporters=exporter, variants=variant, batches=batch,
                                seq_lens=seq_len, threads=threads, devices=device, twin_modules=twin_module,
                                onnx=onnx, out_dir=out)
@@ -241,8 +243,6 @@ def run(
         outcome = _progress_runner(lambda say, progress: run_pipeline(
             cfg, say=say, progress=progress, resume=resume, wait=not no_wait, allow_overlap=allow_overlap),
             quiet=quiet)
-        from twinbench.reports.load import summary_lines
-
         # Server max QPS and Offline samples/s per runtime, then the verdict and the reports
         return _print_outcome("run", outcome, json_out, before=summary_lines(outcome.run_dir),
                               after=[f"html:   {outcome.report_html}"] if outcome.report_html else [])
@@ -269,8 +269,6 @@ def parity(
     (first diverging layer on FAIL)."""
 
     def body() -> int:
-        from twinbench.commands.parity import parity_only
-
         file, twin_name, runtimes = onnx, judged_twin, runtime
         if config is not None:
             file, twin_name, runtimes = _judge_config(config, file, twin_name, runtimes)
@@ -283,8 +281,6 @@ def parity(
             twin_modules=list(twin_module or [])), quiet=quiet)
         code = 1 if verdict == "FAIL" else 0
         if json_out:
-            from twinbench.summary import emit, parity_summary
-
             emit(parity_summary(run_dir, df, verdict, code))
             return code
         _print_parity(df)
@@ -301,8 +297,6 @@ def _judge_config(path: Path, onnx: Optional[Path], twin: Optional[str],
                   runtimes: Optional[List[str]]) -> tuple[Optional[Path], Optional[str], Optional[List[str]]]:
     """The [judge] table of a config file (its `onnx` path relative to the file), under the
     command line's own --onnx/--twin/-r."""
-    from twinbench.config import read_config_file
-
     section = read_config_file(path).get("judge")
     if not isinstance(section, dict):
         raise ConfigError(f"config file {str(path)!r}: needs a [judge] table with onnx and twin")
@@ -323,15 +317,11 @@ def _judge_config(path: Path, onnx: Optional[Path], twin: Optional[str],
 
 def _judge(run_dir: Path, onnx: Path, twin: str, runtime: Optional[List[str]], json_out: bool, quiet: bool,
            twin_modules: list[str]) -> int:
-    from twinbench.commands.parity import judge
-
     result = _progress_runner(lambda _say, progress: judge(
         run_dir, onnx, twin, runtimes=list(runtime) if runtime else None, progress=progress,
         twin_modules=twin_modules), quiet=quiet)
     code = 1 if result.verdict == "FAIL" else 0
     if json_out:
-        from twinbench.summary import emit, parity_summary
-
         emit({**parity_summary(result.where, result.parity, result.verdict, code),
               "first_divergent_layer": result.divergent})
         return code
@@ -345,8 +335,6 @@ def _judge(run_dir: Path, onnx: Path, twin: str, runtime: Optional[List[str]], j
 
 def _print_parity(df: Any) -> None:
     from rich.table import Table
-
-    from twinbench.core.console import make_console
 
     if df is None or not len(df):
         return
@@ -377,8 +365,6 @@ def report(run_dir: Path = typer.Argument(..., help="Run directory, pytest-bench
     """Rebuild report.md and report.html from a run directory alone."""
 
     def body() -> int:
-        from twinbench.reports import build_reports
-
         md, html = build_reports(run_dir)
         print(f"report: {md}")
         print(f"html:   {html}")
@@ -406,12 +392,8 @@ def compare(
     """Per-cell regression verdicts between two runs on process-level figures; exit 1 on a regression."""
 
     def body() -> int:
-        from twinbench.reports.compare import compare_markdown, compare_runs, has_regression
-
         a, b, evidence = base, candidate, "two independent runs"
         if remeasure:
-            from twinbench.commands.bench import remeasure_interleaved
-
             overrides = {"timing": {"repeats": repeats}} if repeats else None
             oa, ob = _progress_runner(lambda say, progress: remeasure_interleaved(base, candidate, overrides,
                                                                                    say=say, progress=progress),
@@ -425,8 +407,6 @@ def compare(
         inconclusive = fail_inconclusive and bool((df["verdict"] == "INCONCLUSIVE").any())
         code = 1 if has_regression(df) or inconclusive else 0
         if json_out:
-            from twinbench.summary import compare_summary, emit
-
             emit(compare_summary(df, code, evidence))
             return code
         print(compare_markdown(df))
@@ -459,13 +439,8 @@ def bench(
     For runtime upgrades, A/A checks, and `twinbench hardware` on a run carried to another machine."""
 
     def body() -> int:
-        from twinbench.config import read_config_file
-        from twinbench.commands.bench import remeasure as remeasure_run
-
         overrides: dict[str, Any] = dict(read_config_file(config)) if config else {}
         overrides.update(_overrides(runtimes=runtime, batches=batch, seq_lens=seq_len, threads=threads, out_dir=out))
-        from twinbench.presets import timing_overrides
-
         timing = timing_overrides(fast=fast, rigorous=rigorous, repeats=repeats, min_time=min_time,
                                   max_time=max_time, min_iters=min_iters)
         if timing:
@@ -485,8 +460,6 @@ def hardware(
     """The same matrix from several machines side by side, as ratios to a baseline machine."""
 
     def body() -> int:
-        from twinbench.reports.hardware import hardware_markdown, hardware_table
-
         print(hardware_markdown(hardware_table(list(runs), baseline=baseline)))
         return 0
 
@@ -524,11 +497,6 @@ def history(
     --html, a page of plots."""
 
     def body() -> int:
-        from twinbench.core.atomic import write_text
-        from twinbench.reports.history import commit_prefix
-        from twinbench.reports.history import history as load_history
-        from twinbench.reports.history_report import check_step_options, history_html, history_markdown, trend
-
         effect, level = check_step_options(min_effect, alpha)  # before any work: one line, exit 2
         df = load_history(twin=twin, runtime=runtime, artifact=artifact, exporter=exporter, precision=precision,
                           device=device, batch=batch, seq_len=seq_len, threads=threads, machine=machine,
@@ -558,17 +526,11 @@ def check_system(
     Always exits 0: the verdict is advice, not a failure."""
 
     def body() -> int:
-        from twinbench.check_system import as_dict, check, verdict
-
         findings = check(seconds)
         if json_out:
-            from twinbench.summary import emit
-
             emit(as_dict(findings))
             return 0
         from rich.table import Table
-
-        from twinbench.core.console import make_console, styled
 
         table = Table("check", "value", "", "advice")
         marks = {"ok": styled("ok", ""), "warn": styled("WARN", "bold yellow"), "info": styled("info", "dim")}
@@ -589,8 +551,6 @@ def list_cmd(
     """Twins (with configs), exporters, variants and runtimes, and why any runtime is unavailable."""
 
     def body() -> int:
-        from twinbench.listing import print_listing
-
         print_listing(list(twin_module or []))
         return 0
 

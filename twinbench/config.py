@@ -31,6 +31,7 @@ from twinbench.models.data import DataConfig
 from twinbench.models.embeddings import EmbeddingSpec
 from twinbench.models.registry import get_twin, load_twin_module
 from twinbench.models.train.recipe import TrainRecipe
+from twinbench.core.errors import RunDirError
 
 DEFAULT_EXPORTERS = ("torch-dynamo", "torch-script", "tf2onnx")
 DEFAULT_RUNTIMES = ("torch", "tf-function", "keras-eager", "ort-cpu", "openvino")
@@ -355,8 +356,6 @@ def config_from_manifest(manifest: Any, *, anchor: bool = False) -> RunConfig:
     """The typed config a run directory recorded (its manifest's `config`), checked like a config
     file: a bad value is one RunDirError line naming the manifest and the field. `anchor`: resolve
     the command-line paths it holds against the folder they were given in (`--resume`)."""
-    from twinbench.core.errors import RunDirError
-
     raw = dict(manifest.config)
     if anchor:
         raw = anchor_paths(raw, manifest.cwd or ".")

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
+from twinbench.bench.runtimes import list_runtimes
+from twinbench.core.console import make_console
+from twinbench.exporters import EXPORTERS
+from twinbench.exporters.variants import VARIANTS
+from twinbench.models.registry import get_twin, list_twins, load_twin_module, unavailable_twins
 
 
 def _config_text(config: Any) -> str:
@@ -13,12 +18,6 @@ def _config_text(config: Any) -> str:
 
 def print_listing(twin_modules: list[str]) -> None:
     from rich.table import Table
-
-    from twinbench.bench.runtimes import list_runtimes
-    from twinbench.core.console import make_console
-    from twinbench.exporters import EXPORTERS
-    from twinbench.exporters.variants import VARIANTS
-    from twinbench.models.registry import get_twin, list_twins, load_twin_module, unavailable_twins
 
     for mod in twin_modules:
         load_twin_module(mod)

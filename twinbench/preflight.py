@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from twinbench.core.errors import ConfigError
+from twinbench.exporters.user_onnx import load_checked
 
 #: Integer element types the suite's token-id input may have (the worker feeds int64 ids).
 TOKEN_DTYPES = ("int64", "int32")
@@ -27,8 +28,6 @@ def check_onnx_file(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"onnx: no such file {str(p)!r}")
-    from twinbench.exporters.user_onnx import load_checked
-
     model = load_checked(p, ConfigError, f"onnx: {p}", reason_limit=120, checker_limit=200)
     inits = {t.name for t in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in inits]

@@ -10,6 +10,7 @@ from twinbench.bench.cells import CellSpec
 from twinbench.bench.executors.base import register_executor
 from twinbench.core.rows import failed_row
 from twinbench.core.errors import one_line
+from twinbench.bench.worker import run_cell
 
 
 class InProcessExecutor:
@@ -22,8 +23,6 @@ class InProcessExecutor:
         self._queue.append(spec)
 
     def results(self) -> Iterator[tuple[CellSpec, dict[str, Any]]]:
-        from twinbench.bench.worker import run_cell
-
         while self._queue:
             spec = self._queue.pop(0)
             try:

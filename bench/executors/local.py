@@ -24,6 +24,8 @@ from twinbench.bench.executors.base import CommonOptions, register_executor
 from twinbench.core.rows import failed_row, from_json
 from twinbench.bench.worker import FAST_PROBE_ENV
 from twinbench.core.layout import RunDir
+from twinbench.bench.probe import probe
+from twinbench.core.quiet import is_noise
 
 #: The whole environment of a worker, less what would make it noisy or slow to start.
 WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
@@ -50,8 +52,6 @@ def describe_exit(rc: int) -> str:
 def _last_log_line(log: Path) -> str:
     """The worker's last words, skipping TensorFlow/absl INFO and WARNING chatter, so a crash is
     reported by its reason and not by the last oneDNN notice."""
-    from twinbench.core.quiet import is_noise
-
     try:
         lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines()
                  if ln.strip() and not is_noise(ln.encode())]
@@ -111,8 +111,6 @@ def _probe_min(seconds: float = 0.05) -> int:
     """The probe's best time over a short burst in the driver: a first guess at the machine's fast
     state before any worker has measured (the state is the whole VM's, not a process's)."""
     import time
-
-    from twinbench.bench.probe import probe
 
     end = time.perf_counter() + seconds
     best = probe()[0]

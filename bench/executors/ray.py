@@ -39,6 +39,7 @@ from twinbench.core.typed import number
 from twinbench.bench.executors.shipping import ShipError, land, outbound, record_machine, run_shipped
 from twinbench.core.rows import failed_row
 from twinbench.core.errors import ConfigError, summary
+from twinbench.core.manifest import library_versions, machine_info
 
 #: The custom resource a node offers once: one timed cell per node at a time.
 SLOT = "twinbench-slot"
@@ -79,8 +80,6 @@ def node_task(spec: dict[str, Any], refs: dict[str, Any], timeout_s: float) -> d
     """Runs in a Ray worker on the node: fetch the shipped files, run the cell in a fresh process,
     return its files and this node's machine info."""
     import ray
-
-    from twinbench.core.manifest import library_versions, machine_info
 
     names = list(refs)
     blobs = ray.get([refs[n] for n in names])

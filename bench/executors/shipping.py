@@ -25,6 +25,7 @@ from twinbench.core.atomic import write_json, write_text, write_with
 from twinbench.bench.cells import CellSpec
 from twinbench.core.rows import failed_row, from_json
 from twinbench.core.layout import CellFiles, RunDir
+from twinbench.bench.executors.local import spawn
 
 #: Shipped names of user modules (.py paths) start here; no run-directory folder has this name.
 MODULES_DIR = "_modules"
@@ -86,8 +87,6 @@ def run_shipped(spec: Mapping[str, Any], files: Mapping[str, bytes], timeout_s: 
     """Node side: run one shipped cell in a fresh worker process inside a temporary run directory
     (removed afterwards). Returns `{"row": dict, "files": {CellFiles field: bytes}}`; the worker's
     spec file is not returned (it names this node's temporary paths)."""
-    from twinbench.bench.executors.local import spawn
-
     root = Path(tempfile.mkdtemp(prefix="twinbench-cell-", dir=tmp_root))
     try:
         for name, data in files.items():

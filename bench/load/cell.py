@@ -20,6 +20,12 @@ from twinbench.bench.cells import FIRST_WORD, CellSpec
 from twinbench.core.rows import load_row, result_row
 from twinbench.core.errors import one_line
 from twinbench.core.layout import RunDir
+from twinbench.bench import memory
+from twinbench.bench.load.scenarios import RUNNERS, LoadRuns, mark_headline
+from twinbench.bench.load.settings import LoadSettings
+from twinbench.bench.runtimes import get_runtime
+from twinbench.bench.runtimes.base import LoadOptions
+from twinbench.models.registry import load_twin_module
 
 ParityOutputs = Callable[[CellSpec, Any, Any], None]
 
@@ -31,17 +37,12 @@ def qsl_rows(spec: CellSpec, samples: int) -> np.ndarray:
 
 
 def _import_modules(spec: CellSpec) -> None:
-    from twinbench.models.registry import load_twin_module
-
     for mod in (*spec.extra_modules, *spec.twin_modules):
         load_twin_module(mod)  # user and test runtimes register themselves on import
 
 
 def _parity(spec: CellSpec, files: Any, parity_outputs: ParityOutputs) -> None:
     """The parity outputs, from a plain session loaded after the load runs (no lanes running)."""
-    from twinbench.bench.runtimes import get_runtime
-    from twinbench.bench.runtimes.base import LoadOptions
-
     opts = LoadOptions(device=spec.device, threads=spec.threads, run_dir=spec.run_dir, settings=spec.settings)
     session = get_runtime(spec.runtime).load(spec.art, opts)
     try:
@@ -54,10 +55,6 @@ def run_load_cell(spec: CellSpec, parity_outputs: ParityOutputs | None = None) -
     """Run the cell's scenario through LoadGen; returns its results row (never raises, except a
     KeyboardInterrupt after the rows are written). `parity_outputs` is the worker's own writer of
     parity outputs (passed in, so this module does not import the worker that imports it)."""
-    from twinbench.bench import memory
-    from twinbench.bench.load.scenarios import RUNNERS, LoadRuns, mark_headline
-    from twinbench.bench.load.settings import LoadSettings
-
     layout = RunDir(spec.run_dir, spec.cells)
     files = layout.cell(spec.cell_id)
     rows_path = layout.load_rows(spec.cell_id)

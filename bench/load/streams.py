@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 import numpy as np
 
 from twinbench.core.registry import Registry
+from twinbench.bench.runtimes import get_runtime
+from twinbench.bench.runtimes.base import LoadOptions
+from twinbench.models.registry import INPUT_NAME
 
 if TYPE_CHECKING:
     from twinbench.bench.cells import CellSpec
@@ -61,8 +64,6 @@ def open_streams(spec: "CellSpec", n: int) -> Streams:
 
 
 def _options(spec: "CellSpec", threads: int, settings: dict[str, Any]) -> Any:
-    from twinbench.bench.runtimes.base import LoadOptions
-
     return LoadOptions(device=spec.device, threads=threads, run_dir=spec.run_dir, settings=settings)
 
 
@@ -70,8 +71,6 @@ class SessionStreams:
     """The generic lanes: one session per stream (sessions share nothing, so no locks)."""
 
     def __init__(self, sessions: list[Any], threads: int) -> None:
-        from twinbench.models.registry import INPUT_NAME
-
         self.sessions = sessions
         self.n = len(sessions)
         self.threads = threads
@@ -79,8 +78,6 @@ class SessionStreams:
 
     @classmethod
     def open(cls, spec: "CellSpec", n: int) -> "SessionStreams":
-        from twinbench.bench.runtimes import get_runtime
-
         runtime = get_runtime(spec.runtime)
         sessions: list[Any] = []
         try:
@@ -130,8 +127,6 @@ class OpenVinoStreams:
 
     @classmethod
     def open(cls, spec: "CellSpec", n: int) -> Streams:
-        from twinbench.bench.runtimes import get_runtime
-
         settings = {**dict(spec.settings), "performance_hint": "THROUGHPUT", "num_streams": n}
         session = get_runtime(spec.runtime).load(spec.art, _options(spec, spec.threads * n, settings))
         if getattr(session, "compiled", None) is None:  # an adapter without its compiled model: generic lanes

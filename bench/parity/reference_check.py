@@ -27,6 +27,7 @@ from twinbench.bench.parity.verdict import worst
 from twinbench.core.rows import parity_row
 from twinbench.core.errors import RunDirError, one_line
 from twinbench.core.layout import RunDir
+from twinbench.models.reference import as_numpy_weights, get_reference
 
 if TYPE_CHECKING:
     from twinbench.models.registry import Twin
@@ -47,8 +48,6 @@ def reference_batches(twin: "Twin", state_dict: Mapping[str, Any], batches: Mapp
                       ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """(outputs, errors) of `twin`'s reference on every named batch; a batch the reference cannot
     run is an error entry, not an exception (it becomes an ERROR row). Weights are converted once."""
-    from twinbench.models.reference import as_numpy_weights, get_reference
-
     fn = get_reference(twin.name)
     if fn is None:
         return {}, {name: f"twin {twin.name!r} registers no reference" for name in batches}
@@ -72,8 +71,6 @@ def save_references(twin: "Twin", torch_model: Any, keras_model: Any, batches: M
     torch, as for `golden.keras.npz`); `reference.npz` also holds the info returned (which
     reference ran, or why none; sources; per-batch errors; seconds), and is written even without a
     reference so the table can say why. Call it beside `save_goldens`, same models and batches."""
-    from twinbench.models.reference import get_reference
-
     start = time.perf_counter()
     fn = get_reference(twin.name)
     outputs: dict[str, dict[str, np.ndarray]] = {}

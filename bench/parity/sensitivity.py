@@ -11,6 +11,7 @@ import copy
 from typing import TYPE_CHECKING
 
 import numpy as np
+from twinbench.models.registry import INPUT_NAME, OUTPUT_NAME
 
 if TYPE_CHECKING:
     import onnx
@@ -92,8 +93,6 @@ def export_torchscript(torch_model: "object", path: str, *, seq: int = 6, opset:
 
     import torch
 
-    from twinbench.models.registry import INPUT_NAME, OUTPUT_NAME
-
     example = torch.ones(2, seq, dtype=torch.long)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -106,8 +105,6 @@ def export_torchscript(torch_model: "object", path: str, *, seq: int = 6, opset:
 def ort_outputs(onnx_model: "onnx.ModelProto | str", batches: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Run every named batch through ONNX Runtime CPU (1 thread), first output as float64."""
     import onnxruntime as ort
-
-    from twinbench.models.registry import INPUT_NAME
 
     data = onnx_model if isinstance(onnx_model, str) else onnx_model.SerializeToString()
     opts = ort.SessionOptions()

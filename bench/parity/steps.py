@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import numpy as np
 
 from twinbench.bench.parity.profiles import Profile, get_profile
+from twinbench.models.reference import (describe, first_divergent_step, prefix_outputs, prefix_start,
+                                        reference_outputs, reference_prefix_outputs)
+from twinbench.models.reference.divergence import REVERSE_SUFFIX
 
 if TYPE_CHECKING:
     import onnx
@@ -66,8 +69,6 @@ def observed_states(model: "onnx.ModelProto", values: Mapping[str, np.ndarray],
                     reference_steps: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The graph's hidden states under the reference's layer names, each [B, S, H]; empty when the
     graph's recurrent nodes do not pair one to one with the reference's layers."""
-    from twinbench.models.reference.divergence import REVERSE_SUFFIX
-
     layers = {d: [n for n in reference_steps if n.endswith(REVERSE_SUFFIX) == (d == "reverse")]
               for d in ("forward", "reverse")}
     streams = rnn_streams(model)
@@ -113,9 +114,6 @@ def locate_steps(twin: "Twin", state_dict: Mapping[str, Any], tokens: np.ndarray
     recurrent layer): the first layer and step where the graph's hidden states (`values` of `graph`
     on `tokens`) leave tolerance, else, with `run` (tokens -> outputs), the first prefix of the
     failing rows (from `golden` vs `actual`) whose output does. `where` names the backend."""
-    from twinbench.models.reference import (describe, first_divergent_step, prefix_outputs, prefix_start,
-                                            reference_outputs, reference_prefix_outputs)
-
     p = get_profile(profile)
     tokens = np.asarray(tokens)
     seq = int(tokens.shape[1])

@@ -31,6 +31,11 @@ from twinbench.core.schema import PARITY_COLUMNS
 from twinbench.core.errors import RunDirError
 from twinbench.core.layout import RunDir
 from twinbench.core.manifest import read_manifest
+from twinbench.bench.parity.localize import first_divergent_layer, onnx_intermediates, output_runner
+from twinbench.bench.parity.steps import locate_steps
+from twinbench.exporters.artifact import Artifact
+from twinbench.exporters.native import load_keras, load_torch
+from twinbench.models.registry import get_twin
 
 log = logging.getLogger(__name__)
 
@@ -243,8 +248,6 @@ def _group_rows(group: CellGroup, goldens: _Goldens, run_dir: Path, run_id: str,
 
 def find_artifact(run_dir: Path, twin: str, name: str) -> Any:
     """The Artifact named `name` of `twin`, from its sidecar (None when absent)."""
-    from twinbench.exporters.artifact import Artifact
-
     for side in sorted(RunDir(run_dir).twin(twin).glob("*.json")):
         try:
             art = Artifact.read_sidecar(side)
@@ -258,14 +261,10 @@ def find_artifact(run_dir: Path, twin: str, name: str) -> Any:
 def load_golden_model(run_dir: Path, twin: str, source: str = "torch", twin_modules: Sequence[str] = ()) -> Any:
     """The twin's torch module with the weights the golden was made from: the torch weights, or
     for Keras-sourced artifacts the Keras weights moved into torch (as `keras_golden_outputs`)."""
-    from twinbench.exporters.native import load_keras, load_torch
-
     if source == "keras" and RunDir(run_dir).golden(twin, "keras").is_file():
         art = find_artifact(run_dir, twin, "keras")
         if art is None:
             raise RunDirError(f"{run_dir}/artifacts/{twin}: no keras artifact to localize against")
-        from twinbench.models.registry import get_twin
-
         spec = get_twin(art.twin, **art.twin_config)
         model = spec.build_torch(spec.config)
         spec.keras_to_torch(load_keras(art, run_dir, twin_modules=twin_modules), model)
@@ -281,8 +280,6 @@ def _localize_cell(cell: dict[str, Any], goldens: _Goldens, run_dir: Path, batch
     """(first divergent torch module, where in the sequence) of a failing ONNX cell on `batch`;
     ("", "") when not applicable. The graph's intermediates are computed once for both."""
     import onnx
-
-    from twinbench.bench.parity.localize import first_divergent_layer, onnx_intermediates, output_runner
 
     twin, artifact = str(cell.get("twin")), str(cell.get("artifact"))
     art = find_artifact(run_dir, twin, artifact)
@@ -307,9 +304,6 @@ def _localize_cell(cell: dict[str, Any], goldens: _Goldens, run_dir: Path, batch
     if not layer:
         layer = "(none in graph: runtime-specific)" if not math.isnan(err) else ""
     try:
-        from twinbench.bench.parity.steps import locate_steps
-        from twinbench.models.registry import get_twin
-
         spec = get_twin(art.twin, **art.twin_config)
         runner = functools.cache(lambda: output_runner(graph, backend=backend, inference_precision=precision))
         steps = locate_steps(spec, model.state_dict(), tokens, profile, graph=graph, values=values,

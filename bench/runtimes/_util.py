@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping
 
 from twinbench.core.errors import ConfigError
 from twinbench.core.typed import build
+from twinbench.exporters import native
 
 
 def missing(*modules: str) -> str | None:
@@ -42,10 +43,6 @@ def settings(runtime: str, values: Mapping[str, Any], schema: type) -> Any:
 
 def load_native(kind: str, artifact: Any, run_dir: str) -> Any:
     """Rebuild a native model through the twin registry (exporters/native.py does the work)."""
-    try:
-        from twinbench.exporters import native
-    except ImportError as exc:
-        raise ConfigError(f"native artifacts need twinbench.exporters.native ({exc})") from None
     loader = native.load_torch if kind == "torch" else native.load_keras
     return loader(artifact, run_dir)
 

@@ -20,6 +20,7 @@ from twinbench.models.train.loop import Progress, epoch_row, loss_kind, metrics,
 from twinbench.models.train.recipe import TrainRecipe
 from twinbench.models.train.torch_trainer import torch_outputs, train_torch
 from twinbench.models.transfer import fold_lstm_biases
+from twinbench.core.threads import set_tf_threads, set_torch_threads
 
 HISTORY_COLUMNS = ["twin", "framework", "mode", "epoch", "train_loss", "val_loss", "val_acc", "val_token_acc",
                    "seconds"]
@@ -84,8 +85,6 @@ def train_twins(twin: Twin, splits: Any, recipe: TrainRecipe, *, progress: Progr
                 threads: int | None = None) -> TrainResult:
     """Train `twin` in torch and Keras per `recipe.mode`; history has one row per framework x epoch."""
     import pandas as pd
-
-    from twinbench.core.threads import set_tf_threads, set_torch_threads
 
     say = progress or (lambda _msg: None)
     if splits.task != twin.task:
