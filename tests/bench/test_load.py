@@ -310,7 +310,7 @@ def test_compare_and_hardware_include_load_rows(monkeypatch) -> None:
     assert has_regression(df) and "## Load (MLPerf LoadGen)" in compare_markdown(df)
 
     runs = {"a": _run_data("a", base), "b": _run_data("b", cand, "m2")}
-    monkeypatch.setattr("twinbench.reports.tables.load_run", lambda d: runs[str(d)])
+    monkeypatch.setattr("twinbench.reports.hardware.load_run", lambda d: runs[str(d)])
     table = hardware.hardware_table(["a", "b"], baseline=0)
     wide = table.attrs["load"].set_index(["runtime", "scenario"])
     assert wide.loc[("ort-cpu", "server"), "m1 vs base"] == pytest.approx(0.5)
