@@ -57,6 +57,7 @@ def run_load_cell(spec: CellSpec, parity_outputs: ParityOutputs | None = None) -
     from twinbench.bench import memory
     from twinbench.bench.load.scenarios import RUNNERS, LoadRuns, mark_headline
     from twinbench.bench.load.settings import LoadSettings
+    from twinbench.bench.load.sut import loadgen_unavailable
 
     layout = RunDir(spec.run_dir, spec.cells)
     files = layout.cell(spec.cell_id)
@@ -70,6 +71,12 @@ def run_load_cell(spec: CellSpec, parity_outputs: ParityOutputs | None = None) -
         write_json(rows_path, written)
 
     key = spec.key_row()
+    missing = loadgen_unavailable()
+    if missing:  # only the load scenarios need LoadGen: the cell is skipped, the run goes on
+        row["status"], row["error"] = "skipped", missing
+        emit(load_row(key, scenario=spec.scenario, status="skipped", error=missing))
+        write_json(files.row, row)
+        return row
     try:
         _import_modules(spec)
         settings = LoadSettings.from_mapping(spec.load)
