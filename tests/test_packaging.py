@@ -344,3 +344,19 @@ def test_marker_environments_cover_the_cpu_extra_split() -> None:
     seen = [_names(cpu, env, "cpu") & EXCLUSIVE["tensorflow"] for env in _environments()]
     assert {"tensorflow-cpu"} in seen and {"tensorflow"} in seen
     assert Marker("platform_machine == 'x86_64'").evaluate(dict(_environments()[0], extra=""))
+
+
+def test_pytest_plugin_without_pytest_benchmark_says_what_to_install(tmp_path: Path) -> None:
+    (tmp_path / "test_x.py").write_text("def test_x(twinbench_cell):\n    pass\n")
+    code = ("import sys\n"
+            "class Absent:\n"  # what an uninstalled package does: its import fails
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] == 'pytest_benchmark':\n"
+            "            raise ModuleNotFoundError(name)\n"
+            "sys.meta_path.insert(0, Absent())\n"  # --assert=plain: pytest's rewrite hook would find it first
+            "import pytest\n"
+            "sys.exit(pytest.main(['-q', '--assert=plain', '-p', 'no:benchmark', '-p', 'no:cacheprovider', "
+            "'-p', 'twinbench.bench.pytest_plugin', 'test_x.py']))\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 4, res.stdout[-2000:] + res.stderr[-2000:]  # pytest's usage-error exit code
+    assert "pip install 'twinbench[pytest]'" in res.stderr
