@@ -24,13 +24,13 @@ from typing import Any, Callable
 
 import numpy as np
 
+from twinbench.bench.calibration import CALIBRATION_TWIN
 from twinbench.core.atomic import write_text
 from twinbench.core.errors import ConfigError, RunDirError
 from twinbench.reports.format import is_missing, text
 from twinbench.reports.pytest_benchmark import CELL_FIELDS, as_run_dir
 from twinbench.reports.tables import RunData, load_run
 
-CALIBRATION = "_calibration"
 #: The pytest-benchmark release whose JSON layout `pytest_benchmark` writes (its "version" field).
 PYTEST_BENCHMARK_LAYOUT = "5.1.0"
 
@@ -40,7 +40,7 @@ def exported_rows(run: RunData) -> list[dict[str, Any]]:
     df = run.results
     out = []
     for row in df.to_dict("records"):
-        if text(row.get("status")) != "ok" or text(row.get("twin")) == CALIBRATION:
+        if text(row.get("status")) != "ok" or text(row.get("twin")) == CALIBRATION_TWIN:
             continue
         if not _finite(row.get("p50_ms")) or float(row["p50_ms"]) <= 0:
             continue

@@ -30,6 +30,7 @@ import numpy as np
 
 from twinbench.core.schema import SCHEMA_VERSION
 from twinbench.core.errors import RunDirError
+from twinbench.reports.format import text
 
 EXTRA_PREFIX = "twinbench_"
 #: Columns a converted run adds to results / repeats (docs/schema.md): pytest-benchmark's own identity.
@@ -164,8 +165,7 @@ def is_pytest_run(run: Any) -> bool:
 def own_label(row: Any) -> tuple[str, str, str]:
     """(group, benchmark name, params as `k=v, ...`) of a converted row, as pytest-benchmark users know it."""
     def get(k: str) -> str:
-        v = row.get(k) if hasattr(row, "get") else getattr(row, k, "")
-        return "" if v is None or (isinstance(v, float) and v != v) else str(v)
+        return text(row.get(k) if hasattr(row, "get") else getattr(row, k, ""))
 
     params = get("params")
     try:
