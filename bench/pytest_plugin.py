@@ -153,6 +153,16 @@ def run_cell(benchmark: Any, model: str | Path, *, batch: int = 1, seq_len: int 
     return CellRun(call=call, feeds=feeds, outputs=outputs)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The fixture stands on pytest-benchmark's `benchmark` fixture (the optional extra `pytest`): say
+    what to install once, up front, instead of "fixture 'benchmark' not found" in every test."""
+    try:
+        import pytest_benchmark  # noqa: F401
+    except ImportError:
+        raise pytest.UsageError("twinbench's pytest plugin needs pytest-benchmark: "
+                                "pip install 'twinbench[pytest]'") from None
+
+
 @pytest.fixture
 def twinbench_cell(benchmark: Any) -> Callable[..., CellRun]:
     """`twinbench_cell(model, batch=1, seq_len=16, threads=1, runtime="ort-cpu", ...)` -> CellRun."""

@@ -16,7 +16,7 @@ from twinbench.core.errors import ConfigError, ExportError, summary
 from twinbench.exporters.artifact import Artifact
 from twinbench.exporters.registry import VARIANTS, Variant, get_variant, register_variant
 from twinbench.exporters.finalize import rel_path, set_metadata
-from twinbench.exporters.fp16 import SUBGRAPH_OPS, convert_fp16
+from twinbench.exporters.fp16 import convert_fp16
 from twinbench.exporters.inspect import node_count, op_histogram
 
 if TYPE_CHECKING:
@@ -146,18 +146,23 @@ def ort_optimized(base: Artifact, run_dir: Path) -> Artifact:
     })
 
 
-#: Ops kept in fp32 from the start of the fp16 conversion (no ORT CPU fp16 kernel).
+#: Ops kept in fp32 from the start of the fp16 conversion. Transpose: ORT 1.32 CPU segfaults (no error to
+#: read) on the fp16 Transpose after the tagger's bidirectional LSTM (torch-dynamo export). RNNs: older ORT
+#: CPU had no fp16 kernels for them; 1.32 has, but a recurrence rounding its state to fp16 at every step
+#: drifts with the sequence length, so they stay fp32 by choice.
 CPU_FP32_OPS = ("LSTM", "GRU", "RNN", "Transpose")
+#: Ops whose bodies are subgraphs.
+SUBGRAPH_OPS = frozenset({"Loop", "If", "Scan"})
 _MISSING_KERNEL = re.compile(r"Could not find an implementation for (\w+)\(")
 
 
 def _cpu_fp16_blocklist(model: "onnx.ModelProto", probe: Any, tmp: Path,
                         tries: int = 12) -> tuple["onnx.ModelProto", list[str]]:
-    """Convert, ask ORT CPU (in a child) which fp16 kernels are missing, keep those in fp32, repeat."""
+    """Convert (ONNX Runtime's converter, exporters/fp16.py), ask ORT CPU in a child which fp16
+    kernels are missing, keep those in fp32, repeat. A child, because a graph ORT cannot run may
+    crash it rather than say so."""
     import onnx
 
-    # ORT CPU has no fp16 RNN kernels, and an fp16 Transpose of a bidirectional LSTM's output
-    # crashed it (segfault, ORT 1.32) instead of saying so: start with those blocked.
     keep: list[str] = list(CPU_FP32_OPS)
     for _ in range(tries):
         half = convert_fp16(model, keep_fp32=keep)
@@ -176,6 +181,7 @@ def _cpu_fp16_blocklist(model: "onnx.ModelProto", probe: Any, tmp: Path,
 def fp16(base: Artifact, run_dir: Path) -> Artifact:
     """float16 weights and activations, int64 tokens in and float32 logits out (keep_io_types)."""
     import onnx
+    import onnxruntime as ort
 
     run_dir = Path(run_dir)
     src, dst, name = _paths(base, run_dir, "fp16")
@@ -190,8 +196,9 @@ def fp16(base: Artifact, run_dir: Path) -> Artifact:
     present = op_histogram(onnx.load(str(src)))
     keep = [op for op in keep if op in present]
     return _finish(base, run_dir, src, dst, name, "fp16", "fp16", seconds, {
-        "keep_io_types": True, "fp32_ops": keep,
-        "note": "ops in fp32_ops have no fp16 kernel in ORT CPU and run in fp32 between Casts",
+        "keep_io_types": True, "fp32_ops": keep, "converter": "onnxruntime.transformers.float16",
+        "onnxruntime": ort.__version__,
+        "note": "ops in fp32_ops have no (working) fp16 kernel in ORT CPU and run in fp32 between Casts",
     })
 
 

@@ -21,6 +21,7 @@ from twinbench.core.schema import KEY
 from twinbench.core.errors import ConfigError, RunDirError
 from twinbench.reports.format import fnum, fratio, fsci, is_missing, md_table, text
 from twinbench.reports.load_compare import load_compare_markdown, load_compare_rows
+from twinbench.reports.pytest_benchmark import OWN_COLUMNS, is_pytest_run, own_label
 from twinbench.reports.verdicts import speed_test
 from twinbench.bench.repeats import fast_level
 from twinbench.bench.repeats import process_figures
@@ -35,7 +36,12 @@ VERDICTS = ("REGRESSION", "IMPROVEMENT", "INCONCLUSIVE", "SAME")
 COMPARE_COLUMNS = ["kind", *CELL_KEY, "inputs", "verdict", "ratio", "ci_low", "ci_high", "p_value", "mde",
                    "base_p50_ms", "cand_p50_ms", "n_base", "n_cand", "base_parity", "cand_parity",
                    "base_max_abs", "cand_max_abs", "note", "scenario", "base_value", "cand_value",
-                   "more_per_side"]  # INCONCLUSIVE speed cells: more processes a side that would likely decide it
+                   "more_per_side",  # INCONCLUSIVE speed cells: more processes a side that would likely decide it
+                   *OWN_COLUMNS]
+#: What one figure of the speed test is, per kind of run (the evidence line of compare_markdown).
+FIGURE = {"twinbench": "one figure per worker process (its fast-state p50)",
+          "pytest-benchmark": "one figure per pytest session (its median: a session is one process, and its "
+                              "rounds are not independent evidence)"}
 #: Library versions that do not change what is measured (ignored by the version check).
 IGNORED_VERSIONS = ("twinbench",)
 
@@ -109,7 +115,8 @@ def _speed_rows(base: Any, cand: Any, *, min_effect: float, alpha: float,
         rb, rc = b_rows[key], c_rows[key]
         sb, sc = text(rb["status"]), text(rc["status"])
         row: dict[str, Any] = dict(zip(CELL_KEY, key), kind="speed", base_p50_ms=rb["p50_ms"],
-                                   cand_p50_ms=rc["p50_ms"], note="")
+                                   cand_p50_ms=rc["p50_ms"], note="",
+                                   **{c: text(rc.get(c)) for c in OWN_COLUMNS})  # pytest-benchmark's own names
         if sb not in timed and sc not in timed:
             continue
         if sb in timed and sc not in timed:
@@ -187,8 +194,11 @@ def compare_loaded(base: Any, cand: Any, *, min_effect: float = 0.05, alpha: flo
         if c not in df:
             df[c] = None
     df = df[COMPARE_COLUMNS]
+    pytest_runs = is_pytest_run(base) and is_pytest_run(cand)
+    if pytest_runs and evidence == "two independent runs":
+        evidence = "two sets of pytest-benchmark sessions"
     df.attrs.update(base=base.run_id, candidate=cand.run_id, min_effect=min_effect, alpha=alpha, notes=notes,
-                    evidence=evidence)
+                    evidence=evidence, figure=FIGURE["pytest-benchmark" if pytest_runs else "twinbench"])
     return df
 
 
@@ -208,6 +218,26 @@ def has_regression(df: Any) -> bool:
     return bool(len(df)) and bool((df["verdict"] == "REGRESSION").any())
 
 
+def _test_cells(r: Any) -> tuple[str, ...]:
+    return ("-" if is_missing(r.ci_low) else f"{r.ci_low:.3f}-{r.ci_high:.3f}",
+            "-" if is_missing(r.mde) else f"{r.mde:.1%}", fsci(r.p_value), text(r.n_base), text(r.n_cand))
+
+
+def _pytest_markdown(df: Any, lines: list[str], speed: Any) -> str:
+    """The speed and why tables of two pytest-benchmark runs, by the benchmarks' own group, name
+    and params (no twin, runtime or shape of ours to show)."""
+    rows = [(r.verdict, *own_label(r._asdict()), fnum(r.base_p50_ms), fnum(r.cand_p50_ms), fratio(r.ratio),
+             *_test_cells(r)) for r in speed.itertuples()]
+    lines += ["## Speed", "", md_table(["verdict", "group", "benchmark", "params", "base median ms",
+                                        "cand median ms", "ratio", "CI", "MDE", "p", "sessions base",
+                                        "sessions cand"], rows, "llllrrrrrrrr"), "", "## Why", ""]
+    why = speed[speed["note"].map(text) != ""]
+    lines.append(md_table(["verdict", "group", "benchmark", "params", "reason"],
+                          [(r.verdict, *own_label(r._asdict()), text(r.note)) for r in why.itertuples()])
+                 if len(why) else "None.")
+    return "\n".join(lines) + "\n"
+
+
 def compare_markdown(df: Any) -> str:
     """Summary line, what the verdicts rest on, the speed table (regressions first), the
     INCONCLUSIVE cells with their reasons, and the parity changes."""
@@ -218,14 +248,16 @@ def compare_markdown(df: Any) -> str:
     lines = [f"# twinbench compare: {df.attrs.get('base', 'base')} -> {df.attrs.get('candidate', 'candidate')}",
              "", f"Speed: {summary} (min effect {df.attrs.get('min_effect', '?')}, alpha {df.attrs.get('alpha', '?')}).",
              "",
-             f"Evidence: {df.attrs.get('evidence', 'two independent runs')}; one figure per worker process (its "
-             "fast-state p50), Welch t test on their logs; ratio = candidate / "
+             f"Evidence: {df.attrs.get('evidence', 'two independent runs')}; "
+             f"{df.attrs.get('figure', FIGURE['twinbench'])}, Welch t test on their logs; ratio = candidate / "
              "baseline.", ""]
     lines += [f"Note: {n}" for n in df.attrs.get("notes") or []]
     if df.attrs.get("notes"):
         lines.append("")
     speed["_o"] = speed["verdict"].map(order)
     speed = speed.sort_values(["_o", "ratio"], ascending=[True, False], kind="stable")
+    if len(speed) and (speed["benchmark"].map(text) != "").all():
+        return _pytest_markdown(df, lines, speed)
     rows = [(r.verdict, r.twin, r.artifact, r.runtime, r.device, text(r.batch), text(r.seq_len), text(r.threads),
              fnum(r.base_p50_ms), fnum(r.cand_p50_ms), fratio(r.ratio),
              "-" if is_missing(r.ci_low) else f"{r.ci_low:.3f}-{r.ci_high:.3f}",

@@ -3,8 +3,11 @@
 Teams that already gate on pytest-benchmark keep their suite; this turns its output into the
 results schema so `twinbench report` renders it and `twinbench compare` can test it. Cell identity
 comes from the `twinbench_*` extra_info keys the `twinbench_cell` fixture records
-(bench/pytest_plugin.py); any other benchmark becomes twin = its group (or "pytest"), artifact = its
-test name, runtime "python". Per-round times (`--benchmark-save-data`) become the samples file.
+(bench/pytest_plugin.py). Any other benchmark is not a twinbench cell and claims none of a cell's
+fields: its identity is its `fullname` (in `artifact`), every other key column is empty, and its own
+`name`, `group` and `params` are kept in the extra columns `benchmark`, `group`, `params` (every
+row has them), which `compare` and the report show. Its `throughput_sps` is calls per second.
+Per-round times (`--benchmark-save-data`) become the samples file.
 
 Processes: compare verdicts rest on one figure per worker process (reports/verdicts.py). A
 pytest-benchmark JSON file is ONE pytest session, so ONE process per benchmark: its rounds ran in
@@ -31,8 +34,11 @@ from twinbench.bench.stats import between_spread, mde
 from twinbench.bench.stats import summarize
 from twinbench.core.manifest import write_json_atomic
 from twinbench.core.tables import write_table
+from twinbench.reports.format import text
 
 EXTRA_PREFIX = "twinbench_"
+#: Columns a converted run adds to results / repeats (docs/schema.md): pytest-benchmark's own identity.
+OWN_COLUMNS = ("benchmark", "group", "params")
 CELL_FIELDS = ("twin", "artifact", "exporter", "source", "precision", "runtime", "device", "batch", "seq_len",
                "threads")
 
@@ -51,13 +57,21 @@ def read_json(path: str | Path) -> dict[str, Any]:
 
 
 def _cell(bench: dict[str, Any]) -> dict[str, Any]:
+    """The cell key of a benchmark: the fixture's `twinbench_*` keys, else nothing but its fullname."""
     extra = bench.get("extra_info") or {}
-    mine = {k[len(EXTRA_PREFIX):]: v for k, v in extra.items() if k.startswith(EXTRA_PREFIX)}
-    cell = {"twin": bench.get("group") or "pytest", "artifact": bench.get("name", "?"), "exporter": "",
-            "source": "", "precision": "fp32", "runtime": "python", "device": "cpu", "batch": 1, "seq_len": 0,
-            "threads": 0}
-    cell.update({k: v for k, v in mine.items() if k in CELL_FIELDS})
+    mine = {k[len(EXTRA_PREFIX):]: v for k, v in extra.items() if k.startswith(EXTRA_PREFIX) and
+            k[len(EXTRA_PREFIX):] in CELL_FIELDS}
+    cell: dict[str, Any] = {k: "" for k in CELL_FIELDS}
+    cell.update(batch=None, seq_len=None, threads=None)
+    if mine:
+        cell.update(twin=bench.get("group") or "", artifact=bench.get("name", "?"))
+        cell.update(mine)
+    else:
+        cell["artifact"] = bench.get("fullname") or bench.get("name", "?")
     for k in ("batch", "seq_len", "threads"):
+        if cell[k] is None or cell[k] == "":
+            cell[k] = None
+            continue
         try:
             cell[k] = int(cell[k])
         except (TypeError, ValueError):
@@ -69,15 +83,19 @@ def _cell(bench: dict[str, Any]) -> dict[str, Any]:
 def _row(bench: dict[str, Any], run_id: str, run_dir: Path, index: int) -> dict[str, Any]:
     cell = _cell(bench)
     stats = bench.get("stats") or {}
+    params = bench.get("params")
     row: dict[str, Any] = dict(run_id=run_id, **cell, status="ok", error="", warmup_iters=None,
                                io_in_timing=False, threads_actual=cell["threads"] or None,
-                               runtime_settings=json.dumps(bench.get("options") or {}, sort_keys=True))
+                               runtime_settings=json.dumps(bench.get("options") or {}, sort_keys=True),
+                               benchmark=str(bench.get("name") or ""), group=str(bench.get("group") or ""),
+                               params=json.dumps(params, sort_keys=True, default=str) if params else "")
+    per_call = cell["batch"] or 1  # a plain benchmark: throughput is calls per second
     data = stats.get("data")
     if isinstance(data, list) and data:
         ns = np.round(np.asarray(data, dtype=np.float64) * 1e9).astype(np.int64)
         rel = f"cells/pytest-{index:04d}.npy"
         np.save(run_dir / rel, ns)
-        row.update(summarize(ns, cell["batch"]), samples_file=rel)
+        row.update(summarize(ns, per_call), samples_file=rel)
         return row
     try:
         mean_s, med_s = float(stats["mean"]), float(stats["median"])
@@ -85,7 +103,7 @@ def _row(bench: dict[str, Any], run_id: str, run_dir: Path, index: int) -> dict[
                    min_ms=float(stats["min"]) * 1e3, mean_ms=mean_s * 1e3, std_ms=float(stats["stddev"]) * 1e3,
                    p50_ms=med_s * 1e3, max_ms=float(stats["max"]) * 1e3,
                    cv=float(stats["stddev"]) / mean_s if mean_s > 0 else math.nan,
-                   throughput_sps=cell["batch"] / mean_s if mean_s > 0 else math.nan, samples_file="")
+                   throughput_sps=per_call / mean_s if mean_s > 0 else math.nan, samples_file="")
     except (KeyError, TypeError, ValueError) as exc:
         raise RunDirError(f"benchmark {bench.get('fullname', '?')}: stats incomplete ({exc})") from None
     return row
@@ -141,6 +159,24 @@ def sessions(path: str | Path) -> list[tuple[Path, dict[str, Any]]]:
             if ((d.get("commit_info") or {}).get("id"), (d.get("commit_info") or {}).get("dirty")) == newest]
 
 
+def is_pytest_run(run: Any) -> bool:
+    """A loaded run directory (tables.RunData) converted from pytest-benchmark output."""
+    return run.manifest.config.get("source") == "pytest-benchmark"
+
+
+def own_label(row: Any) -> tuple[str, str, str]:
+    """(group, benchmark name, params as `k=v, ...`) of a converted row, as pytest-benchmark users know it."""
+    def get(k: str) -> str:
+        return text(row.get(k) if hasattr(row, "get") else getattr(row, k, ""))
+
+    params = get("params")
+    try:
+        shown = ", ".join(f"{k}={v}" for k, v in json.loads(params).items()) if params else ""
+    except (ValueError, AttributeError):
+        shown = params
+    return get("group"), get("benchmark"), shown
+
+
 def is_pytest_benchmark(path: str | Path) -> bool:
     """A pytest-benchmark JSON file, or a folder of them that is not a run directory."""
     path = Path(path)
@@ -167,7 +203,9 @@ def _process_tables(per_cell: dict[tuple, list[dict[str, Any]]]) -> tuple[list[d
         figs = np.asarray([float(r["p50_ms"]) for r in rows], dtype=np.float64)
         med = float(np.median(figs))
         spread = between_spread(figs)
+        per_call = rows[-1]["batch"] or 1
         head = dict(rows[-1], p50_ms=med, repeats=len(rows), between_spread=spread, mde=mde(spread, len(rows)),
+                    throughput_sps=per_call / (med / 1e3) if med > 0 else math.nan,
                     state_fast=1.0, headline=f"median of {len(rows)} pytest session median(s), one process each")
         results.append(head)
         for i, r in enumerate(rows):

@@ -15,6 +15,7 @@ from twinbench.core.typed import to_plain
 from twinbench.reports.format import fnum, fratio, fsci, is_missing, text
 from twinbench.bench.parity.reference_check import reference_summary
 from twinbench.reports.hardware import machines_tables
+from twinbench.reports.pytest_benchmark import is_pytest_run, own_label
 
 
 
@@ -147,7 +148,32 @@ def _timed(results: Any) -> Any:
     return results[ok & results["p50_ms"].notna()]
 
 
+def pytest_speed_blocks(run: Any) -> list[Block]:
+    """A run converted from pytest-benchmark: its benchmarks by their own group, name and params."""
+    blocks: list[Block] = [Heading(2, "Speed")]
+    df = _timed(run.results)
+    if not len(df):
+        return blocks + [Para("No timed benchmarks in this file.")]
+    blocks.append(Para("pytest-benchmark benchmarks per group, fastest first. 'median' is the median over pytest "
+                       "sessions of each session's median (one session is one process); 'per s' is calls per "
+                       "second at that median (sequences per second for `twinbench_cell` benchmarks); 'sessions' "
+                       "counts the sessions, 'spread' is the between-session spread of their medians."))
+    labelled = [(own_label(r), r) for r in df.to_dict("records")]
+    for group in sorted({label[0] for label, _ in labelled}):
+        mine = sorted(((label, r) for label, r in labelled if label[0] == group), key=lambda lr: float(lr[1]["p50_ms"]))
+        best = float(mine[0][1]["p50_ms"])
+        rows = [(i, label[1], label[2] or "-", fnum(r["p50_ms"]), fratio(float(r["p50_ms"]) / best if best > 0 else None),
+                 fnum(r["min_ms"]), fnum(r["mean_ms"]), fnum(r["max_ms"]), fnum(r["throughput_sps"]),
+                 _count(r["repeats"]), _pct(r["between_spread"])) for i, (label, r) in enumerate(mine, 1)]
+        blocks += [Heading(3, f"group {group}" if group else "no group"),
+                   table(["#", "benchmark", "params", "median ms", "vs fastest", "min ms", "mean ms", "max ms",
+                          "per s", "sessions", "spread"], rows, "rllrrrrrrrr")]
+    return blocks
+
+
 def speed_blocks(run: Any) -> list[Block]:
+    if is_pytest_run(run):
+        return pytest_speed_blocks(run)
     blocks: list[Block] = [Heading(2, "Speed")]
     df = _timed(run.results)
     if not len(df):
@@ -206,6 +232,9 @@ def machine_blocks(run: Any) -> list[Block]:
     """The machine's own noise while this run measured: the calibration cell (a trivial ONNX Add)
     across worker processes, and how much of the time the machine spent in its fast state."""
     blocks: list[Block] = [Heading(2, "Machine noise floor")]
+    if is_pytest_run(run):
+        return blocks + [Para("Not measured: pytest-benchmark records no calibration cell and no machine-state "
+                              "probe, so every session counts as one process in the fast state.")]
     res = run.results
     cal = res[(res["twin"].map(text) == CALIBRATION) & res["status"].map(text).isin(["ok", "invalid"])]
     rounds = getattr(run, "rounds", None)

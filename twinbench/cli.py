@@ -1,4 +1,4 @@
-"""Command line: `twinbench run|parity|report|compare|hardware|history|list`.
+"""Command line: `twinbench run|parity|report|compare|bench|export|hardware|history|list`.
 
 The only place errors become exit codes: 0 ok, 1 parity failure or regression, 2 bad usage or bad
 input, 3 an internal error (a bug: the traceback goes to a log file, never to the terminal).
@@ -29,6 +29,7 @@ from twinbench.listing import print_listing
 from twinbench.presets import timing_overrides
 from twinbench.reports import build_reports
 from twinbench.reports.compare import compare_markdown, compare_runs, has_regression
+from twinbench.reports.export import export_run
 from twinbench.reports.hardware import hardware_markdown, hardware_table
 from twinbench.reports.history import commit_prefix, history as load_history
 from twinbench.reports.history_report import check_step_options, history_html, history_markdown, trend
@@ -450,6 +451,24 @@ def bench(
         return _print_outcome("bench", outcome, json_out, after=[f"run:    {outcome.run_dir}"])
 
     _guard(body, "bench" if json_out else None)
+
+
+@app.command()
+def export(
+    run_dir: Path = typer.Argument(..., help="Run directory (or pytest-benchmark JSON file / .benchmarks folder)."),
+    fmt: str = typer.Option(..., "--format", "-f", help="bencher (Bencher metric format), gab "
+                            "(github-action-benchmark customSmallerIsBetter: latency), gab-throughput "
+                            "(customBiggerIsBetter) or pytest-benchmark."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
+) -> None:
+    """The run's ok cells in a CI dashboard's format (docs/ci.md)."""
+
+    def body() -> int:
+        text = export_run(run_dir, fmt, out)
+        print(f"export: {out}" if out else text, end="\n" if out else "")
+        return 0
+
+    _guard(body)
 
 
 @app.command()

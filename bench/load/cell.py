@@ -23,6 +23,7 @@ from twinbench.core.layout import RunDir
 from twinbench.bench import memory
 from twinbench.bench.load.scenarios import RUNNERS, LoadRuns, mark_headline
 from twinbench.bench.load.settings import LoadSettings
+from twinbench.bench.load.sut import loadgen_unavailable
 from twinbench.bench.runtimes import get_runtime
 from twinbench.bench.runtimes.base import LoadOptions
 from twinbench.models.registry import load_twin_module
@@ -67,6 +68,12 @@ def run_load_cell(spec: CellSpec, parity_outputs: ParityOutputs | None = None) -
         write_json(rows_path, written)
 
     key = spec.key_row()
+    missing = loadgen_unavailable()
+    if missing:  # only the load scenarios need LoadGen: the cell is skipped, the run goes on
+        row["status"], row["error"] = "skipped", missing
+        emit(load_row(key, scenario=spec.scenario, status="skipped", error=missing))
+        write_json(files.row, row)
+        return row
     try:
         _import_modules(spec)
         settings = LoadSettings.from_mapping(spec.load)

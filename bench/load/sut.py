@@ -13,6 +13,7 @@ LoadGen returns, so the cell becomes a failed row with the reason and the run go
 
 from __future__ import annotations
 
+import importlib.util
 import queue
 import threading
 import time
@@ -23,6 +24,13 @@ import numpy as np
 
 from twinbench.bench.load.logs import LoadGenResult, read_result, tidy
 from twinbench.bench.load.streams import Streams
+
+
+def loadgen_unavailable() -> str | None:
+    """Why the Server and Offline scenarios cannot run here (LoadGen is an optional extra), or None."""
+    if importlib.util.find_spec("mlperf_loadgen") is None:
+        return "MLPerf LoadGen is not installed (pip install 'twinbench[load]')"
+    return None
 
 
 class LoadSut:

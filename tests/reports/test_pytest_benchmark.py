@@ -95,9 +95,48 @@ def test_plain_benchmark_without_samples(tmp_path: Path) -> None:
     (tmp_path / "plain.json").write_text(json.dumps(doc))
     run = load_run(to_run_dir(tmp_path / "plain.json"))
     row = run.results.iloc[0]
-    assert row["twin"] == "pytest" and row["artifact"] == "test_sort" and row["p50_ms"] == pytest.approx(1.4)
+    # not a twinbench cell: no twin, runtime, device or shape is claimed; its own name is kept
+    assert row["artifact"] == "t.py::test_sort" and row["benchmark"] == "test_sort" and row["p50_ms"] == pytest.approx(1.4)
+    assert row["twin"] == row["runtime"] == row["device"] == row["precision"] == ""
+    assert all(pd_isna(row[k]) for k in ("batch", "seq_len", "threads"))
+    assert row["throughput_sps"] == pytest.approx(1 / 0.0014)  # calls per second at the median
     df = compare_runs(run.path, run.path)
     assert (df["verdict"] == "INCONCLUSIVE").all()
+
+
+def pd_isna(v: object) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(v))
+
+
+def test_plain_benchmarks_are_shown_by_their_own_names(tmp_path: Path) -> None:
+    """compare and the report show group, name and params, not twin `pytest` / runtime `python` /
+    seq_len 0, and the evidence line speaks of pytest sessions, not worker processes."""
+    from twinbench.reports.compare import compare_markdown
+
+    def doc(median: float) -> dict:
+        benches = [{"group": "sorting", "name": f"test_sort[{n}]", "fullname": f"t.py::test_sort[{n}]",
+                    "params": {"n": n}, "param": str(n), "extra_info": {}, "options": {},
+                    "stats": {"min": median * 0.9, "max": median * 1.5, "mean": median * 1.1, "stddev": median / 10,
+                              "median": median * n, "rounds": 50, "total": median * 55}} for n in (10, 100)]
+        return {"machine_info": {"node": "h", "cpu": {"brand_raw": "Some CPU", "count": 4}, "system": "Linux",
+                                 "machine": "x86_64", "python_version": "3.11.7"},
+                "commit_info": {"id": "abc"}, "datetime": "2026-11-23T14:00:00", "version": "5.1.0",
+                "benchmarks": benches}
+
+    (tmp_path / "a.json").write_text(json.dumps(doc(0.001)))
+    (tmp_path / "b.json").write_text(json.dumps(doc(0.002)))
+    text = compare_markdown(compare_runs(tmp_path / "a.json", tmp_path / "b.json"))
+    assert "| group | benchmark | params |" in text and "test_sort[100]" in text and "n=100" in text
+    assert "sorting" in text and "pytest session" in text
+    assert "worker process" not in text and "python" not in text and "| pytest |" not in text
+    md, _ = build_reports(tmp_path / "a.json")
+    report = md.read_text()
+    speed = report.split("## Speed")[1].split("## Machine")[0]
+    assert "test_sort[10]" in speed and "n=10" in speed and "group sorting" in speed
+    assert "| python |" not in speed and "seq_len" not in speed
+    assert "no calibration cell" in report
 
 
 def _session(path: Path, medians_ms: dict[str, float], *, when: str, commit: str = "c0ffee", seed: int = 0) -> Path:
