@@ -134,7 +134,7 @@ def aggregate(runs: Sequence[Any]) -> tuple[Any, Any, Any]:
         if p.measured:
             p.fast = np.ones(len(p.rounds), dtype=bool) if no_probe else is_fast(p.rounds[:, 0] / 1e3, level)
             fig = process_figure(p.p50_ms, p.fast)
-            key = {k: row.get(k) for k in KEY}
+            key = {**{k: row.get(k) for k in KEY}, "machine": row.get("machine") or spec.machine}
             for i, ((py_ns, np_ns, _first, count), p50, fast) in enumerate(zip(p.rounds.tolist(), p.p50_ms.tolist(),
                                                                               p.fast.tolist())):
                 round_rows.append({**key, "repeat": spec.repeat, "round": i, "probe_py_us": py_ns / 1e3,

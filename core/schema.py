@@ -41,7 +41,7 @@ RESULTS_COLUMNS = KEY + [
 REPEATS_COLUMNS = RESULTS_COLUMNS + ["repeat", "fast_p50_ms", "rounds"]
 
 #: rounds.csv / .parquet: one row per timed round of a process, with the machine-state probe.
-ROUNDS_COLUMNS = KEY + ["repeat", "round", "probe_py_us", "probe_np_us", "count", "p50_ms", "fast"]
+ROUNDS_COLUMNS = KEY + ["machine", "repeat", "round", "probe_py_us", "probe_np_us", "count", "p50_ms", "fast"]
 
 #: parity.csv / parity.parquet: one row per cell x output x eval set.
 PARITY_COLUMNS = ["run_id", "twin", "artifact", "exporter", "precision", "runtime", "device",

@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from twinbench.core.keys import KEY_FIELDS
 from twinbench.core.schema import KEY
 from twinbench.core.errors import ConfigError, RunDirError
 from twinbench.reports.format import fnum, fratio, fsci, is_missing, md_table, text
@@ -30,10 +31,12 @@ from twinbench.reports.tables import load_run
 
 #: Cell identity across runs (KEY without run_id).
 CELL_KEY = [k for k in KEY if k != "run_id"]
+#: Speed cells meet by their CellKey (core/keys.py): the cell and the kind of machine that measured it.
+SPEED_KEY = list(KEY_FIELDS)
 PARITY_KEY = ["twin", "artifact", "exporter", "precision", "runtime", "device", "inputs"]
 PARITY_GROWTH = 10.0
 VERDICTS = ("REGRESSION", "IMPROVEMENT", "INCONCLUSIVE", "SAME")
-COMPARE_COLUMNS = ["kind", *CELL_KEY, "inputs", "verdict", "ratio", "ci_low", "ci_high", "p_value", "mde",
+COMPARE_COLUMNS = ["kind", *SPEED_KEY, "inputs", "verdict", "ratio", "ci_low", "ci_high", "p_value", "mde",
                    "base_p50_ms", "cand_p50_ms", "n_base", "n_cand", "base_parity", "cand_parity",
                    "base_max_abs", "cand_max_abs", "note", "scenario", "base_value", "cand_value",
                    "more_per_side",  # INCONCLUSIVE speed cells: more processes a side that would likely decide it
@@ -89,32 +92,54 @@ def _key(row: Any, cols: list[str]) -> tuple[str, ...]:
     return tuple(text(row[c]) for c in cols)
 
 
-def _levels(base: Any, cand: Any, same_machine: bool) -> tuple[float, float]:
-    """The fast level each run's rounds are judged against: one shared level on one kind of
-    machine (a state only one run saw then falls out of its figures), each its own otherwise."""
-    def probes(run: Any) -> list[float]:
-        r = getattr(run, "rounds", None)
+def machine_kinds(run: Any) -> list[str]:
+    """The kinds of machine (the `machine` tag; "" for the run's own machine) its timed cells ran on."""
+    res = run.results
+    if not len(res) or "machine" not in res:
+        return [""]
+    timed = res[res["status"].map(text).isin(["ok", "invalid"])]
+    return sorted({text(t) for t in timed["machine"]}) or [""]
+
+
+def _of_machine(df: Any, tag: str) -> Any:
+    if df is None or not len(df):
+        return df
+    if "machine" not in df:
+        return df if tag == "" else df.iloc[0:0]
+    return df[df["machine"].map(text) == tag]
+
+
+def _figures(base: Any, cand: Any, same_machine: bool) -> tuple[dict[tuple, Any], dict[tuple, Any]]:
+    """Process figures of both runs per speed key, each kind of machine judged on its own: rounds are
+    labelled against one fast level shared by both runs on one kind of machine (a state only one run
+    saw then falls out of its figures), each run's own otherwise."""
+    def probes(run: Any, tag: str) -> list[float]:
+        r = _of_machine(getattr(run, "rounds", None), tag)
         return [] if r is None or not len(r) else [float(v) for v in r["probe_py_us"]]
 
-    if same_machine:
-        level = fast_level(probes(base) + probes(cand))
-        return level, level
-    return fast_level(probes(base)), fast_level(probes(cand))
+    fb: dict[tuple, Any] = {}
+    fc: dict[tuple, Any] = {}
+    for tag in machine_kinds(base):
+        if same_machine:
+            lb = lc = fast_level(probes(base, tag) + probes(cand, tag))
+        else:
+            lb, lc = fast_level(probes(base, tag)), fast_level(probes(cand, tag))
+        fb.update(process_figures(_of_machine(base.repeats, tag), _of_machine(base.rounds, tag), lb, SPEED_KEY))
+        fc.update(process_figures(_of_machine(cand.repeats, tag), _of_machine(cand.rounds, tag), lc, SPEED_KEY))
+    return fb, fc
 
 
 def _speed_rows(base: Any, cand: Any, *, min_effect: float, alpha: float,
                 same_machine: bool = True) -> list[dict[str, Any]]:
-    b_rows = {_key(r, CELL_KEY): r for _, r in base.results.iterrows()}
-    c_rows = {_key(r, CELL_KEY): r for _, r in cand.results.iterrows()}
-    lb, lc = _levels(base, cand, same_machine)
-    fb = process_figures(base.repeats, base.rounds, lb, CELL_KEY)
-    fc = process_figures(cand.repeats, cand.rounds, lc, CELL_KEY)
+    b_rows = {_key(r, SPEED_KEY): r for _, r in base.results.iterrows()}
+    c_rows = {_key(r, SPEED_KEY): r for _, r in cand.results.iterrows()}
+    fb, fc = _figures(base, cand, same_machine)
     out = []
     timed = ("ok", "invalid")
     for key in sorted(set(b_rows) & set(c_rows)):
         rb, rc = b_rows[key], c_rows[key]
         sb, sc = text(rb["status"]), text(rc["status"])
-        row: dict[str, Any] = dict(zip(CELL_KEY, key), kind="speed", base_p50_ms=rb["p50_ms"],
+        row: dict[str, Any] = dict(zip(SPEED_KEY, key), kind="speed", base_p50_ms=rb["p50_ms"],
                                    cand_p50_ms=rc["p50_ms"], note="",
                                    **{c: text(rc.get(c)) for c in OWN_COLUMNS})  # pytest-benchmark's own names
         if sb not in timed and sc not in timed:
@@ -184,6 +209,14 @@ def compare_loaded(base: Any, cand: Any, *, min_effect: float = 0.05, alpha: flo
     if not min_effect >= 0:
         raise ConfigError(f"min_effect: must be >= 0, got {min_effect}")
     notes = check_comparable(base, cand, allow_hardware=allow_hardware, allow_versions=allow_versions)
+    kb, kc = machine_kinds(base), machine_kinds(cand)
+    if kb != kc:
+        def shown(kinds: list[str]) -> str:
+            return ", ".join(k or "its own machine" for k in kinds)
+
+        raise ConfigError(f"the runs were measured on different kinds of machine (baseline: {shown(kb)}; candidate: "
+                          f"{shown(kc)}): compare like with like, or see them side by side with `twinbench "
+                          "hardware`")
     same_machine = base.manifest.machine.fingerprint == cand.manifest.machine.fingerprint
     speed = _speed_rows(base, cand, min_effect=min_effect, alpha=alpha, same_machine=same_machine)
     load = load_compare_rows(base, cand, min_effect=min_effect)  # Server / Offline figures (reports/load_compare.py)
