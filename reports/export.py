@@ -208,17 +208,15 @@ def _bench_entry(run: RunData, row: dict[str, Any]) -> dict[str, Any]:
 def pytest_benchmark(run: RunData) -> dict[str, Any]:
     """pytest-benchmark's JSON (see the module docstring); `twinbench compare`/`report` read it back."""
     m = run.manifest
-    mach = m.get("machine") or {}
-    system, _, release = text(mach.get("os")).partition(" ")
-    versions = m.get("versions") or {}
+    mach = m.machine
+    system, _, release = mach.os.partition(" ")
     return {
-        "machine_info": {"node": text(mach.get("host")), "processor": text(mach.get("arch")),
-                         "machine": text(mach.get("arch")), "python_version": text(versions.get("python")),
-                         "system": system, "release": release,
-                         "cpu": {"brand_raw": text(mach.get("cpu_model")), "count": mach.get("cpu_cores") or 0}},
-        "commit_info": {"id": m.get("git_commit"), "dirty": m.get("git_dirty")},
+        "machine_info": {"node": mach.host, "processor": mach.arch, "machine": mach.arch,
+                         "python_version": text(m.versions.get("python")), "system": system, "release": release,
+                         "cpu": {"brand_raw": mach.cpu_model, "count": mach.cpu_cores or 0}},
+        "commit_info": {"id": m.git_commit, "dirty": m.git_dirty},
         "benchmarks": [_bench_entry(run, row) for row in exported_rows(run)],
-        "datetime": text(m.get("created")),
+        "datetime": m.created,
         "version": PYTEST_BENCHMARK_LAYOUT,
     }
 

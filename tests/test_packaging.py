@@ -56,7 +56,9 @@ NEW_NAMES = {("typing", "Self"): (3, 11), ("typing", "LiteralString"): (3, 11), 
 EXCLUSIVE = {"onnxruntime": {"onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino", "onnxruntime-directml"},
              "tensorflow": {"tensorflow", "tensorflow-cpu"}}
 #: Imported but not declared, with why that is right.
-TRANSITIVE = {"absl": "core/quiet.py sets absl's log level if it is there (TensorFlow and keras bring it)"}
+TRANSITIVE = {"absl": "core/quiet.py sets absl's log level if it is there (TensorFlow and keras bring it)",
+              "keras_hub": "the bert twin's Keras side: installed by the Makefile with --no-deps, since every "
+                           "release requires tensorflow-text (pyproject.toml, extra hf)"}
 #: Optional imports: the extra that brings them, and the only modules that may import them at top level.
 OPTIONAL = {"mlperf_loadgen": ("load", ()), "ray": ("ray", ()), "hypothesis": ("test", ()),
             "pytest": ("pytest", ("bench/pytest_plugin.py",))}
