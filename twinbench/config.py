@@ -58,6 +58,10 @@ class ExecutorChoice:
     options: Any = None
     given: Mapping[str, Any] = field(default_factory=dict)
 
+    def values(self, cell_timeout_s: float) -> dict[str, Any]:
+        """The options as given, `timeout_s` defaulting to the run's cell timeout."""
+        return {"timeout_s": cell_timeout_s, **{k: v for k, v in self.given.items() if k != "kind"}}
+
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **dict(self.given)} if self.given or self.kind != "local" else {}
 
@@ -181,13 +185,13 @@ def _executor(given: Mapping[str, Any], isolate: bool, cell_timeout_s: float) ->
     options that executor declares; `timeout_s` defaults to the run's `cell_timeout_s`."""
     if not isinstance(given, Mapping):
         raise ConfigError(f"executor: expected a table, got {type(given).__name__}")
-    options = {k: v for k, v in given.items() if k != "kind"}
     kind = given.get("kind") or ("local" if isolate else "inprocess")
     if not isinstance(kind, str):
         raise ConfigError(f"executor.kind: expected a string, got {kind!r}")
-    EXECUTORS.get(kind)  # unknown kinds: one line naming the known ones
-    typed = executor_options(kind, {"timeout_s": cell_timeout_s, **options})
-    return ExecutorChoice(kind, typed, dict(given))
+    choice = ExecutorChoice(kind, None, dict(given))
+    if kind not in EXECUTORS:  # perhaps a user's executor module (twin_modules): check_config decides
+        return choice
+    return dataclasses.replace(choice, options=executor_options(kind, choice.values(cell_timeout_s)))
 
 
 def config_from_mapping(raw: Mapping[str, Any], base: RunConfig | None = None, *, where: str = "") -> RunConfig:
@@ -236,6 +240,9 @@ def check_config(cfg: RunConfig) -> None:
     timeout. Called by `run --check` and by `run` itself, before any training."""
     for mod in cfg.twin_modules:
         load_twin_module(mod)
+    if cfg.executor.options is None:  # a user's executor: registered by the modules just imported
+        EXECUTORS.get(cfg.executor.kind)  # unknown: one line naming the known ones
+        executor_options(cfg.executor.kind, cfg.executor.values(cfg.cell_timeout_s))
     for spec in cfg.twins:
         get_twin(spec.name, **dict(spec.overrides))
     for kind, registry, names in (("exporter", EXPORTERS, cfg.exporters), ("variant", VARIANTS, cfg.variants),
