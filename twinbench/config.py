@@ -56,7 +56,7 @@ class ExecutorChoice:
 
     kind: str = "local"
     options: Any = None
-    given: Mapping[str, Any] = field(default_factory=dict)
+    given: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def values(self, cell_timeout_s: float) -> dict[str, Any]:
         """The options as given, `timeout_s` defaulting to the run's cell timeout."""
