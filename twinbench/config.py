@@ -24,7 +24,8 @@ from twinbench.bench.executors.base import EXECUTORS, executor_options
 from twinbench.bench.load.settings import LOAD_SCENARIOS, LoadSettings
 from twinbench.bench.runtimes import RUNTIMES
 from twinbench.bench.timing import TimingPlan
-from twinbench.core.errors import ConfigError, DataError
+from twinbench.core.errors import ConfigError, DataError, RunDirError
+from twinbench.core.manifest import read_manifest
 from twinbench.core.typed import build, construct, convert_field, number, to_plain
 from twinbench.exporters.registry import EXPORTERS, VARIANTS, check_opset
 from twinbench.models.data import DataConfig
@@ -370,3 +371,16 @@ def config_from_manifest(manifest: Any, *, anchor: bool = False) -> RunConfig:
         return config_from_mapping(raw)
     except ConfigError as exc:
         raise RunDirError(f"{manifest.path}: config: {exc}") from None
+
+
+def check_recorded_config(path: str | Path) -> None:
+    """A run directory's recorded config, checked like a config file (one RunDirError line naming the
+    manifest and the field): every command that takes a run directory refuses a corrupt one, even
+    where it reads no config value itself. pytest-benchmark files (converted on the fly) carry no
+    twinbench config and pass."""
+    p = Path(path)
+    if not (p.is_dir() and (p / "manifest.json").is_file()):
+        return  # not a run directory: the command's own reader says what it is
+    manifest = read_manifest(p, require_complete=False)
+    if manifest.config.get("source") != "pytest-benchmark":
+        config_from_manifest(manifest)
