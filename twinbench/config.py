@@ -30,9 +30,8 @@ from twinbench.core.typed import build, construct, convert_field, number, to_pla
 from twinbench.exporters.registry import EXPORTERS, VARIANTS, check_opset
 from twinbench.models.data import DataConfig
 from twinbench.models.embeddings import EmbeddingSpec
-from twinbench.models.registry import get_twin, load_twin_module
+from twinbench.models.registry import Twin, get_twin, load_twin_module
 from twinbench.models.train.recipe import TrainRecipe
-from twinbench.core.errors import RunDirError
 
 DEFAULT_EXPORTERS = ("torch-dynamo", "torch-script", "tf2onnx")
 DEFAULT_RUNTIMES = ("torch", "tf-function", "keras-eager", "ort-cpu", "openvino")
@@ -234,18 +233,18 @@ def config_from_mapping(raw: Mapping[str, Any], base: RunConfig | None = None, *
     return construct(RunConfig, values, "")
 
 
-def check_config(cfg: RunConfig) -> None:
+def check_config(cfg: RunConfig) -> dict[str, Twin]:
     """What needs the registries, and the rules across sections: every name known (twin modules
     imported first), each twin buildable with its overrides, each exporter able to write the opset,
     machines only with an executor that places cells, and every time window within the cell's
-    timeout. Called by `run --check` and by `run` itself, before any training."""
+    timeout. Called by `run --check` and by `run` itself, before any training. Returns each twin as
+    the user declared it (before the data sets its sizes), built once here."""
     for mod in cfg.twin_modules:
         load_twin_module(mod)
     if cfg.executor.options is None:  # a user's executor: registered by the modules just imported
         EXECUTORS.get(cfg.executor.kind)  # unknown: one line naming the known ones
         executor_options(cfg.executor.kind, cfg.executor.values(cfg.cell_timeout_s))
-    for spec in cfg.twins:
-        get_twin(spec.name, **dict(spec.overrides))
+    declared = {spec.name: get_twin(spec.name, **dict(spec.overrides)) for spec in cfg.twins}
     for kind, registry, names in (("exporter", EXPORTERS, cfg.exporters), ("variant", VARIANTS, cfg.variants),
                                   ("runtime", RUNTIMES, cfg.runtimes)):
         for name in names:
@@ -263,6 +262,7 @@ def check_config(cfg: RunConfig) -> None:
     for path in cfg.onnx:
         if not Path(path).is_file():
             raise ConfigError(f"onnx: no such file {path!r}")
+    return declared
 
 
 def _check_windows(cfg: RunConfig) -> None:
