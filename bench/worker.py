@@ -27,7 +27,7 @@ from twinbench.core.layout import CellFiles, RunDir
 from twinbench.bench import memory
 from twinbench.bench.load.cell import run_load_cell
 from twinbench.bench.runtimes import get_runtime
-from twinbench.bench.runtimes.base import LoadOptions
+from twinbench.bench.runtimes.base import HARNESS_SETTINGS, LoadOptions
 from twinbench.bench.stats import summarize, validity
 from twinbench.bench.timing import measure_rounds, warm_up
 from twinbench.exporters.inspect import flops_estimate
@@ -121,7 +121,7 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
         _import_modules(spec)
         plan = spec.plan
         runtime = get_runtime(spec.runtime)
-        settings = {k: v for k, v in spec.settings.items() if k != "test_delay_ns"}
+        settings = {k: v for k, v in spec.settings.items() if k not in HARNESS_SETTINGS}
         opts = LoadOptions(device=spec.device, threads=spec.threads, run_dir=spec.run_dir, settings=settings)
         t0 = time.perf_counter_ns()
         session = runtime.load(spec.art, opts)

@@ -7,8 +7,20 @@ from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
 
-from twinbench.core.typed import build
+from twinbench.core.typed import build, number
 from twinbench.exporters.artifact import Artifact, ArtifactKind
+
+
+@dataclass(frozen=True)
+class HarnessSettings:
+    """Settings of any runtime that the worker takes, not the runtime: `test_delay_ns` adds a
+    busy-wait of that many ns to every timed call (a known slowdown for checking regression verdicts
+    end to end, benchmarks/ab_regression.py; bench/worker.py `_delayed`)."""
+
+    test_delay_ns: int = number(0, ge=0, le=10**12)
+
+
+HARNESS_SETTINGS = ("test_delay_ns",)
 
 
 @dataclass(frozen=True)
@@ -70,5 +82,9 @@ class Runtime:
 
     def check_settings(self, values: Mapping[str, Any] | None) -> Any:
         """`runtime_settings.<name>` as the runtime's typed settings; one ConfigError line naming
-        the setting otherwise. The config check and the worker's load call the same function."""
-        return build(self.settings, values or {}, f"runtime_settings.{self.name}")
+        the setting otherwise. The config check and the worker's load call the same function.
+        The harness's own knobs (`HARNESS_SETTINGS`, taken by the worker) are checked here too."""
+        values = dict(values or {})
+        harness = {k: values.pop(k) for k in list(values) if k in HARNESS_SETTINGS}
+        build(HarnessSettings, harness, f"runtime_settings.{self.name}")
+        return build(self.settings, values, f"runtime_settings.{self.name}")
