@@ -19,7 +19,7 @@ from twinbench.core.errors import ConfigError
 from twinbench.core.machine import fingerprint, machine_info, row_fingerprints
 from twinbench.presets import TIMING_PRESETS, timing_overrides
 from twinbench.core.quiet import is_noise
-from twinbench.summary import _clean
+from twinbench.summary import SCHEMA_VERSION, _clean
 
 #: What a TensorFlow/absl line on stderr looks like (any level), for the end-to-end check.
 TF_LINE = re.compile(r"^[IWEF]\d{4} |absl::|oneDNN|tensorflow/|TF_ENABLE_ONEDNN_OPTS|cuda_|XLA")
@@ -150,7 +150,8 @@ def test_json_error_is_still_one_json_object() -> None:
     proc = twinbench("run", "-t", "no-such-twin", "--json")
     assert proc.returncode == 2
     doc = json.loads(proc.stdout)
-    assert doc == {"command": "run", "exit_code": 2, "error": doc["error"]} and "no-such-twin" in doc["error"]
+    assert doc == {"schema_version": SCHEMA_VERSION, "command": "run", "exit_code": 2, "error": doc["error"]}
+    assert "no-such-twin" in doc["error"]
     assert proc.stderr.strip().splitlines()[-1].startswith("twinbench: error: unknown twin")
 
 
@@ -164,7 +165,7 @@ def test_report_header_rows_only_where_recorded() -> None:
 
 
 def test_check_system_judgements() -> None:
-    from twinbench.check_system import Finding, _busy, _governor, _states, _steal, _turbo, verdict
+    from twinbench.commands.check_system import Finding, _busy, _governor, _states, _steal, _turbo, verdict
 
     assert _steal([100, 0, 0, 800, 0, 0, 0, 0], [150, 0, 0, 900, 0, 0, 0, 50]).level == "warn"  # 50/200 stolen
     assert _steal([100, 0, 0, 800, 0, 0, 0, 0], [200, 0, 0, 900, 0, 0, 0, 0]).level == "ok"
