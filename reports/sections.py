@@ -394,7 +394,7 @@ def lead_blocks(found: Lead) -> list[Block]:
     """The answer first: the summary line, parity, cells, the fastest per shape, what went wrong,
     and what changed against the baseline."""
     cells = ", ".join(f"{n} {s}" for s, n in found.cells.items()) or "none"
-    return ([Para(summary_line(found), role="summary"), Heading(2, "Summary")] + _parity_lead(found)
+    return ([Heading(2, "Summary"), Para(summary_line(found), role="summary")] + _parity_lead(found)
             + [Para(f"**Cells:** {cells}.")] + _fastest_lead(found) + _problems_lead(found) + _changes_lead(found))
 
 

@@ -127,14 +127,25 @@ def _error_log(text: str) -> Path | str:
         return "stderr above"
 
 
-def _emit_error(command: str | None, code: int, msg: str, out: Out) -> None:
-    """A failure as one JSON object where JSON was asked for (best effort: the exit code is the record)."""
-    if not out.wants_json:
-        return
+def _stdout_to_devnull() -> None:
+    """After a broken pipe: later writes (and the interpreter's final flush) go nowhere."""
     try:
-        emit(envelope(command, code, {"error": msg}), stdout=out.json, file=out.json_file)
-    except TwinbenchError as exc:
-        _err(summary(exc) or type(exc).__name__)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _emit_error(command: str | None, code: int, msg: str, out: Out) -> None:
+    """A failure as one JSON object where JSON was asked for (best effort: a --json-out FILE that
+    cannot be written has had its own error line; the exit code is the record)."""
+    if out.json:
+        emit(envelope(command, code, {"error": msg}))
+    if out.json_file is not None:
+        try:
+            emit(envelope(command, code, {"error": msg}), stdout=False, file=out.json_file)
+        except TwinbenchError:
+            pass
 
 
 def _guard(command: str, body: Callable[[Say, Progress], Answer], out: Out = Out(), *, live: bool = False,
@@ -149,10 +160,16 @@ def _guard(command: str, body: Callable[[Say, Progress], Answer], out: Out = Out
 
     try:
         answer = with_progress(body, quiet=quiet) if live else body(silent_say, silent_progress)
-        if out.wants_json:
-            emit(envelope(command, answer.code, answer.data), stdout=out.json, file=out.json_file)
-        if not out.json:
+        obj = envelope(command, answer.code, answer.data)
+        if out.json_file is not None:  # first: a file that cannot be written is an error before any output
+            emit(obj, stdout=False, file=out.json_file)
+        if out.json:
+            emit(obj)
+        else:
             answer.show()
+    except BrokenPipeError:  # stdout's reader went away (`| head`): nothing more to say, as click does
+        _stdout_to_devnull()
+        raise typer.Exit(1) from None
     except TwinbenchError as exc:
         raise fail(exc.exit_code, summary(exc) or type(exc).__name__) from None
     except KeyboardInterrupt:
