@@ -111,11 +111,14 @@ def _noise(row: dict[str, Any]) -> float | None:
     return None
 
 
-def _fastest_of(shape: str, rows: list[dict[str, Any]], label: Any) -> Fastest:
+def _fastest_of(shape: str, rows: list[dict[str, Any]], label: Any, pytest_run: bool = False) -> Fastest:
+    """`label(row)` names a configuration; the summary line counts wins per runtime (per benchmark
+    name for a pytest-benchmark file, whose rows have no runtime of ours)."""
     rows = sorted(rows, key=lambda r: float(r["p50_ms"]))
     best = rows[0]
-    out = Fastest(shape=shape, winner=label(best), runtime=text(best.get("runtime")) or label(best),
-                  p50_ms=float(best["p50_ms"]), contenders=len(rows))
+    runtime = label(best) if pytest_run else text(best.get("runtime")) or label(best)
+    out = Fastest(shape=shape, winner=label(best), runtime=runtime, p50_ms=float(best["p50_ms"]),
+                  contenders=len(rows))
     if len(rows) == 1:
         return out
     second = rows[1]
@@ -139,7 +142,7 @@ def fastest(run: Any) -> tuple[Fastest, ...]:
         groups: dict[str, list[dict[str, Any]]] = {}
         for r in rows:
             groups.setdefault(own_label(r)[0] or "no group", []).append(r)
-        return tuple(_fastest_of(f"group {g}", rs, lambda r: " ".join(p for p in own_label(r)[1:] if p))
+        return tuple(_fastest_of(f"group {g}", rs, lambda r: " ".join(p for p in own_label(r)[1:] if p), True)
                      for g, rs in sorted(groups.items()))
     varies = {c for c in ("device", "threads") if c in df and df[c].map(text).nunique() > 1}
     machines = "machine" in df and df["machine"].map(text).nunique() > 1

@@ -127,3 +127,26 @@ def test_changes_against_a_baseline_lead_the_report(tmp_path: Path) -> None:
     assert built.lead.changes is not None and built.lead.changes.verdicts["REGRESSION"] >= len(rows)
     assert f"vs {base.name}: " in md.splitlines()[4] and "REGRESSION" in md.splitlines()[4]
     assert_valid_tables(md)
+
+
+def test_a_pytest_benchmark_file_leads_with_its_own_names(tmp_path: Path) -> None:
+    """A converted pytest-benchmark file: the fastest per group by benchmark name, never runtime `python`."""
+    import json
+
+    from twinbench.reports.build import build
+
+    benches = [{"group": "sorting", "name": f"test_sort[{n}]", "fullname": f"t.py::test_sort[{n}]",
+                "params": {"n": n}, "param": str(n), "extra_info": {}, "options": {},
+                "stats": {"min": 0.0009 * n, "max": 0.0015 * n, "mean": 0.0011 * n, "stddev": 0.0001,
+                          "median": 0.001 * n, "rounds": 50, "total": 0.055 * n}} for n in (10, 100)]
+    doc = {"machine_info": {"node": "h", "cpu": {"brand_raw": "Some CPU", "count": 4}, "system": "Linux",
+                            "machine": "x86_64", "python_version": "3.11.7"},
+           "commit_info": {"id": "abc"}, "datetime": "2026-11-23T14:00:00", "version": "5.1.0", "benchmarks": benches}
+    (tmp_path / "a.json").write_text(json.dumps(doc))
+    built = build(tmp_path / "a.json")
+    (f,) = built.lead.fastest
+    assert f.shape == "group sorting" and f.winner == "test_sort[10] n=10" and f.runner_up == "test_sort[100] n=100"
+    assert abs(f.margin - 10.0) < 1e-9
+    md = built.report_md.read_text()
+    line = md.split("## Summary")[1].split("\n> ")[1].splitlines()[0]
+    assert "no parity checks" in line and "test_sort[10] n=10" in line and "python" not in line
