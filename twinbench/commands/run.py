@@ -189,7 +189,8 @@ def main(*, config: Path | None, sets: Sequence[str] = (), options: dict[str, An
         cfg = load_config(config, options, sets=sets)
     if check:
         run(cfg, say=silent_say, resume=resume, check_only=True)
-        return Answer(0, {"check": "OK"}, lines("config: OK (nothing was trained or written)"))
+        # the config as checked (file, --set items and options merged): what a run would do
+        return Answer(0, {"check": "OK", "config": cfg.to_dict()}, lines("config: OK (nothing was trained or written)"))
     outcome = run(cfg, say=say, progress=progress, resume=resume, wait=wait, allow_overlap=allow_overlap)
     assert outcome is not None  # only check_only returns None
     # Server max QPS and Offline samples/s per runtime, then the verdict and the reports
