@@ -111,7 +111,9 @@ def json_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Path]
     args = ["run", "-t", "lstm", "-e", "torch-script", "-r", "ort-cpu", "-b", "1", "--epochs", "1", "--fast",
             "--json", "--out", str(out)]
     cmd = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "twinbench", *args])
-    check = f"{shlex.quote(sys.executable)} -c 'import json,sys; d=json.load(sys.stdin); print(d[\"run_dir\"])'"
+    check = (f"{shlex.quote(sys.executable)} -c 'import json,sys; d=json.load(sys.stdin); "
+             f"assert d[\"schema_version\"] == {SCHEMA_VERSION} and d[\"summary\"].startswith(\"twinbench \"), d; "
+             f"assert d[\"lead\"][\"fastest\"], d; print(d[\"run_dir\"])'")
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     err = out / "stderr.txt"
     proc = subprocess.run(f"set -o pipefail; {cmd} 2>{shlex.quote(str(err))} | {check}", shell=True,
@@ -140,6 +142,8 @@ def test_run_json_summary_fields(json_run: tuple[dict, str, Path]) -> None:
     doc = json.loads(proc.stdout)
     assert doc["command"] == "parity" and doc["parity"] == "PASS" and doc["parity_verdicts"]["PASS"] > 0
     assert not [line for line in proc.stderr.splitlines() if line.strip()]  # --quiet: nothing on stderr
+    line = twinbench("report", str(run_dir), "--summary")
+    assert line.returncode == 0 and line.stdout.startswith(f"twinbench {run_dir.name} | parity PASS")
     cmp = twinbench("compare", str(run_dir), str(run_dir), "--json")
     doc = json.loads(cmp.stdout)
     assert doc["command"] == "compare" and doc["regression"] is False and sum(doc["verdicts"].values()) > 0
