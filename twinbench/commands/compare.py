@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from twinbench.commands.bench import remeasure_interleaved
 from twinbench.commands.progress import silent_say
+from twinbench.config import check_recorded_config
 from twinbench.core.errors import ConfigError
 from twinbench.reports.compare import compare_markdown, compare_runs, has_regression
 from twinbench.summary import Answer, compare_summary, lines
@@ -26,6 +27,8 @@ def compare(base: str | Path, candidate: str | Path, *, min_effect: float = 0.05
     """One row per common cell with its verdict and reason (a DataFrame, `df.attrs["evidence"]` says
     what the verdicts rest on). Run directories, pytest-benchmark JSON files and `.benchmarks/`
     folders are all accepted."""
+    for path in (base, candidate):
+        check_recorded_config(path)
     a, b, evidence = base, candidate, "two independent runs"
     if remeasure:
         overrides = {"timing": {"repeats": repeats}} if repeats else None

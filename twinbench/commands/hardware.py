@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+from twinbench.config import check_recorded_config
 from twinbench.reports.hardware import hardware_markdown, hardware_table
 from twinbench.summary import Answer, lines, records
 
@@ -16,6 +17,8 @@ from twinbench.summary import Answer, lines, records
 def hardware(runs: Sequence[str | Path], baseline: int = 0) -> Any:
     """One row per cell of the baseline run with `<machine> p50 ms` and `<machine> vs base` per
     machine (a DataFrame; `df.attrs["machines"]` describes each machine)."""
+    for path in runs:
+        check_recorded_config(path)
     return hardware_table(list(runs), baseline=baseline)
 
 

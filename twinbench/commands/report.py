@@ -8,23 +8,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from twinbench.config import check_recorded_config
 from twinbench.reports.build import Built, build, build_reports
 from twinbench.reports.lead import summary_line
 from twinbench.summary import Answer, lines, run_summary
 
 
+def _checked(run_dir: str | Path, baseline: str | Path | None) -> None:
+    """Refuse a run directory (or baseline) whose recorded config is corrupt: one line, exit 2."""
+    for path in (run_dir, baseline):
+        if path is not None:
+            check_recorded_config(path)
+
+
 def report(run_dir: str | Path, baseline: str | Path | None = None) -> tuple[Path, Path]:
     """Write report.md and report.html (pytest-benchmark files are converted first); their paths."""
+    _checked(run_dir, baseline)
     return build_reports(run_dir, baseline)
 
 
 def summary(run_dir: str | Path, baseline: str | Path | None = None) -> str:
     """The run's one-line summary (what `run` and `bench` print last); nothing is written."""
+    _checked(run_dir, baseline)
     return summary_line(build(run_dir, baseline, write=False).lead)
 
 
 def main(run_dir: Path, *, baseline: Path | None = None, summary_only: bool = False) -> Answer:
     """`twinbench report`: the reports (or, with `summary_only`, just the line), then its Answer."""
+    _checked(run_dir, baseline)
     built: Built = build(run_dir, baseline, write=not summary_only)
     line = summary_line(built.lead)
     data = {**run_summary(built.run_dir, built.lead.parity, report_md=built.report_md,

@@ -41,7 +41,7 @@ def make_executor(cfg: RunConfig) -> Executor:
     """The executor the config chose (`[executor] kind`, with its typed options); machines tags,
     when given, go to an executor that places cells (the config check refused the others)."""
     choice = cfg.executor
-    options = choice.options or executor_options(choice.kind, {"timeout_s": cfg.cell_timeout_s})
+    options = choice.options or executor_options(choice.kind, choice.values(cfg.cell_timeout_s))
     if cfg.machines and hasattr(options, "machines") and not options.machines:
         import dataclasses
 
