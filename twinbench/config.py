@@ -18,7 +18,7 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Sequence
 
 from twinbench.bench.executors.base import EXECUTORS, executor_options
 from twinbench.bench.load.settings import LOAD_SCENARIOS, LoadSettings
@@ -32,6 +32,7 @@ from twinbench.models.data import DataConfig
 from twinbench.models.embeddings import EmbeddingSpec
 from twinbench.models.registry import Twin, get_twin, load_twin_module
 from twinbench.models.train.recipe import TrainRecipe
+from twinbench.overrides import apply_sets
 
 DEFAULT_EXPORTERS = ("torch-dynamo", "torch-script", "tf2onnx")
 DEFAULT_RUNTIMES = ("torch", "tf-function", "keras-eager", "ort-cpu", "openvino")
@@ -343,12 +344,14 @@ def anchor_paths(raw: Mapping[str, Any], base: str | Path) -> dict[str, Any]:
     return out
 
 
-def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> RunConfig:
-    """Defaults, then the file (if any), then CLI overrides (None values are ignored), checked as
-    one mapping (so `twins = []` in a file with `--onnx` on the command line is an ONNX-only run).
-    ONNX files given without any twin (file or `-t`) benchmark just those files: no default twin."""
+def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
+                sets: Sequence[str] = ()) -> RunConfig:
+    """Defaults, then the file (if any), then its `--set key.sub=value` items (twinbench/overrides.py),
+    then CLI overrides (None values are ignored), checked as one mapping (so `twins = []` in a file
+    with `--onnx` on the command line is an ONNX-only run). ONNX files given without any twin (file
+    or `-t`) benchmark just those files: no default twin."""
     raw = anchor_paths(read_config_file(path), Path(path).parent) if path is not None else {}
-    merged = dict(raw)
+    merged = apply_sets(raw, sets)
     for key, value in (overrides or {}).items():
         if value in (None, (), []):
             continue

@@ -1,24 +1,34 @@
 """`twinbench run [CONFIG]`: prepare (every check, `--check` stops here), build the twins, measure
 every cell, finish the tables, write the reports. `--resume RUN` continues an interrupted run:
-its own config from its manifest, its complete twin builds and finished cells kept."""
+its own config from its manifest, its complete twin builds and finished cells kept.
+
+`run` is the pipeline (the Python API's `api.run`); `main` is the command line's body: the options
+turned into config overrides (`overrides`), then the run, then its `Answer` (`outcome_answer`,
+shared with `bench`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-from twinbench.config import RunConfig, config_from_manifest
+from twinbench.commands.progress import silent_say
+from twinbench.config import RunConfig, config_from_manifest, load_config
 from twinbench.core.errors import ConfigError, one_line
 from twinbench.core.liveness import Heartbeat, driver_alive, driver_record, now_iso
 from twinbench.core.manifest import Manifest, create_run_dir, heartbeat, read_manifest, update_manifest
-from twinbench.reports import build_reports
+from twinbench.presets import timing_overrides
+from twinbench.reports.build import build
+from twinbench.reports.lead import Lead, summary_line
+from twinbench.reports.load import summary_lines
 from twinbench.stages.build import build_all, save_inputs
 from twinbench.stages.finish import finish_run
 from twinbench.stages.measure import make_executor, measure, plan
 from twinbench.stages.prepare import prepare
 from twinbench.bench.parity.reference_check import reference_seconds
+from twinbench.summary import Answer, lines, run_summary
 
 Say = Callable[[str], None]
 Progress = Callable[[int, int, str], None]
@@ -30,6 +40,11 @@ class RunOutcome:
     parity_verdict: str  # PASS | FAIL | SKIP
     report_md: Path | None
     report_html: Path | None
+    lead: Lead | None = None  # what the report leads with (reports/lead.py); its one line is the CI summary
+
+    @property
+    def summary(self) -> str | None:
+        return summary_line(self.lead) if self.lead is not None else None
 
 
 def open_for_resume(run_dir: str | Path) -> tuple[RunConfig, Manifest]:
@@ -42,8 +57,6 @@ def open_for_resume(run_dir: str | Path) -> tuple[RunConfig, Manifest]:
         driver = manifest.driver or {}
         raise ConfigError(f"--resume: {run_dir} is still running (pid {driver.get('pid')} on {driver.get('host')})")
     cfg = config_from_manifest(manifest, anchor=True)  # command-line paths as given then
-    import dataclasses
-
     return dataclasses.replace(cfg, run_id=run_dir.name, out_dir=str(run_dir.parent)), manifest
 
 
@@ -101,5 +114,85 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Progress | None = None, r
         raise
     finally:
         beat.stop()
-    md, html = build_reports(run_dir)
-    return RunOutcome(run_dir=run_dir, parity_verdict=verdict, report_md=md, report_html=html)
+    built = build(run_dir)
+    return RunOutcome(run_dir=run_dir, parity_verdict=verdict, report_md=built.report_md,
+                      report_html=built.report_html, lead=built.lead)
+
+
+# the command line ---------------------------------------------------------------------------------
+
+def _given(**kw: Any) -> dict[str, Any]:
+    """The options that were given (None, empty lists dropped), lists as tuples."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in kw.items() if v not in (None, [], ())}
+
+
+def overrides(*, twin: Sequence[str] | None = None, runtime: Sequence[str] | None = None,
+              exporter: Sequence[str] | None = None, variant: Sequence[str] | None = None,
+              batch: Sequence[int] | None = None, seq_len: Sequence[int] | None = None,
+              threads: Sequence[int] | None = None, device: Sequence[str] | None = None,
+              twin_module: Sequence[str] | None = None, onnx: Sequence[str] | None = None, out: str | None = None,
+              epochs: int | None = None, vectors: str | None = None, freeze_embedding: bool | None = None,
+              executor: str | None = None, ray_address: str | None = None, machine: Sequence[str] | None = None,
+              scenario: Sequence[str] | None = None, qps: float | None = None, latency_bound: float | None = None,
+              load_duration: float | None = None, streams: Sequence[int] | None = None,
+              max_batch: Sequence[int] | None = None, fast: bool = False, rigorous: bool = False,
+              repeats: int | None = None, min_time: float | None = None, max_time: float | None = None,
+              min_iters: int | None = None) -> dict[str, Any]:
+    """`run`'s options as config overrides (config keys, as a TOML file spells them); they win over
+    the config file and its `--set` items."""
+    out_ = _given(twins=twin, runtimes=runtime, exporters=exporter, variants=variant, batches=batch,
+                  seq_lens=seq_len, threads=threads, devices=device, twin_modules=twin_module, onnx=onnx,
+                  out_dir=out, scenarios=scenario)
+    if epochs is not None:
+        out_["training"] = {"epochs": epochs}
+    timing = timing_overrides(fast=fast, rigorous=rigorous, repeats=repeats, min_time=min_time, max_time=max_time,
+                              min_iters=min_iters)
+    if timing:
+        out_["timing"] = timing
+    placement = _given(kind=executor or ("ray" if ray_address else None), address=ray_address)
+    if placement:
+        out_["executor"] = placement
+    if machine:
+        out_["machines"] = tuple(machine)
+    embeddings = _given(vectors=vectors, freeze=freeze_embedding)
+    if embeddings:
+        out_["embeddings"] = embeddings
+    load = _given(qps=qps, latency_bound_ms=latency_bound, duration_s=load_duration, streams=streams,
+                  max_batch=max_batch)
+    if load:
+        out_["load"] = load
+    return out_
+
+
+def outcome_answer(outcome: RunOutcome, *, before: Sequence[str] = (), after: Sequence[str] = ()) -> Answer:
+    """A finished `run` or `bench`: exit 1 on a parity FAIL; its JSON object; its lines, the last one
+    the one-line summary for a CI log."""
+    code = 1 if outcome.parity_verdict == "FAIL" else 0
+    data = {**run_summary(outcome.run_dir, outcome.parity_verdict, report_md=outcome.report_md,
+                          report_html=outcome.report_html, summary=outcome.summary),
+            "lead": outcome.lead.to_dict() if outcome.lead is not None else None}
+    text = [*before, f"parity: {outcome.parity_verdict}", f"report: {outcome.report_md}", *after]
+    return Answer(code, data, lines(*text, *([outcome.summary] if outcome.summary else [])))
+
+
+def main(*, config: Path | None, sets: Sequence[str] = (), options: dict[str, Any] | None = None,
+         resume: Path | None = None, check: bool = False, wait: bool = True, allow_overlap: bool = False,
+         say: Say = silent_say, progress: Progress | None = None) -> Answer:
+    """`twinbench run`: the config (file, then `--set` items, then `options` from `overrides`), then
+    `--check` alone or the whole run."""
+    options = options or {}
+    if resume is not None:
+        if config is not None or options or sets:
+            raise ConfigError("--resume: continues the run with its own config; give no config or options")
+        cfg = open_for_resume(resume)[0]
+    else:
+        cfg = load_config(config, options, sets=sets)
+    if check:
+        run(cfg, say=silent_say, resume=resume, check_only=True)
+        # the config as checked (file, --set items and options merged): what a run would do
+        return Answer(0, {"check": "OK", "config": cfg.to_dict()}, lines("config: OK (nothing was trained or written)"))
+    outcome = run(cfg, say=say, progress=progress, resume=resume, wait=wait, allow_overlap=allow_overlap)
+    assert outcome is not None  # only check_only returns None
+    # Server max QPS and Offline samples/s per runtime, then the verdict and the reports
+    return outcome_answer(outcome, before=summary_lines(outcome.run_dir),
+                          after=[f"html:   {outcome.report_html}"] if outcome.report_html else [])
