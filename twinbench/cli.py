@@ -44,6 +44,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Train PyTorch/Keras twins, export to ONNX, benchmark every runtime, verify parity.")
 
 INTERNAL_ERROR = 3
+#: A `run` or `bench` in which a cell the user asked for failed (crash, timeout, runtime or export error).
+FAILED_CELLS = 4
 
 
 def _print_version(value: bool) -> None:
@@ -91,6 +93,9 @@ def _guard(fn: Callable[[], int], json_command: str | None = None) -> None:
         raise fail(exc.exit_code, summary(exc) or type(exc).__name__) from None
     except KeyboardInterrupt:
         raise fail(130, "interrupted") from None
+    except SystemExit as exc:  # a library's or a user module's exit(): never a silent exit code
+        log = _error_log(traceback.format_exc())
+        raise fail(INTERNAL_ERROR, f"internal error: SystemExit({exc.code!r}) (traceback in {log})") from None
     except Exception as exc:  # a bug: keep the traceback, show one line
         log = _error_log(traceback.format_exc())
         raise fail(INTERNAL_ERROR, f"internal error: {one_line(exc)} (traceback in {log})") from None
@@ -144,16 +149,33 @@ def _progress_runner(body: Callable[[Callable[[str], None], Callable[[int, int, 
         return body(say, progress)
 
 
-def _print_outcome(command: str, outcome: Any, json_out: bool, *, before: Any = (), after: Any = ()) -> int:
-    """A finished `run` or `bench`: its JSON summary, or its lines; exit 1 on a parity FAIL."""
+def _print_outcome(command: str, outcome: Any, json_out: bool, *, before: Any = (), after: Any = (),
+                   allow_failed: bool = False, fail_invalid: bool = False) -> int:
+    """A finished `run` or `bench`: its JSON summary, or its lines. Exit 1 on a parity FAIL, else 4
+    when a cell failed (unless `allow_failed`) or, with `fail_invalid`, was invalid (noisy)."""
+    cells = dict(getattr(outcome, "cells", {}) or {})
+    failed, invalid = cells.get("failed", 0), cells.get("invalid", 0)
     code = 1 if outcome.parity_verdict == "FAIL" else 0
+    if not code and ((failed and not allow_failed) or (invalid and fail_invalid)):
+        code = FAILED_CELLS
+    line = "cells: " + ", ".join(f"{cells.get(k, 0)} {k}" for k in ("ok", "invalid", "failed", "skipped"))
     if json_out:
-        emit(run_summary(command, outcome.run_dir, outcome.parity_verdict, code, report_md=outcome.report_md,
-                         report_html=outcome.report_html))
+        emit({**run_summary(command, outcome.run_dir, outcome.parity_verdict, code, report_md=outcome.report_md,
+                            report_html=outcome.report_html),
+              "failed_cells": failed, "invalid_cells": invalid})
         return code
-    for line in [*before, f"parity: {outcome.parity_verdict}", f"report: {outcome.report_md}", *after]:
-        print(line)
+    for text in [*before, line, f"parity: {outcome.parity_verdict}", f"report: {outcome.report_md}", *after]:
+        print(text)
+    if code == FAILED_CELLS:
+        why = f"{failed} cell(s) failed" if failed and not allow_failed else f"{invalid} cell(s) invalid (--fail-invalid)"
+        _err(f"{why}: exit {FAILED_CELLS} (see the results table's error column; --allow-failed to accept)")
     return code
+
+
+ALLOW_FAILED_OPT = typer.Option(False, "--allow-failed", help="Exit 0 even when cells failed (a matrix where "
+                                "some failures are expected); by default a failed cell exits 4.")
+FAIL_INVALID_OPT = typer.Option(False, "--fail-invalid", help="Exit 4 when a cell is invalid (too noisy to "
+                                "trust), as for a failed one.")
 
 
 TWIN_OPT = typer.Option(None, "--twin", "-t", help="Twin name (repeatable); see `twinbench list`.")
@@ -198,6 +220,10 @@ def run(
                                        "both runs record the overlap and flag their cells."),
     check: bool = typer.Option(False, "--check", help="Only check the config, data, vectors, ONNX files, out "
                                "dir and run id (what a run checks before any training); make nothing."),
+    keep_failed: bool = typer.Option(False, "--keep-failed", help="With --resume: keep the cells that failed "
+                                     "instead of measuring them again."),
+    allow_failed: bool = ALLOW_FAILED_OPT,
+    fail_invalid: bool = FAIL_INVALID_OPT,
     fast: bool = FAST_OPT,
     rigorous: bool = RIGOROUS_OPT,
     min_time: Optional[float] = MIN_TIME_OPT,
@@ -231,22 +257,26 @@ def run(
                           max_batch=max_batch)
         if load:
             overrides["load"] = load
-        if resume is not None:
-            if config is not None or overrides:
-                raise ConfigError("--resume: continues the run with its own config; give no config or options")
-            cfg = open_for_resume(resume)[0]
+        if resume is not None:  # its own config; only modules to trust and where cells run come from here
+            if config is not None or set(overrides) - {"twin_modules", "executor"}:
+                raise ConfigError("--resume: continues the run with its own config; give no config or options "
+                                  "(but --twin-module, --executor, --ray-address)")
+            cfg = open_for_resume(resume, twin_modules=tuple(twin_module or ()), placement=placement)[0]
         else:
+            if keep_failed:
+                raise ConfigError("--keep-failed: only with --resume")
             cfg = load_config(config, overrides)
         if check:
             run_pipeline(cfg, say=lambda _msg: None, resume=resume, check_only=True)
             print("config: OK (nothing was trained or written)")
             return 0
         outcome = _progress_runner(lambda say, progress: run_pipeline(
-            cfg, say=say, progress=progress, resume=resume, wait=not no_wait, allow_overlap=allow_overlap),
-            quiet=quiet)
+            cfg, say=say, progress=progress, resume=resume, wait=not no_wait, allow_overlap=allow_overlap,
+            keep_failed=keep_failed), quiet=quiet)
         # Server max QPS and Offline samples/s per runtime, then the verdict and the reports
         return _print_outcome("run", outcome, json_out, before=summary_lines(outcome.run_dir),
-                              after=[f"html:   {outcome.report_html}"] if outcome.report_html else [])
+                              after=[f"html:   {outcome.report_html}"] if outcome.report_html else [],
+                              allow_failed=allow_failed, fail_invalid=fail_invalid)
 
     _guard(body, "run" if json_out else None)
 
@@ -387,6 +417,8 @@ def compare(
     repeats: Optional[int] = typer.Option(None, "--repeats", help="With --remeasure: worker processes per cell."),
     fail_inconclusive: bool = typer.Option(False, "--fail-inconclusive",
                                            help="Exit 1 on an INCONCLUSIVE cell too (strict gates)."),
+    twin_module: Optional[List[str]] = typer.Option(None, "--twin-module", help="With --remeasure: module/.py "
+                                                    "registering the runs' own twins (never taken from them)."),
     json_out: bool = JSON_OPT,
     quiet: bool = QUIET_OPT,
 ) -> None:
@@ -396,13 +428,15 @@ def compare(
         a, b, evidence = base, candidate, "two independent runs"
         if remeasure:
             overrides = {"timing": {"repeats": repeats}} if repeats else None
-            oa, ob = _progress_runner(lambda say, progress: remeasure_interleaved(base, candidate, overrides,
-                                                                                   say=say, progress=progress),
-                                      quiet=quiet)
+            oa, ob = _progress_runner(lambda say, progress: remeasure_interleaved(
+                base, candidate, overrides, say=say, progress=progress, twin_modules=list(twin_module or [])),
+                quiet=quiet)
             a, b = oa.run_dir, ob.run_dir
             evidence = f"interleaved re-measurement of both runs' artifacts ({a.name}, {b.name})"
         elif repeats:
             raise ConfigError("--repeats: only with --remeasure (a stored run keeps its own repeats)")
+        elif twin_module:
+            raise ConfigError("--twin-module: only with --remeasure (comparing stored runs imports nothing)")
         df = compare_runs(a, b, min_effect=min_effect, alpha=alpha, allow_hardware=allow_hardware,
                           allow_versions=allow_versions, evidence=evidence)
         inconclusive = fail_inconclusive and bool((df["verdict"] == "INCONCLUSIVE").any())
@@ -433,6 +467,8 @@ def bench(
     min_time: Optional[float] = MIN_TIME_OPT,
     max_time: Optional[float] = MAX_TIME_OPT,
     min_iters: Optional[int] = MIN_ITERS_OPT,
+    allow_failed: bool = ALLOW_FAILED_OPT,
+    fail_invalid: bool = FAIL_INVALID_OPT,
     json_out: bool = JSON_OPT,
     quiet: bool = QUIET_OPT,
 ) -> None:
@@ -448,7 +484,8 @@ def bench(
             overrides["timing"] = {**dict(overrides.get("timing") or {}), **timing}
         outcome = _progress_runner(lambda say, progress: remeasure_run(
             run_dir, overrides, say=say, progress=progress, twin_modules=list(twin_module or [])), quiet=quiet)
-        return _print_outcome("bench", outcome, json_out, after=[f"run:    {outcome.run_dir}"])
+        return _print_outcome("bench", outcome, json_out, after=[f"run:    {outcome.run_dir}"],
+                              allow_failed=allow_failed, fail_invalid=fail_invalid)
 
     _guard(body, "bench" if json_out else None)
 

@@ -26,7 +26,7 @@ from twinbench.core.manifest import create_run_dir, read_manifest, update_manife
 from twinbench.commands.parity import check_twin_modules, read_artifacts
 from twinbench.commands.run import RunOutcome
 from twinbench.reports import build_reports
-from twinbench.stages.finish import finish_run
+from twinbench.stages.finish import cell_counts, finish_run
 from twinbench.stages.measure import make_executor, plan
 from twinbench.stages.prepare import seq_lens
 
@@ -102,7 +102,8 @@ def _finish(p: Prepared, runs: list[CellRun], bench_s: float) -> RunOutcome:
         update_manifest(p.run_dir, p.manifest, status="failed", error=one_line(exc))
         raise
     md, html = build_reports(p.run_dir)
-    return RunOutcome(run_dir=p.run_dir, parity_verdict=verdict, report_md=md, report_html=html)
+    return RunOutcome(run_dir=p.run_dir, parity_verdict=verdict, report_md=md, report_html=html,
+                      cells=cell_counts(p.run_dir))
 
 
 def remeasure(source: str | Path, overrides: Mapping[str, Any] | None = None, *, say: Say = print,
