@@ -6,6 +6,7 @@ input, 3 an internal error (a bug: the traceback goes to a log file, never to th
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
@@ -44,6 +45,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Train PyTorch/Keras twins, export to ONNX, benchmark every runtime, verify parity.")
 
 INTERNAL_ERROR = 3
+#: System errors about a path itself: the path the user gave (or the disk it is on) is at fault, not twinbench.
+PATH_ERRORS = {errno.ENAMETOOLONG, errno.ENOTDIR, errno.ELOOP, errno.EACCES, errno.EPERM, errno.ENOENT, errno.EROFS,
+               errno.ENOSPC, errno.EISDIR, errno.EEXIST, errno.EDQUOT}
 #: A `run` or `bench` in which a cell the user asked for failed (crash, timeout, runtime or export error).
 FAILED_CELLS = 4
 
@@ -93,6 +97,12 @@ def _guard(fn: Callable[[], int], json_command: str | None = None) -> None:
         raise fail(exc.exit_code, summary(exc) or type(exc).__name__) from None
     except KeyboardInterrupt:
         raise fail(130, "interrupted") from None
+    except OSError as exc:
+        if exc.filename is None or exc.errno not in PATH_ERRORS:
+            log = _error_log(traceback.format_exc())
+            raise fail(INTERNAL_ERROR, f"internal error: {one_line(exc)} (traceback in {log})") from None
+        # a path the user gave that the system refuses (too long a name, not a folder, no access, disk full)
+        raise fail(2, f"{summary(str(exc.filename), 160)}: {exc.strerror or type(exc).__name__}") from None
     except SystemExit as exc:  # a library's or a user module's exit(): never a silent exit code
         log = _error_log(traceback.format_exc())
         raise fail(INTERNAL_ERROR, f"internal error: SystemExit({exc.code!r}) (traceback in {log})") from None
