@@ -40,9 +40,9 @@ def _env(tmp: Path) -> dict[str, str]:
             "TWINBENCH_LOCK": str(tmp / "cache" / "bench.lock")}
 
 
-def tb(tmp: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def tb(tmp: Path, *args: str, timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "twinbench", *args], capture_output=True, text=True, cwd=tmp,
-                          env=_env(tmp), timeout=timeout)
+                          env={**_env(tmp), **(env or {})}, timeout=timeout)
 
 
 def one_line_error(proc: subprocess.CompletedProcess[str], code: int, needle: str) -> str:

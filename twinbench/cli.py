@@ -271,7 +271,8 @@ def run(
             if config is not None or set(overrides) - {"twin_modules", "executor"}:
                 raise ConfigError("--resume: continues the run with its own config; give no config or options "
                                   "(but --twin-module, --executor, --ray-address)")
-            cfg = open_for_resume(resume, twin_modules=tuple(twin_module or ()), placement=placement)[0]
+            cfg = open_for_resume(resume, twin_modules=tuple(twin_module or ()), placement=placement,
+                                  keep_failed=keep_failed)[0]
         else:
             if keep_failed:
                 raise ConfigError("--keep-failed: only with --resume")

@@ -8,7 +8,7 @@ import os
 import time
 from typing import Any
 
-from twinbench.bench.runtimes import RUNTIMES, register_runtime
+from twinbench.bench.runtimes import RUNTIMES, get_runtime, register_runtime
 
 
 def _raise(artifact: Any, opts: Any) -> Any:
@@ -46,7 +46,14 @@ def _hog_shared(artifact: Any, opts: Any) -> Any:
     time.sleep(60)
 
 
-BAD = {"test-raise": _raise, "test-abort": _abort, "test-segfault": _segfault, "test-hang": _hang,
+def _flaky(artifact: Any, opts: Any) -> Any:
+    """ONNX Runtime, except while TB_FLAKY=fail is set (a full disk, a lost device): a transient failure."""
+    if os.environ.get("TB_FLAKY") == "fail":
+        raise OSError(28, "No space left on device (a test's transient failure)")
+    return get_runtime("ort-cpu").load(artifact, opts)
+
+
+BAD = {"test-flaky": _flaky, "test-raise": _raise, "test-abort": _abort, "test-segfault": _segfault, "test-hang": _hang,
        "test-hog": _hog, "test-hog-shared": _hog_shared}
 
 

@@ -14,6 +14,7 @@ from twinbench.config import RunConfig, config_from_manifest, with_placement
 from twinbench.core.errors import ConfigError, one_line
 from twinbench.core.liveness import Heartbeat, driver_alive, driver_record, now_iso
 from twinbench.core.modules import verify as verify_module
+from twinbench.core.tables import read_table
 from twinbench.core.manifest import Manifest, create_run_dir, heartbeat, read_manifest, update_manifest
 from twinbench.reports import build_reports
 from twinbench.stages.build import build_all, save_inputs
@@ -42,9 +43,19 @@ def recorded_modules(manifest: Manifest) -> tuple[str, ...]:
     return tuple(str(v) for v in items)
 
 
+def failed_cells(run_dir: Path) -> int:
+    """Cells of a finished run that failed (export failures are not cells: resuming cannot redo them)."""
+    results = read_table(run_dir, "results")
+    if not len(results):
+        return 0
+    return int(((results["status"].astype(str) == "failed") & (results["runtime"].astype(str) != "(export)")).sum())
+
+
 def open_for_resume(run_dir: str | Path, *, twin_modules: Sequence[str] = (),
-                    placement: Mapping[str, Any] | None = None) -> tuple[RunConfig, Manifest]:
-    """(RunConfig, Manifest) of a run that can be resumed: not complete, its driver gone.
+                    placement: Mapping[str, Any] | None = None,
+                    keep_failed: bool = False) -> tuple[RunConfig, Manifest]:
+    """(RunConfig, Manifest) of a run that can be resumed: not complete, its driver gone; or
+    complete with failed cells, which are measured again (unless `keep_failed`).
 
     A run directory is data: its twin modules are imported again only when given on this command
     line (`twin_modules`), or when each recorded file is still where the run found it, outside the
@@ -52,8 +63,9 @@ def open_for_resume(run_dir: str | Path, *, twin_modules: Sequence[str] = (),
     this invocation (`placement`: `--executor`, `--ray-address`), never from the manifest."""
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir, require_complete=False)
-    if manifest.status == "complete":
-        raise ConfigError(f"--resume: {run_dir} is already complete")
+    if manifest.status == "complete" and (keep_failed or not failed_cells(run_dir)):
+        raise ConfigError(f"--resume: {run_dir} is already complete" + ("" if keep_failed else " (no failed cell "
+                                                                        "to measure again)"))
     if manifest.status == "running" and driver_alive(manifest.driver) is not False:
         driver = manifest.driver or {}
         raise ConfigError(f"--resume: {run_dir} is still running (pid {driver.get('pid')} on {driver.get('host')})")
