@@ -64,7 +64,7 @@ def _apply(config: dict, key: tuple, how: str, value: object) -> dict:
     return config
 
 
-@fuzz_settings(40)
+@fuzz_settings(30)
 @given(changes=st.lists(change, min_size=1, max_size=3), fmt=st.sampled_from(["toml", "json"]))
 def test_any_config_is_checked_or_refused_in_one_line(changes: list, fmt: str) -> None:
     config = VALID

@@ -90,7 +90,7 @@ def build(data: st.DataObject, path: Path) -> Path:
     return path
 
 
-@fuzz_settings(20)
+@fuzz_settings(12)
 @given(data=st.data(), two=st.booleans(), action=st.sampled_from(["check", "check", "run", "judge"]))
 def test_any_onnx_file_reaches_a_verdict_or_one_line(base_run: Path, data: st.DataObject, two: bool,
                                                      action: str) -> None:

@@ -42,7 +42,7 @@ def session(seed: int = 0) -> dict:
     }
 
 
-@fuzz_settings(30)
+@fuzz_settings(20)
 @given(data=st.data(), command=st.sampled_from(["report", "compare", "compare-json", "export"]))
 def test_any_pytest_benchmark_file_reaches_a_verdict_or_one_line(data: st.DataObject, command: str) -> None:
     doc = session()

@@ -62,7 +62,7 @@ def _copy(base: Path, work: Path, resumable: bool) -> Path:
 
 # manifests -------------------------------------------------------------------------------------------
 
-@fuzz_settings(24)
+@fuzz_settings(12)
 @given(data=st.data(), command=commands)
 def test_a_broken_manifest_reaches_a_verdict_or_one_line(base_run: Path, data: st.DataObject, command: str) -> None:
     with tempfile.TemporaryDirectory(prefix="tb-fuzz-manifest-") as tmp:
@@ -136,7 +136,7 @@ def _break_table(run: Path, data: st.DataObject) -> None:
             df.astype(str).to_parquet(parquet, index=False)
 
 
-@fuzz_settings(30)
+@fuzz_settings(16)
 @given(data=st.data(), command=commands)
 def test_a_broken_table_reaches_a_verdict_or_one_line(base_run: Path, data: st.DataObject, command: str) -> None:
     with tempfile.TemporaryDirectory(prefix="tb-fuzz-table-") as tmp:
@@ -148,7 +148,7 @@ def test_a_broken_table_reaches_a_verdict_or_one_line(base_run: Path, data: st.D
         _drive(work, base_run, run, command)
 
 
-@fuzz_settings(12)
+@fuzz_settings(6)
 @given(data=st.data(), command=st.sampled_from(CHEAP))
 def test_broken_samples_files_reach_a_verdict_or_one_line(base_run: Path, data: st.DataObject, command: str) -> None:
     """The per-call samples (`cells/*.npy`) a report reads: floats, NaN, negatives, junk bytes, gone."""
