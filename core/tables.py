@@ -52,6 +52,14 @@ def cast_column(series: Any, kind: str) -> Any:
     the first value that is not of that type."""
     import pandas as pd
 
+    if kind == "float" and pd.api.types.is_float_dtype(series.dtype):
+        return series.astype("float64")
+    if kind == "int" and pd.api.types.is_integer_dtype(series.dtype):
+        return series.astype("Int64")
+    if kind == "bool" and pd.api.types.is_bool_dtype(series.dtype) and not series.isna().any():
+        return series.astype(bool)
+    if kind == "string" and pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+        return series.astype("object").where(series.notna(), None)
     if kind == "string":
         return series.map(lambda v: None if _missing(v) else (v if isinstance(v, str) else str(_jsonable(v)))) \
             .astype("object")

@@ -171,6 +171,10 @@ def pytest_speed_blocks(run: Any) -> list[Block]:
     return blocks
 
 
+#: Twins whose speed plots a report draws (sorted by name); a matrix of many twins is tables after these.
+PLOTTED_TWINS = 6
+
+
 def speed_blocks(run: Any) -> list[Block]:
     if is_pytest_run(run):
         return pytest_speed_blocks(run)
@@ -183,10 +187,15 @@ def speed_blocks(run: Any) -> list[Block]:
                        "fastest p50; throughput is sequences per second; 'procs' is worker processes; 'spread' "
                        "is the between-process spread of their figures and 'MDE' the smallest change a compare "
                        "of two such runs can detect (alpha 0.01, power 0.8)."))
-    for twin in sorted({text(t) for t in df["twin"]} - {CALIBRATION}):
+    twins = sorted({text(t) for t in df["twin"]} - {CALIBRATION})
+    if len(twins) > PLOTTED_TWINS:
+        blocks.append(Para(f"Plots are drawn for the first {PLOTTED_TWINS} of {len(twins)} twins (a report's size "
+                           "and build time stay bounded); every cell of every twin is in the tables."))
+    for i, twin in enumerate(twins):
         sub = df[df["twin"].map(text) == twin]
-        blocks += [Heading(3, twin), Figure("latency_vs_batch", twin), Figure("latency_vs_seq", twin),
-                   Figure("throughput", twin), Figure("distribution", twin)]
+        plots = [Figure(name, twin) for name in ("latency_vs_batch", "latency_vs_seq", "throughput",
+                                                 "distribution")] if i < PLOTTED_TWINS else []
+        blocks += [Heading(3, twin), *plots]
         for (batch, seq), g in sub.groupby(["batch", "seq_len"], sort=True):
             g = g.sort_values("p50_ms", kind="stable")
             best = float(g["p50_ms"].iloc[0])

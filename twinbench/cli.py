@@ -21,7 +21,7 @@ from twinbench.check_system import as_dict, check, verdict
 from twinbench.commands.bench import remeasure as remeasure_run, remeasure_interleaved
 from twinbench.commands.parity import judge, parity_only
 from twinbench.commands.run import open_for_resume, run as run_pipeline
-from twinbench.config import load_config, read_config_file
+from twinbench.config import load_config, read_config_file, check_recorded_config
 from twinbench.core.atomic import write_text
 from twinbench.core.console import make_console, plain, styled
 from twinbench.core.quiet import filter_native_stderr, quiet_python_loggers
@@ -407,6 +407,7 @@ def report(run_dir: Path = typer.Argument(..., help="Run directory, pytest-bench
     """Rebuild report.md and report.html from a run directory alone."""
 
     def body() -> int:
+        check_recorded_config(run_dir)
         md, html = build_reports(run_dir)
         print(f"report: {md}")
         print(f"html:   {html}")
@@ -436,6 +437,8 @@ def compare(
     """Per-cell regression verdicts between two runs on process-level figures; exit 1 on a regression."""
 
     def body() -> int:
+        for path in (base, candidate):
+            check_recorded_config(path)
         a, b, evidence = base, candidate, "two independent runs"
         if remeasure:
             overrides = {"timing": {"repeats": repeats}} if repeats else None
@@ -527,6 +530,8 @@ def hardware(
     """The same matrix from several machines side by side, as ratios to a baseline machine."""
 
     def body() -> int:
+        for path in runs:
+            check_recorded_config(path)
         print(hardware_markdown(hardware_table(list(runs), baseline=baseline)))
         return 0
 

@@ -24,14 +24,14 @@ from twinbench.bench.executors.base import EXECUTORS, executor_options
 from twinbench.bench.load.settings import LOAD_SCENARIOS, LoadSettings
 from twinbench.bench.runtimes import RUNTIMES
 from twinbench.bench.timing import TimingPlan
-from twinbench.core.errors import ConfigError, DataError
+from twinbench.core.errors import ConfigError, DataError, RunDirError
+from twinbench.core.manifest import read_manifest
 from twinbench.core.typed import build, construct, convert_field, number, to_plain
 from twinbench.exporters.registry import EXPORTERS, VARIANTS, check_opset
 from twinbench.models.data import DataConfig
 from twinbench.models.embeddings import EmbeddingSpec
-from twinbench.models.registry import get_twin, load_twin_module
+from twinbench.models.registry import Twin, get_twin, load_twin_module
 from twinbench.models.train.recipe import TrainRecipe
-from twinbench.core.errors import RunDirError
 
 DEFAULT_EXPORTERS = ("torch-dynamo", "torch-script", "tf2onnx")
 DEFAULT_RUNTIMES = ("torch", "tf-function", "keras-eager", "ort-cpu", "openvino")
@@ -56,7 +56,7 @@ class ExecutorChoice:
 
     kind: str = "local"
     options: Any = None
-    given: Mapping[str, Any] = field(default_factory=dict)
+    given: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def values(self, cell_timeout_s: float) -> dict[str, Any]:
         """The options as given, `timeout_s` defaulting to the run's cell timeout."""
@@ -247,18 +247,18 @@ def config_from_mapping(raw: Mapping[str, Any], base: RunConfig | None = None, *
     return construct(RunConfig, values, "")
 
 
-def check_config(cfg: RunConfig) -> None:
+def check_config(cfg: RunConfig) -> dict[str, Twin]:
     """What needs the registries, and the rules across sections: every name known (twin modules
     imported first), each twin buildable with its overrides, each exporter able to write the opset,
     machines only with an executor that places cells, and every time window within the cell's
-    timeout. Called by `run --check` and by `run` itself, before any training."""
+    timeout. Called by `run --check` and by `run` itself, before any training. Returns each twin as
+    the user declared it (before the data sets its sizes), built once here."""
     for mod in cfg.twin_modules:
         load_twin_module(mod)
     if cfg.executor.options is None:  # a user's executor: registered by the modules just imported
         EXECUTORS.get(cfg.executor.kind)  # unknown: one line naming the known ones
         executor_options(cfg.executor.kind, cfg.executor.values(cfg.cell_timeout_s))
-    for spec in cfg.twins:
-        get_twin(spec.name, **dict(spec.overrides))
+    declared = {spec.name: get_twin(spec.name, **dict(spec.overrides)) for spec in cfg.twins}
     for kind, registry, names in (("exporter", EXPORTERS, cfg.exporters), ("variant", VARIANTS, cfg.variants),
                                   ("runtime", RUNTIMES, cfg.runtimes)):
         for name in names:
@@ -276,6 +276,7 @@ def check_config(cfg: RunConfig) -> None:
     for path in cfg.onnx:
         if not Path(path).is_file():
             raise ConfigError(f"onnx: no such file {path!r}")
+    return declared
 
 
 def _check_windows(cfg: RunConfig) -> None:
@@ -386,3 +387,16 @@ def config_from_manifest(manifest: Any, *, anchor: bool = False) -> RunConfig:
         return config_from_mapping(raw)
     except ConfigError as exc:
         raise RunDirError(f"{manifest.path}: config: {exc}") from None
+
+
+def check_recorded_config(path: str | Path) -> None:
+    """A run directory's recorded config, checked like a config file (one RunDirError line naming the
+    manifest and the field): every command that takes a run directory refuses a corrupt one, even
+    where it reads no config value itself. pytest-benchmark files (converted on the fly) carry no
+    twinbench config and pass."""
+    p = Path(path)
+    if not (p.is_dir() and (p / "manifest.json").is_file()):
+        return  # not a run directory: the command's own reader says what it is
+    manifest = read_manifest(p, require_complete=False)
+    if manifest.config.get("source") != "pytest-benchmark":
+        config_from_manifest(manifest)

@@ -28,7 +28,7 @@ from twinbench.commands.run import RunOutcome
 from twinbench.reports import build_reports
 from twinbench.stages.finish import cell_counts, finish_run
 from twinbench.stages.measure import make_executor, plan
-from twinbench.stages.prepare import seq_lens
+from twinbench.stages.prepare import artifact_tasks, seq_lens
 
 Say = Callable[[str], None]
 Progress = Callable[[int, int, str], None]
@@ -87,9 +87,8 @@ def prepare(source: str | Path, overrides: Mapping[str, Any] | None = None, *, s
     _copy_tree(src.artifacts, layout.artifacts)
     if (source / "data").is_dir():
         _copy_tree(source / "data", run_dir / "data")
-    tasks = {"tag" if "num_tags" in a.twin_config else "classify" for a in artifacts if a.twin_config}
     copied = [a for a in read_artifacts(layout, with_goldens=False) if a.twin != "_calibration"]
-    specs, skipped = plan(cfg, run_dir, copied, seq_lens(cfg, tasks))  # the planner adds its own calibration
+    specs, skipped = plan(cfg, run_dir, copied, seq_lens(cfg, artifact_tasks(artifacts)))  # the planner adds its own calibration
     say(f"run directory: {run_dir} (re-measuring {source})")
     return Prepared(cfg, run_dir, manifest, specs, skipped, t0)
 

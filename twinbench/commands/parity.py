@@ -33,6 +33,7 @@ from twinbench.exporters.finalize import io_signature
 from twinbench.exporters.user_onnx import copy_onnx
 from twinbench.models.registry import TWINS, load_twin_module
 from twinbench.preflight import check_onnx_file
+from twinbench.stages.prepare import artifact_tasks, seq_lens
 
 Progress = Callable[[int, int, str], None]
 #: Where a parity re-check writes its cells, beside the run's own `cells/`.
@@ -96,7 +97,7 @@ def parity_only(run_dir: str | Path, *, runtimes: list[str] | None = None, threa
         all_settings.setdefault(name, {}).update(values)
     shutil.rmtree(layout.cells, ignore_errors=True)
     layout.cells.mkdir(parents=True)
-    seq = [cfg.seq_lens[0]] if cfg.seq_lens else [16]
+    seq = list(seq_lens(cfg, artifact_tasks(artifacts)))[:1]  # the run's rule; untimed cells need one length
     specs, skipped = plan_cells(layout.root, artifacts, names, ["cpu"], [1], seq, [threads], settings=all_settings,
                                 twin_modules=list(twin_modules), timed=False, cells=PARITY_CELLS)
     for row in skipped:  # judged as SKIP rows by the parity table
