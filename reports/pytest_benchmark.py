@@ -23,8 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -280,9 +278,9 @@ def to_run_dir(json_path: str | Path, out_dir: str | Path | None = None) -> Path
     """Write a run directory (default `<name>.twinbench/` beside the file or folder); returns its
     path. Each session is one process (see the module docstring).
 
-    Every session is read and checked before anything is written, and the folder is made beside
-    its place and renamed into it whole, so a malformed file leaves no half-made folder behind.
-    Re-running it rewrites the directory from the JSON, so it always reflects the files."""
+    Every session is read and checked before anything is written, so a malformed file leaves no
+    half-made folder behind. Re-running it rewrites the directory's tables from the JSON, so they
+    always reflect the files (a report written there earlier stays until rebuilt)."""
     import pandas as pd
 
     json_path = Path(json_path)
@@ -314,24 +312,16 @@ def to_run_dir(json_path: str | Path, out_dir: str | Path | None = None) -> Path
     if run_dir.exists() and not _converted(run_dir):
         raise RunDirError(f"{run_dir}: exists and is not a converted pytest-benchmark folder; not overwritten")
     results, repeats, rounds = _process_tables(per_cell)
-    partial = run_dir.with_name(f".{run_dir.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        (partial / "cells").mkdir(parents=True)
-        for rel, ns in samples.items():
-            np.save(partial / rel, ns)
-        write_table(pd.DataFrame(results), partial, "results")
-        write_table(pd.DataFrame(repeats), partial, "repeats")
-        write_table(pd.DataFrame(rounds), partial, "rounds")
-        write_table(pd.DataFrame(), partial, "parity")
-        write_table(pd.DataFrame(), partial, "training")
-        write_json_atomic(partial / "manifest.json", manifest)
-        if run_dir.exists():
-            shutil.rmtree(run_dir)
-        os.replace(partial, run_dir)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+    (run_dir / "cells").mkdir(parents=True, exist_ok=True)  # only now: every session read and checked
+    write_json_atomic(run_dir / "manifest.json", dict(manifest, status="running"))
+    for rel, ns in samples.items():
+        np.save(run_dir / rel, ns)
+    write_table(pd.DataFrame(results), run_dir, "results")
+    write_table(pd.DataFrame(repeats), run_dir, "repeats")
+    write_table(pd.DataFrame(rounds), run_dir, "rounds")
+    write_table(pd.DataFrame(), run_dir, "parity")
+    write_table(pd.DataFrame(), run_dir, "training")
+    write_json_atomic(run_dir / "manifest.json", manifest)
     return run_dir
 
 
