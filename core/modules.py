@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.machinery
+import importlib.util
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,18 +41,21 @@ def locate(spec: str) -> Path | None:
     if is_path(spec):
         path = Path(spec).expanduser()
         return path.resolve() if path.is_file() else None
-    where: Sequence[str] | None = None
     found = None
-    for part in spec.split("."):
+    parts = spec.split(".")
+    for i, part in enumerate(parts):
         if not part.isidentifier():
             return None
-        try:
-            found = importlib.machinery.PathFinder.find_spec(part, list(where) if where is not None else sys.path)
+        name, parent = ".".join(parts[: i + 1]), ".".join(parts[:i])
+        try:  # through every finder where that executes nothing new: the top level, or under an imported parent
+            if i == 0 or parent in sys.modules:
+                found = importlib.util.find_spec(name)
+            else:  # under a parent not imported yet: its folders only, so its __init__ does not run
+                found = importlib.machinery.PathFinder.find_spec(part, list(found.submodule_search_locations or []))
         except (ImportError, ValueError, OSError):
             return None
         if found is None:
             return None
-        where = found.submodule_search_locations
     if found is None or not found.origin or not Path(found.origin).is_file():
         return None
     return Path(found.origin).resolve()

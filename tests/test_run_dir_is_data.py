@@ -152,6 +152,33 @@ def test_a_system_exit_in_a_module_given_on_the_command_line_is_one_line(tmp_pat
                    "broken package")
 
 
+def test_finding_a_module_s_file_executes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a run records (core/modules.py) is found the way `import` would find it, without
+    running a package's `__init__` on the way; a moved file reads as missing, a changed one as changed."""
+    from twinbench.core.errors import ConfigError
+    from twinbench.core.modules import ModuleRecord, locate, record, verify
+
+    marker = tmp_path / "MARKER"
+    (tmp_path / "lib" / "pkg_noisy").mkdir(parents=True)
+    (tmp_path / "lib" / "pkg_noisy" / "__init__.py").write_text(MARKER_MODULE.format(marker=str(marker)))
+    (tmp_path / "lib" / "pkg_noisy" / "twins.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "lib"))
+    assert locate("pkg_noisy.twins") == (tmp_path / "lib" / "pkg_noisy" / "twins.py").resolve()
+    rec = record("pkg_noisy.twins")
+    assert rec is not None and not marker.exists()
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    assert verify("pkg_noisy.twins", [rec], run_dir) == "pkg_noisy.twins"
+    (tmp_path / "lib" / "pkg_noisy" / "twins.py").write_text("X = 2\n")
+    with pytest.raises(ConfigError, match="changed since the run was made"):
+        verify("pkg_noisy.twins", [rec], run_dir)
+    inside = ModuleRecord("x.py", str(run_dir / "x.py"), rec.sha256)
+    (run_dir / "x.py").write_text("X = 1\n")
+    with pytest.raises(ConfigError, match="inside the run directory"):
+        verify("x.py", [inside], run_dir)
+    assert not marker.exists()
+
+
 @pytest.mark.slow
 def test_resume_and_bench_never_take_the_run_s_cluster_address(tmp_path: Path) -> None:
     """A manifest naming a Ray cluster: `--resume` and `bench` run their cells here (an address that
