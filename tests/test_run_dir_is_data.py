@@ -181,8 +181,8 @@ def test_finding_a_module_s_file_executes_nothing(tmp_path: Path, monkeypatch: p
 
 @pytest.mark.slow
 def test_resume_and_bench_never_take_the_run_s_cluster_address(tmp_path: Path) -> None:
-    """A manifest naming a Ray cluster: `--resume` and `bench` run their cells here (an address that
-    would hang a connection attempt is never tried)."""
+    """A manifest naming a Ray cluster: `--resume` and `bench` run their cells here, exit 0 (trying
+    the unroutable address would end in a connection error, or in Ray not being installed)."""
     tiny_onnx(tmp_path / "tiny.onnx")
     (tmp_path / "c.toml").write_text('run_id = "r"\n' + ONNX_ONLY)
     assert tb(tmp_path, "run", "c.toml", "--onnx", "tiny.onnx", "-r", "ort-cpu").returncode == 0
@@ -191,11 +191,11 @@ def test_resume_and_bench_never_take_the_run_s_cluster_address(tmp_path: Path) -
     manifest["config"]["executor"] = {"kind": "ray", "address": "10.255.255.1:6379", "timeout_s": 120}
     manifest["config"]["machines"] = ["hw:elsewhere"]
     _write_manifest(run_dir, manifest)
-    bench = tb(tmp_path, "bench", str(run_dir), "--fast", "--out", "again", timeout=120)
+    bench = tb(tmp_path, "bench", str(run_dir), "--fast", "--out", "again")
     assert bench.returncode == 0, bench.stdout + bench.stderr
     (run_dir / "cells" / next(p.name for p in (run_dir / "cells").glob("*.t1.json"))).unlink()  # one cell to do
     _write_manifest(run_dir, _interrupted(manifest))
-    resumed = tb(tmp_path, "run", "--resume", str(run_dir), timeout=120)
+    resumed = tb(tmp_path, "run", "--resume", str(run_dir))
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert _manifest(run_dir)["status"] == "complete"
 
