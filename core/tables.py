@@ -155,4 +155,27 @@ def read_table(run_dir: str | Path, name: str, *, required: bool = False) -> Any
         raise
     except Exception as exc:  # pyarrow and the csv parser raise many kinds
         raise RunDirError(f"{path}: unreadable table ({summary(exc, 160)})") from None
-    return typed(df, name, str(path))
+    df = typed(df, name, str(path))
+    if name in MEASURED:
+        check_measured(df, name, str(path))
+    return df
+
+
+#: Tables whose numbers are measurements (times, rates, counts, spreads): never infinite nor
+#: negative. Parity errors may be infinite (a runtime that overflowed), so parity is not here.
+MEASURED = ("results", "repeats", "rounds", "load")
+
+
+def check_measured(df: Any, name: str, where: str) -> None:
+    """Every float schema column of a measured table finite (or missing) and >= 0: a value read
+    from a file that is neither (an edited table, a NaN turned -9.2e12) is one RunDirError line,
+    never a figure in a report or a verdict."""
+    import numpy as np
+
+    for c in TABLE_COLUMNS.get(name, []):
+        if c not in df.columns or column_type(name, c) != "float":
+            continue
+        values = df[c].to_numpy(dtype="float64", na_value=np.nan)
+        bad = ~np.isnan(values) & (~np.isfinite(values) | (values < 0))
+        if bool(bad.any()):
+            raise RunDirError(f"{where}: column {c!r}: {values[bad][0]!r} is not a finite number >= 0")

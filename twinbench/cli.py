@@ -10,6 +10,7 @@ JSON object (twinbench/summary.py).
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
@@ -55,6 +56,9 @@ INTERNAL_ERROR = 3
 INTERRUPTED = 130
 #: Kept for tests and scripts that drove the progress bar through the CLI module.
 _progress_runner = with_progress
+#: System errors about a path itself: the path the user gave (or the disk it is on) is at fault, not twinbench.
+PATH_ERRORS = {errno.ENAMETOOLONG, errno.ENOTDIR, errno.ELOOP, errno.EACCES, errno.EPERM, errno.ENOENT, errno.EROFS,
+               errno.ENOSPC, errno.EISDIR, errno.EEXIST, errno.EDQUOT}
 
 
 def _print_version(value: bool) -> None:
@@ -174,6 +178,15 @@ def _guard(command: str, body: Callable[[Say, Progress], Answer], out: Out = Out
         raise fail(exc.exit_code, summary(exc) or type(exc).__name__) from None
     except KeyboardInterrupt:
         raise fail(INTERRUPTED, "interrupted") from None
+    except OSError as exc:
+        if exc.filename is None or exc.errno not in PATH_ERRORS:
+            log = _error_log(traceback.format_exc())
+            raise fail(INTERNAL_ERROR, f"internal error: {one_line(exc)} (traceback in {log})") from None
+        # a path the user gave that the system refuses (too long a name, not a folder, no access, disk full)
+        raise fail(2, f"{summary(str(exc.filename), 160)}: {exc.strerror or type(exc).__name__}") from None
+    except SystemExit as exc:  # a library's or a user module's exit(): never a silent exit code
+        log = _error_log(traceback.format_exc())
+        raise fail(INTERNAL_ERROR, f"internal error: SystemExit({exc.code!r}) (traceback in {log})") from None
     except Exception as exc:  # a bug: keep the traceback, show one line
         log = _error_log(traceback.format_exc())
         raise fail(INTERNAL_ERROR, f"internal error: {one_line(exc)} (traceback in {log})") from None
@@ -185,6 +198,12 @@ def _config_file(positional: Optional[Path], option: Optional[Path]) -> Optional
     if positional is not None and option is not None and positional != option:
         raise ConfigError(f"config given twice ({positional} and --config {option}): give one")
     return positional if positional is not None else option
+
+
+ALLOW_FAILED_OPT = typer.Option(False, "--allow-failed", help="Exit 0 even when cells failed (a matrix where "
+                                "some failures are expected); by default a failed cell exits 4.")
+FAIL_INVALID_OPT = typer.Option(False, "--fail-invalid", help="Exit 4 when a cell is invalid (too noisy to "
+                                "trust), as for a failed one.")
 
 
 def _list(values: Optional[Sequence[str]]) -> list[str]:
@@ -234,6 +253,10 @@ def run(
                                        "both runs record the overlap and flag their cells."),
     check: bool = typer.Option(False, "--check", help="Only check the config, data, vectors, ONNX files, out "
                                "dir and run id (what a run checks before any training); make nothing."),
+    keep_failed: bool = typer.Option(False, "--keep-failed", help="With --resume: keep the cells that failed "
+                                     "instead of measuring them again."),
+    allow_failed: bool = ALLOW_FAILED_OPT,
+    fail_invalid: bool = FAIL_INVALID_OPT,
     fast: bool = FAST_OPT,
     rigorous: bool = RIGOROUS_OPT,
     min_time: Optional[float] = MIN_TIME_OPT,
@@ -255,8 +278,9 @@ def run(
             streams=streams, max_batch=max_batch, fast=fast, rigorous=rigorous, repeats=repeats,
             min_time=min_time, max_time=max_time, min_iters=min_iters)
         return run_cmd.main(config=_config_file(config, config_opt), sets=_list(sets), options=options,
-                            resume=resume, check=check, wait=not no_wait, allow_overlap=allow_overlap, say=say,
-                            progress=progress)
+                            resume=resume, check=check, wait=not no_wait, allow_overlap=allow_overlap,
+                            keep_failed=keep_failed, allow_failed=allow_failed, fail_invalid=fail_invalid,
+                            say=say, progress=progress)
 
     _guard("run", body, Out(json_out, json_file), live=not check, quiet=quiet)
 
@@ -314,6 +338,8 @@ def compare(
     repeats: Optional[int] = typer.Option(None, "--repeats", help="With --remeasure: worker processes per cell."),
     fail_inconclusive: bool = typer.Option(False, "--fail-inconclusive",
                                            help="Exit 1 on an INCONCLUSIVE cell too (strict gates)."),
+    twin_module: Optional[List[str]] = typer.Option(None, "--twin-module", help="With --remeasure: module/.py "
+                                                    "registering the runs' own twins (never taken from them)."),
     json_out: bool = JSON_OPT,
     json_file: Optional[Path] = JSON_OUT_OPT,
     quiet: bool = QUIET_OPT,
@@ -322,7 +348,7 @@ def compare(
     _guard("compare", lambda say, progress: compare_cmd.main(
         base, candidate, fail_inconclusive=fail_inconclusive, min_effect=min_effect, alpha=alpha,
         allow_hardware=allow_hardware, allow_versions=allow_versions, remeasure=remeasure, repeats=repeats,
-        say=say, progress=progress), Out(json_out, json_file), live=remeasure, quiet=quiet)
+        twin_modules=_list(twin_module), say=say, progress=progress), Out(json_out, json_file), live=remeasure, quiet=quiet)
 
 
 @app.command()
@@ -342,6 +368,8 @@ def bench(
     min_time: Optional[float] = MIN_TIME_OPT,
     max_time: Optional[float] = MAX_TIME_OPT,
     min_iters: Optional[int] = MIN_ITERS_OPT,
+    allow_failed: bool = ALLOW_FAILED_OPT,
+    fail_invalid: bool = FAIL_INVALID_OPT,
     json_out: bool = JSON_OPT,
     json_file: Optional[Path] = JSON_OUT_OPT,
     quiet: bool = QUIET_OPT,
@@ -354,8 +382,8 @@ def bench(
             config, _list(sets), runtime=runtime, batch=batch, seq_len=seq_len, threads=threads, out=out,
             fast=fast, rigorous=rigorous, repeats=repeats, min_time=min_time, max_time=max_time,
             min_iters=min_iters)
-        return bench_cmd.main(run_dir, overrides=overrides, twin_modules=_list(twin_module), say=say,
-                              progress=progress)
+        return bench_cmd.main(run_dir, overrides=overrides, twin_modules=_list(twin_module),
+                              allow_failed=allow_failed, fail_invalid=fail_invalid, say=say, progress=progress)
 
     _guard("bench", body, Out(json_out, json_file), live=True, quiet=quiet)
 

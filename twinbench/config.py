@@ -195,6 +195,20 @@ def _executor(given: Mapping[str, Any], isolate: bool, cell_timeout_s: float) ->
     return dataclasses.replace(choice, options=executor_options(kind, choice.values(cell_timeout_s)))
 
 
+#: Executor options a resumed run keeps from its own record: how long a cell may take, never where it runs.
+_KEPT_EXECUTOR_OPTIONS = ("timeout_s",)
+
+
+def with_placement(cfg: RunConfig, placement: Mapping[str, Any] | None) -> RunConfig:
+    """`cfg` with where its cells run chosen by this invocation alone (`--executor`, `--ray-address`):
+    a run directory's `[executor]` (a cluster address) is never taken, only its cell timeout; its
+    `machines` tags stay only with an executor that places cells (`run --resume`)."""
+    kept = {k: v for k, v in cfg.executor.given.items() if k in _KEPT_EXECUTOR_OPTIONS}
+    choice = _executor({**kept, **dict(placement or {})}, cfg.isolate, cfg.cell_timeout_s)
+    machines = cfg.machines if choice.kind not in ("local", "inprocess") else ()
+    return dataclasses.replace(cfg, executor=choice, machines=machines)
+
+
 def config_from_mapping(raw: Mapping[str, Any], base: RunConfig | None = None, *, where: str = "") -> RunConfig:
     """Merge a parsed mapping over `base` (the defaults) into a checked RunConfig. Tables merge key
     by key over the base's section; unknown keys and bad values are one ConfigError line."""
@@ -279,6 +293,8 @@ def _check_windows(cfg: RunConfig) -> None:
         runs = 0.0
         if "server" in cfg.scenarios:
             runs += load.search_s + 2 * load.duration_s
+            if load.qps is not None:  # the run at the target rate, stopped at its limit when it cannot keep up
+                runs += load.limit_s("server", load.qps)
         if "offline" in cfg.scenarios:
             runs += 2 * len(load.streams) * len(load.max_batch) * load.duration_s
         need, what = max(need, runs), "the load scenarios' LoadGen runs (load.search_s, duration_s, ...)"

@@ -31,7 +31,7 @@ from twinbench.overrides import apply_sets
 from twinbench.presets import timing_overrides
 from twinbench.reports.build import build
 from twinbench.summary import Answer
-from twinbench.stages.finish import finish_run
+from twinbench.stages.finish import cell_counts, finish_run
 from twinbench.stages.measure import make_executor, plan
 from twinbench.stages.prepare import artifact_tasks, seq_lens
 
@@ -107,7 +107,7 @@ def _finish(p: Prepared, runs: list[CellRun], bench_s: float) -> RunOutcome:
         raise
     built = build(p.run_dir)
     return RunOutcome(run_dir=p.run_dir, parity_verdict=verdict, report_md=built.report_md,
-                      report_html=built.report_html, lead=built.lead)
+                      report_html=built.report_html, lead=built.lead, cells=cell_counts(p.run_dir))
 
 
 def remeasure(source: str | Path, overrides: Mapping[str, Any] | None = None, *, say: Say = print,
@@ -173,7 +173,10 @@ def bench_overrides(config: Path | None = None, sets: Sequence[str] = (), *, run
 
 
 def main(run_dir: Path, *, overrides: Mapping[str, Any] | None = None, twin_modules: Sequence[str] = (),
-         say: Say = silent_say, progress: Progress | None = None) -> Answer:
-    """`twinbench bench RUN`: the re-measurement, then its Answer (as `run`'s, plus the new run's path)."""
+         allow_failed: bool = False, fail_invalid: bool = False, say: Say = silent_say,
+         progress: Progress | None = None) -> Answer:
+    """`twinbench bench RUN`: the re-measurement, then its Answer (as `run`'s, plus the new run's path;
+    exit 4 on a failed cell unless `allow_failed`)."""
     outcome = remeasure(run_dir, overrides, say=say, progress=progress, twin_modules=twin_modules)
-    return outcome_answer(outcome, after=[f"run:    {outcome.run_dir}"])
+    return outcome_answer(outcome, after=[f"run:    {outcome.run_dir}"], allow_failed=allow_failed,
+                          fail_invalid=fail_invalid)

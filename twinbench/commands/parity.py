@@ -36,6 +36,7 @@ from twinbench.core.manifest import read_manifest
 from twinbench.core.tables import write_table
 from twinbench.exporters.artifact import Artifact
 from twinbench.exporters.finalize import io_signature
+from twinbench.exporters.user_onnx import copy_onnx
 from twinbench.models.registry import TWINS, load_twin_module
 from twinbench.overrides import apply_sets
 from twinbench.preflight import check_onnx_file
@@ -183,12 +184,12 @@ def prepare_judged(run_dir: Path, onnx_file: Path, twin: str) -> tuple[Path, str
             _link(path, scratch.twin(twin) / path.name)  # a SavedModel folder
     base = natives.get("torch") or natives.get("keras")
     dst = scratch.twin(twin) / f"{name}.onnx"
-    shutil.copyfile(onnx_file, dst)
-    model = onnx.load(str(dst))
+    data = copy_onnx(onnx_file, dst)  # with its external data, if any
+    model = onnx.load(str(dst), load_external_data=False)
     art = Artifact(name=name, kind="onnx", path=scratch.rel(dst), twin=twin, source="torch", exporter="user",
                    twin_config=dict(base.twin_config) if base else {},
                    meta={"original_path": str(onnx_file.resolve()), "sha256": digest, "judged": True,
-                         **io_signature(model)})
+                         "extra_files": [scratch.rel(p) for p in data], **io_signature(model)})
     art.write_sidecar(scratch.root)
     return scratch.root, name
 
