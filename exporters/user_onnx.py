@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping
 
 from twinbench.core.errors import ConfigError, ExportError, summary
 from twinbench.exporters.artifact import Artifact
 from twinbench.exporters.finalize import io_signature
 from twinbench.exporters.inspect import node_count, op_histogram
+from twinbench.exporters.onnx_inputs import embedding_rows, input_roles, tokens_input
+from twinbench.exporters.precision import graph_precision
 
 if TYPE_CHECKING:
     import onnx
@@ -37,16 +39,32 @@ def load_checked(path: Path, error: type[Exception], label: str, *, reason_limit
     return model
 
 
-def from_user_onnx(path: str | Path, run_dir: str | Path, *, twin: str = "user", name: str | None = None) -> Artifact:
-    """Copy `path` to artifacts/<twin>/<name>.onnx, check it and record its inputs/outputs.
+def describe_inputs(model: "onnx.ModelProto", declared: Mapping[str, str] | None, label: str) -> dict[str, Any]:
+    """What a worker needs to feed the file: each input's role (exporters/onnx_inputs.py), the
+    vocabulary of its embedding table when it has one, and the precision read from the graph."""
+    roles = input_roles(model, declared, label=label)
+    precision, why = graph_precision(model)
+    meta: dict[str, Any] = {"input_roles": [r.to_dict() for r in roles], "precision_reason": why}
+    rows = embedding_rows(model, tokens_input(roles).name)
+    if rows:
+        meta["vocab_size"] = rows
+    return {"precision": precision, "meta": meta}
 
-    ConfigError when the file is missing; ExportError (one line) when it is not a valid ONNX model.
+
+def from_user_onnx(path: str | Path, run_dir: str | Path, *, twin: str = "user", name: str | None = None,
+                   declared_inputs: Mapping[str, str] | None = None) -> Artifact:
+    """Copy `path` to artifacts/<twin>/<name>.onnx, check it and record its inputs/outputs, the
+    role of each input (`declared_inputs`: the config's `[onnx_inputs]`) and its precision.
+
+    ConfigError when the file is missing or an input's role cannot be told; ExportError (one line)
+    when it is not a valid ONNX model.
     """
 
     src = Path(path)
     if not src.is_file():
         raise ConfigError(f"user ONNX file {src}: no such file")
     model = load_checked(src, ExportError, f"user ONNX file {src}", reason_limit=0, checker_limit=300)
+    described = describe_inputs(model, declared_inputs, f"onnx: {src}")
     name = name or src.stem
     run_dir = Path(run_dir)
     dst = run_dir / "artifacts" / twin / f"{name}.onnx"
@@ -55,8 +73,8 @@ def from_user_onnx(path: str | Path, run_dir: str | Path, *, twin: str = "user",
     opsets = {(o.domain or "ai.onnx"): int(o.version) for o in model.opset_import}
     art = Artifact(
         name=name, kind="onnx", path=dst.relative_to(run_dir).as_posix(), twin=twin, source="user",
-        exporter="user",
-        meta={"original_path": str(src.resolve()), "opset": opsets.get("ai.onnx"), "opsets": opsets,
+        exporter="user", precision=described["precision"],
+        meta={**described["meta"], "original_path": str(src.resolve()), "opset": opsets.get("ai.onnx"), "opsets": opsets,
               "bytes": dst.stat().st_size, "sha256": hashlib.sha256(dst.read_bytes()).hexdigest(),
               "node_count": node_count(model), "op_histogram": op_histogram(model),
               "producer": f"{model.producer_name} {model.producer_version}".strip(),

@@ -26,7 +26,7 @@ from twinbench.core.console import make_console, plain, styled
 from twinbench.core.quiet import filter_native_stderr, quiet_python_loggers
 from twinbench.core.userdirs import cache_dir
 from twinbench.listing import print_listing
-from twinbench.presets import timing_overrides
+from twinbench.presets import SIZE_PRESETS, timing_overrides
 from twinbench.reports import build_reports
 from twinbench.reports.compare import compare_markdown, compare_runs, has_regression
 from twinbench.reports.export import export_run
@@ -34,6 +34,7 @@ from twinbench.reports.hardware import hardware_markdown, hardware_table
 from twinbench.reports.history import commit_prefix, history as load_history
 from twinbench.reports.history_report import check_step_options, history_html, history_markdown, trend
 from twinbench.reports.load import summary_lines
+from twinbench.reports.ranking import check_baseline, save_baseline
 from twinbench.summary import compare_summary, emit, parity_summary, run_summary
 
 # TensorFlow's C++ INFO lines (grappler "Starting new session", GPU probing) drown the progress
@@ -109,6 +110,17 @@ def _error_log(text: str) -> Path | str:
         return "stderr above"
 
 
+def _pairs(option: str, items: List[str]) -> dict[str, str]:
+    """NAME=VALUE options as a mapping (one line, exit 2, on a missing '=')."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise ConfigError(f"{option}: expected NAME=VALUE, got {item!r}")
+        out[name.strip()] = value.strip()
+    return out
+
+
 def _overrides(**kw: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in kw.items():
@@ -173,6 +185,19 @@ def run(
     device: Optional[List[str]] = typer.Option(None, "--device", help="cpu, cuda (repeatable)."),
     twin_module: Optional[List[str]] = typer.Option(None, "--twin-module", help="Module/.py registering twins."),
     onnx: Optional[List[str]] = typer.Option(None, "--onnx", help="Also benchmark this ONNX file (repeatable)."),
+    onnx_input: Optional[List[str]] = typer.Option(None, "--onnx-input", help="NAME=ROLE: the role of an --onnx "
+                                                   "file's input (tokens, mask, token_types, segments, positions; "
+                                                   "[onnx_inputs] in a config; repeatable)."),
+    reference: Optional[str] = typer.Option(None, "--reference", help="Judge the --onnx files against this original "
+                                            "ONNX (run on ORT CPU in float64 where it can; docs/parity.md)."),
+    golden: Optional[str] = typer.Option(None, "--golden", help="Judge the --onnx files against this .npz of inputs "
+                                         "and expected outputs."),
+    reference_runtime: Optional[str] = typer.Option(None, "--reference-runtime", help="Without --reference/--golden: "
+                                                    "the runtime the others must agree with (default ort-cpu)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="A realistic model size: "
+                                         + ", ".join(SIZE_PRESETS) + " (docs/twins.md; options and the config win)."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="A finished run (e.g. the default size) whose "
+                                            "runtime ranking the report shows next to this run's."),
     out: Optional[str] = typer.Option(None, "--out", help="Folder for run directories (default runs/)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs (both frameworks)."),
     vectors: Optional[str] = typer.Option(None, "--vectors", help="Pretrained word vectors (.vec text) for every twin."),
@@ -226,17 +251,24 @@ def run(
         embeddings = _overrides(vectors=vectors, freeze=freeze_embedding)
         if embeddings:
             overrides["embeddings"] = embeddings
+        if onnx_input:
+            overrides["onnx_inputs"] = _pairs("--onnx-input", onnx_input)
+        ref = _overrides(onnx=reference, golden=golden, runtime=reference_runtime)
+        if ref:
+            overrides["onnx_reference"] = ref
+        if baseline is not None:
+            check_baseline(baseline)  # before any training: one line, exit 2
         overrides.update(_overrides(scenarios=scenario))
         load = _overrides(qps=qps, latency_bound_ms=latency_bound, duration_s=load_duration, streams=streams,
                           max_batch=max_batch)
         if load:
             overrides["load"] = load
         if resume is not None:
-            if config is not None or overrides:
+            if config is not None or overrides or preset:
                 raise ConfigError("--resume: continues the run with its own config; give no config or options")
             cfg = open_for_resume(resume)[0]
         else:
-            cfg = load_config(config, overrides)
+            cfg = load_config(config, overrides, preset=preset)
         if check:
             run_pipeline(cfg, say=lambda _msg: None, resume=resume, check_only=True)
             print("config: OK (nothing was trained or written)")
@@ -244,6 +276,9 @@ def run(
         outcome = _progress_runner(lambda say, progress: run_pipeline(
             cfg, say=say, progress=progress, resume=resume, wait=not no_wait, allow_overlap=allow_overlap),
             quiet=quiet)
+        if baseline is not None:  # the ranking section: this run next to the baseline's sizes
+            save_baseline(outcome.run_dir, baseline)
+            build_reports(outcome.run_dir)
         # Server max QPS and Offline samples/s per runtime, then the verdict and the reports
         return _print_outcome("run", outcome, json_out, before=summary_lines(outcome.run_dir),
                               after=[f"html:   {outcome.report_html}"] if outcome.report_html else [])
@@ -362,10 +397,15 @@ def _sci(value: Any) -> str:
 
 
 @app.command()
-def report(run_dir: Path = typer.Argument(..., help="Run directory, pytest-benchmark JSON file or .benchmarks folder.")) -> None:
+def report(run_dir: Path = typer.Argument(..., help="Run directory, pytest-benchmark JSON file or .benchmarks folder."),
+           baseline: Optional[Path] = typer.Option(None, "--baseline", help="Add a 'ranking vs the baseline' section: "
+                                                   "how the runtime ranking of BASELINE (e.g. the default size) "
+                                                   "changes in RUN_DIR (its figures are copied into RUN_DIR).")) -> None:
     """Rebuild report.md and report.html from a run directory alone."""
 
     def body() -> int:
+        if baseline is not None:
+            save_baseline(run_dir, baseline)
         md, html = build_reports(run_dir)
         print(f"report: {md}")
         print(f"html:   {html}")
