@@ -210,7 +210,7 @@ def _group_rows(group: CellGroup, goldens: _Goldens, run_dir: Path, run_id: str,
     base = _base_row(cell, run_id)
     name, reason = explain_profile(str(cell.get("precision") or "fp32"), str(cell.get("runtime", "")),
                                    str(cell.get("device", "cpu")), _settings(cell))
-    base["profile"], base["profile_reason"] = name, reason
+    base["profile"], base["profile_reason"] = name, reason + _read_from_file(run_dir, cell)
     source = str(cell.get("source") or "")
     if not source:
         art = find_artifact(run_dir, str(cell.get("twin")), str(cell.get("artifact")))
@@ -278,6 +278,15 @@ def _rows_of(base: dict[str, Any], results: dict[str, dict[str, Any]], layer: st
         row["first_divergent_layer"] = layer if res["verdict"] != "PASS" else ""
         rows.append(row)
     return rows
+
+
+def _read_from_file(run_dir: Path, cell: dict[str, Any]) -> str:
+    """For a file whose precision was read from its graph (a user's file, a judged copy): what was read."""
+    if str(cell.get("precision") or "fp32") == "fp32" or str(cell.get("exporter")) != "user":
+        return ""
+    art = find_artifact(run_dir, str(cell.get("twin")), str(cell.get("artifact")))
+    why = art.meta.get("precision_reason") if art is not None else None
+    return f" (read from the file: {why})" if why else ""
 
 
 def _unjudged_user_file(group: CellGroup, run_dir: Path, run_id: str) -> list[dict[str, Any]]:
