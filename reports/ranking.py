@@ -2,8 +2,9 @@
 
 At the default size (a 7k-parameter LSTM, a call of tens of microseconds) dispatch overhead
 decides which runtime is fastest; at a textbook size (`--preset`) the arithmetic does. The
-ranking is taken per batch size over the runtimes both runs measured: each runtime's figure is its
-fastest artifact's p50 (the headline over processes, docs/measurement.md). The baseline's figures
+ranking is taken per batch size over the runtimes both runs measured, at each run's longest
+sequence length: each runtime's figure is its fastest artifact's p50 (the headline over processes,
+docs/measurement.md). The baseline's figures
 are copied into this run directory (`baseline.json`), so the report stays a function of the run
 directory alone.
 """
@@ -26,11 +27,15 @@ FORMAT = 1
 
 
 def best_per_runtime(results: Any) -> list[dict[str, Any]]:
-    """Per batch x runtime, the fastest ok cell: {batch, runtime, artifact, twin, seq_len, p50_ms}."""
+    """Per batch x runtime, the fastest ok cell at the run's longest sequence length (the size the
+    run is about): {batch, runtime, artifact, twin, seq_len, p50_ms}."""
     if results is None or not len(results) or "p50_ms" not in results:
         return []
     df = results[results["status"].astype(str).isin(["ok", "invalid"]) & results["p50_ms"].notna()
                  & (results["twin"].astype(str) != CALIBRATION)]
+    if not len(df):
+        return []
+    df = df[df["seq_len"] == df["seq_len"].max()]
     out = []
     for (batch, runtime), g in df.groupby(["batch", "runtime"], sort=True):
         r = g.sort_values("p50_ms", kind="stable").iloc[0]

@@ -334,7 +334,8 @@ def ranking_blocks(run: Any) -> list[Block]:
     mine, size = best_per_runtime(run.results), size_label(run.path)
     blocks.append(Para(f"How the runtime ranking changes with the model: baseline {base.get('size') or '?'}, this "
                        f"run {size or '?'}. Per batch size, every runtime both runs measured, ranked by its fastest "
-                       f"artifact's p50; 'x baseline' is this run's p50 / the baseline's, 'moved' the change of rank."))
+                       f"artifact's p50 at each run's longest sequence length; 'x baseline' is this run's p50 / the "
+                       f"baseline's, 'moved' the change of rank."))
     by_batch = ranking_rows(mine, list(base["rows"]))
     if not by_batch:
         return blocks + [Para("No batch size and runtime measured in both runs.")]
