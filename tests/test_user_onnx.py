@@ -190,6 +190,15 @@ def test_feeds_agree_with_the_padding_of_the_token_ids() -> None:
     assert one["positions"].shape == (1, 20)
 
 
+def test_a_reference_that_takes_other_inputs_is_refused_before_any_work(berts: Path) -> None:
+    proc = tb(berts, "run", "--onnx", "bert3.onnx", "--reference", "bert2.onnx", "-r", "ort-cpu", "--check")
+    one_line_error(proc, 2, "a reference must take the same inputs")
+    both = tb(berts, "run", "--onnx", "bert2.onnx", "--reference", "bert2.onnx", "--golden", "x.npz", "--check")
+    one_line_error(both, 2, "not both")
+    one_line_error(tb(berts, "run", "--onnx", "bert2.onnx", "--reference-runtime", "onnxrt", "--check"), 2,
+                   "onnxrt")
+
+
 def test_precision_is_read_from_the_graph(berts: Path) -> None:
     import onnx
 
@@ -270,6 +279,9 @@ def test_copies_are_judged_against_the_original_by_the_profile_their_weights_cal
     assert set(nudged["verdict"]) == {"FAIL"} and set(nudged["runtime"]) == {"ort-cpu", "openvino"}
     assert set(nudged["first_divergent_layer"]) == {"Gemm '/bert/classifier/Gemm' -> logits"}
     assert "first divergent" in (run_dir / "report.md").read_text()
+    again = tb(berts, "parity", str(run_dir), "-r", "openvino")  # the run directory alone judges again
+    assert again.returncode == 1 and "parity: FAIL" in again.stdout, again.stdout + again.stderr
+    assert "bert2-nudged" in again.stdout and "bert2-fp16" in again.stdout
     for name, profile in (("bert2-fp16", "fp16"), ("bert2-int8", "int8")):
         rows = parity[parity["artifact"] == name]
         assert set(rows["profile"]) == {profile} and set(rows["verdict"]) == {"PASS"}, rows
