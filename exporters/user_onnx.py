@@ -41,10 +41,16 @@ def load_checked(path: Path, error: type[Exception], label: str, *, reason_limit
 
 def describe_inputs(model: "onnx.ModelProto", declared: Mapping[str, str] | None, label: str) -> dict[str, Any]:
     """What a worker needs to feed the file: each input's role (exporters/onnx_inputs.py), the
-    vocabulary of its embedding table when it has one, and the precision read from the graph."""
-    roles = input_roles(model, declared, label=label)
+    vocabulary of its embedding table when it has one, and the precision read from the graph. A
+    file whose roles cannot be told is still described (preflight refuses it before a run; the
+    reason is kept in `input_roles_error`)."""
     precision, why = graph_precision(model)
-    meta: dict[str, Any] = {"input_roles": [r.to_dict() for r in roles], "precision_reason": why}
+    meta: dict[str, Any] = {"precision_reason": why}
+    try:
+        roles = input_roles(model, declared, label=label)
+    except ConfigError as exc:
+        return {"precision": precision, "meta": {**meta, "input_roles_error": str(exc)}}
+    meta["input_roles"] = [r.to_dict() for r in roles]
     rows = embedding_rows(model, tokens_input(roles).name)
     if rows:
         meta["vocab_size"] = rows
@@ -56,8 +62,7 @@ def from_user_onnx(path: str | Path, run_dir: str | Path, *, twin: str = "user",
     """Copy `path` to artifacts/<twin>/<name>.onnx, check it and record its inputs/outputs, the
     role of each input (`declared_inputs`: the config's `[onnx_inputs]`) and its precision.
 
-    ConfigError when the file is missing or an input's role cannot be told; ExportError (one line)
-    when it is not a valid ONNX model.
+    ConfigError when the file is missing; ExportError (one line) when it is not a valid ONNX model.
     """
 
     src = Path(path)
