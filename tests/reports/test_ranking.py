@@ -67,3 +67,18 @@ def test_ranking_rows_compare_ranks_per_batch_over_shared_runtimes() -> None:
     rows = ranking_rows(now, base)[1]
     assert [(r["runtime"], r["rank"], r["base_rank"], r["moved"]) for r in rows] == [("b", 1, 2, 1), ("a", 2, 1, -1)]
     assert rows[1]["ratio"] == pytest.approx(200.0) and list(ranking_rows(now, base)) == [1]
+
+
+def test_report_baseline_option_adds_the_section_and_refuses_a_non_run(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    base = make_run(tmp_path / "a", "base")
+    run = make_run(tmp_path / "b", "big", slowdown=50.0)
+    proc = subprocess.run([sys.executable, "-m", "twinbench", "report", str(run), "--baseline", str(base)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "## Ranking vs the baseline (base)" in (run / "report.md").read_text()
+    bad = subprocess.run([sys.executable, "-m", "twinbench", "report", str(run), "--baseline", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.startswith("twinbench: error:")
