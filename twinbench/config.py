@@ -344,11 +344,12 @@ def anchor_paths(raw: Mapping[str, Any], base: str | Path) -> dict[str, Any]:
     return out
 
 
-def _layered(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    """`top` over `base`; tables merge key by key, empty values in `top` are ignored."""
+def _layered(base: Mapping[str, Any], top: Mapping[str, Any], *, skip_empty: bool = True) -> dict[str, Any]:
+    """`top` over `base`; tables merge key by key; with `skip_empty`, empty values in `top` (options
+    not given) are ignored, otherwise they count (`twins = []` in a file)."""
     merged = dict(base)
     for key, value in top.items():
-        if value in (None, (), []):
+        if skip_empty and value in (None, (), []):
             continue
         if key in TABLES and isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
             value = {**merged[key], **value}
@@ -363,7 +364,7 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
     `--onnx` on the command line is an ONNX-only run). ONNX files given without any twin (file or
     `-t`) benchmark just those files: no default twin."""
     raw = anchor_paths(read_config_file(path), Path(path).parent) if path is not None else {}
-    merged = _layered(_layered(preset_config(preset) if preset else {}, raw), overrides or {})
+    merged = _layered(_layered(preset_config(preset) if preset else {}, raw, skip_empty=False), overrides or {})
     if merged.get("onnx") and "twins" not in merged:
         merged["twins"] = []
     return config_from_mapping(merged, RunConfig())
