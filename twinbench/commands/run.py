@@ -220,13 +220,17 @@ FAILED_CELLS = 4
 
 def outcome_answer(outcome: RunOutcome, *, before: Sequence[str] = (), after: Sequence[str] = (),
                    allow_failed: bool = False, fail_invalid: bool = False) -> Answer:
-    """A finished `run` or `bench`: exit 1 on a parity FAIL, else 4 when a cell failed (unless
-    `allow_failed`) or, with `fail_invalid`, was invalid (noisy); its JSON object; its lines, the last
-    one the one-line summary for a CI log."""
+    """A finished `run` or `bench`: exit 1 on a parity FAIL (outputs that disagree), else 4 when a
+    cell failed or its parity could not be checked (unless `allow_failed`) or, with `fail_invalid`,
+    was invalid (noisy); its JSON object; its lines, the last one the one-line summary for a CI log."""
     cells = dict(outcome.cells or {})
     failed, invalid = cells.get("failed", 0), cells.get("invalid", 0)
-    code = 1 if outcome.parity_verdict == "FAIL" else 0
-    if not code and ((failed and not allow_failed) or (invalid and fail_invalid)):
+    checks = dict(outcome.lead.parity_checks) if outcome.lead is not None else {}
+    # exit 1 is numbers that disagree; a check that could not run (ERROR: its cell failed) is exit 4
+    disagree = checks.get("FAIL", 0) > 0 if outcome.lead is not None else outcome.parity_verdict == "FAIL"
+    unchecked = checks.get("ERROR", 0) if not disagree and outcome.parity_verdict == "FAIL" else 0
+    code = 1 if disagree else 0
+    if not code and (((failed or unchecked) and not allow_failed) or (invalid and fail_invalid)):
         code = FAILED_CELLS
     counts = "cells: " + ", ".join(f"{cells.get(k, 0)} {k}" for k in ("ok", "invalid", "failed", "skipped"))
     data = {**run_summary(outcome.run_dir, outcome.parity_verdict, report_md=outcome.report_md,
