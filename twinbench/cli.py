@@ -1,4 +1,4 @@
-"""Command line: `twinbench run|parity|report|compare|bench|export|hardware|history|list`.
+"""Command line: `twinbench run|parity|report|compare|gate|bench|export|hardware|history|list`.
 
 The only place errors become exit codes: 0 ok, 1 parity failure or regression, 2 bad usage or bad
 input, 3 an internal error (a bug: the traceback goes to a log file, never to the terminal).
@@ -17,7 +17,8 @@ import typer
 from twinbench.core.errors import ConfigError, TwinbenchError, one_line, summary
 from twinbench import __version__
 from twinbench.check_system import as_dict, check, verdict
-from twinbench.commands.bench import remeasure as remeasure_run, remeasure_interleaved
+from twinbench.commands.bench import remeasure as remeasure_run
+from twinbench.commands.gate import MAX_REPEATS, TIME_BUDGET_S, GateSettings, exit_code, gate_runs, gate_summary
 from twinbench.commands.parity import judge, parity_only
 from twinbench.commands.run import open_for_resume, run as run_pipeline
 from twinbench.config import load_config, read_config_file
@@ -28,7 +29,7 @@ from twinbench.core.userdirs import cache_dir
 from twinbench.listing import print_listing
 from twinbench.presets import timing_overrides
 from twinbench.reports import build_reports
-from twinbench.reports.compare import compare_markdown, compare_runs, has_regression
+from twinbench.reports.compare import compare_markdown, compare_runs
 from twinbench.reports.export import export_run
 from twinbench.reports.hardware import hardware_markdown, hardware_table
 from twinbench.reports.history import commit_prefix, history as load_history
@@ -374,6 +375,12 @@ def report(run_dir: Path = typer.Argument(..., help="Run directory, pytest-bench
     _guard(body)
 
 
+MAX_REPEATS_OPT = typer.Option(None, "--max-repeats", help=f"Sequential measurement: processes a side at most per "
+                               f"cell, the last planned look (default {MAX_REPEATS}).")
+TIME_BUDGET_OPT = typer.Option(None, "--time-budget", help=f"Sequential measurement: seconds of measuring at most "
+                               f"(default {TIME_BUDGET_S:g}); no look starts that the budget has no room for.")
+
+
 @app.command()
 def compare(
     base: Path = typer.Argument(..., help="Baseline run directory (or pytest-benchmark JSON file / .benchmarks folder)."),
@@ -383,8 +390,12 @@ def compare(
     allow_hardware: bool = typer.Option(False, help="Allow runs from different machines."),
     allow_versions: bool = typer.Option(False, help="Allow runs with different library versions."),
     remeasure: bool = typer.Option(False, "--remeasure", help="Measure both runs' artifacts again here, "
-                                   "interleaved repeat by repeat, and compare those (cancels the machine's drift)."),
-    repeats: Optional[int] = typer.Option(None, "--repeats", help="With --remeasure: worker processes per cell."),
+                                   "interleaved, more processes for the cells still INCONCLUSIVE until each is "
+                                   "decided or the budget is spent (the same as `twinbench gate`)."),
+    repeats: Optional[int] = typer.Option(None, "--repeats", help="With --remeasure: worker processes per cell at "
+                                          "the first look (at least 3)."),
+    max_repeats: Optional[int] = MAX_REPEATS_OPT,
+    time_budget: Optional[float] = TIME_BUDGET_OPT,
     fail_inconclusive: bool = typer.Option(False, "--fail-inconclusive",
                                            help="Exit 1 on an INCONCLUSIVE cell too (strict gates)."),
     json_out: bool = JSON_OPT,
@@ -393,27 +404,72 @@ def compare(
     """Per-cell regression verdicts between two runs on process-level figures; exit 1 on a regression."""
 
     def body() -> int:
-        a, b, evidence = base, candidate, "two independent runs"
-        if remeasure:
-            overrides = {"timing": {"repeats": repeats}} if repeats else None
-            oa, ob = _progress_runner(lambda say, progress: remeasure_interleaved(base, candidate, overrides,
-                                                                                   say=say, progress=progress),
-                                      quiet=quiet)
-            a, b = oa.run_dir, ob.run_dir
-            evidence = f"interleaved re-measurement of both runs' artifacts ({a.name}, {b.name})"
-        elif repeats:
-            raise ConfigError("--repeats: only with --remeasure (a stored run keeps its own repeats)")
-        df = compare_runs(a, b, min_effect=min_effect, alpha=alpha, allow_hardware=allow_hardware,
-                          allow_versions=allow_versions, evidence=evidence)
-        inconclusive = fail_inconclusive and bool((df["verdict"] == "INCONCLUSIVE").any())
-        code = 1 if has_regression(df) or inconclusive else 0
-        if json_out:
-            emit(compare_summary(df, code, evidence))
+        if not remeasure:
+            for name, given in (("--repeats", repeats), ("--max-repeats", max_repeats), ("--time-budget", time_budget)):
+                if given is not None:
+                    raise ConfigError(f"{name}: only with --remeasure (a stored run keeps its own processes)")
+            df = compare_runs(base, candidate, min_effect=min_effect, alpha=alpha, allow_hardware=allow_hardware,
+                              allow_versions=allow_versions)
+            code = exit_code(df, fail_inconclusive=fail_inconclusive)
+            if json_out:
+                emit(compare_summary(df, code, "two independent runs"))
+            else:
+                print(compare_markdown(df))
             return code
-        print(compare_markdown(df))
-        return code
+        return _gate(base, candidate, min_effect=min_effect, alpha=alpha, repeats=repeats, max_repeats=max_repeats,
+                     time_budget=time_budget, fail_inconclusive=fail_inconclusive, json_out=json_out, quiet=quiet,
+                     command="compare")
 
     _guard(body, "compare" if json_out else None)
+
+
+def _gate(base: Path, candidate: Path, *, min_effect: float, alpha: float, repeats: Optional[int],
+          max_repeats: Optional[int], time_budget: Optional[float], fail_inconclusive: bool, json_out: bool,
+          quiet: bool, command: str) -> int:
+    """`gate` and `compare --remeasure`: the sequential, interleaved re-measurement and its verdicts."""
+    settings = GateSettings(min_effect=min_effect, alpha=alpha,
+                            max_repeats=MAX_REPEATS if max_repeats is None else max_repeats,
+                            time_budget_s=TIME_BUDGET_S if time_budget is None else time_budget)
+    if repeats is not None and repeats < 1:
+        raise ConfigError(f"--repeats: must be >= 1, got {repeats}")
+    overrides = {"timing": {"repeats": repeats}} if repeats else None
+    out = _progress_runner(lambda say, progress: gate_runs(base, candidate, overrides, settings=settings, say=say,
+                                                           progress=progress), quiet=quiet)
+    code = exit_code(out.verdicts, fail_inconclusive=fail_inconclusive)
+    if json_out:
+        emit({**gate_summary(out, code), "command": command})
+        return code
+    print(compare_markdown(out.verdicts))
+    print(f"gate: {out.report_md} ({out.bench_s:.0f} s measuring, {out.looks} look{'s' if out.looks != 1 else ''}, "
+          f"{out.processes} processes)")
+    return code
+
+
+@app.command()
+def gate(
+    base: Path = typer.Argument(..., help="Baseline run directory: its artifacts are measured again here."),
+    candidate: Path = typer.Argument(..., help="Candidate run directory (e.g. this commit's `twinbench run`): its "
+                                     "artifacts are measured again here, interleaved with the baseline's."),
+    min_effect: float = typer.Option(0.05, "--min-effect", help="Smallest slowdown that counts (0.05 = 5%)."),
+    alpha: float = typer.Option(0.01, "--alpha", help="False-positive rate of the whole sequential test."),
+    repeats: Optional[int] = typer.Option(None, "--repeats", help="Worker processes per cell at the first look "
+                                          "(default: the runs' own, at least 3)."),
+    max_repeats: Optional[int] = MAX_REPEATS_OPT,
+    time_budget: Optional[float] = TIME_BUDGET_OPT,
+    fail_inconclusive: bool = typer.Option(False, "--fail-inconclusive",
+                                           help="Exit 1 on an INCONCLUSIVE cell too."),
+    json_out: bool = JSON_OPT,
+    quiet: bool = QUIET_OPT,
+) -> None:
+    """CI regression gate: measure both runs' artifacts here, interleaved, more processes for the cells still
+    undecided, until each is REGRESSION, IMPROVEMENT or SAME or the budget is spent. Exit 1 on a regression."""
+
+    def body() -> int:
+        return _gate(base, candidate, min_effect=min_effect, alpha=alpha, repeats=repeats, max_repeats=max_repeats,
+                     time_budget=time_budget, fail_inconclusive=fail_inconclusive, json_out=json_out, quiet=quiet,
+                     command="gate")
+
+    _guard(body, "gate" if json_out else None)
 
 
 @app.command()

@@ -7,20 +7,20 @@ from typing import Any
 
 from twinbench.bench.runtimes import _tf, _util
 from twinbench.bench.runtimes import register_runtime
-from twinbench.bench.runtimes.base import LoadOptions, Tf32Settings
+from twinbench.bench.runtimes.base import LoadOptions
 from twinbench.exporters.artifact import Artifact
 
 devices = _tf.devices
 
 
-@register_runtime("keras-eager", accepts={"keras"}, available=_tf.available, devices=devices, settings=Tf32Settings,
+@register_runtime("keras-eager", accepts={"keras"}, available=_tf.available, devices=devices, settings=_tf.TfSettings,
                   doc="Keras 3 eager call model(x, training=False) (not TensorFlow graph speed)")
 def load(artifact: Artifact, opts: LoadOptions) -> _tf.TfSession:
-    _util.settings("keras-eager", opts.settings, Tf32Settings)
-    model, threads = _tf.load_model(artifact, opts, "keras-eager")
+    s = _util.settings("keras-eager", opts.settings, _tf.TfSettings)
+    model, threads, cpus = _tf.load_model(artifact, opts, "keras-eager", bind=s.bind_cpus)
 
     def infer(tokens: Any) -> Any:
         return model(tokens, training=False)
 
-    return _tf.TfSession(infer, opts.device, threads, opts.settings)
+    return _tf.TfSession(infer, opts.device, threads, {**dict(opts.settings), "bind_cpus": s.bind_cpus}, cpus=cpus)
 
