@@ -238,6 +238,7 @@ def compare_loaded(base: Any, cand: Any, *, min_effect: float = 0.05, alpha: flo
         if c not in df:
             df[c] = None
     df = df[COMPARE_COLUMNS]
+    df["looks"] = df["looks"].astype("Float64").round().astype("Int64")  # whole looks, null for parity / load rows
     pytest_runs = is_pytest_run(base) and is_pytest_run(cand)
     if pytest_runs and evidence == "two independent runs":
         evidence = "two sets of pytest-benchmark sessions"

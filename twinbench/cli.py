@@ -425,23 +425,25 @@ def compare(
 
 def _gate(base: Path, candidate: Path, *, min_effect: float, alpha: float, repeats: Optional[int],
           max_repeats: Optional[int], time_budget: Optional[float], fail_inconclusive: bool, json_out: bool,
-          quiet: bool, command: str) -> int:
+          quiet: bool, command: str, out: Optional[str] = None) -> int:
     """`gate` and `compare --remeasure`: the sequential, interleaved re-measurement and its verdicts."""
     settings = GateSettings(min_effect=min_effect, alpha=alpha,
                             max_repeats=MAX_REPEATS if max_repeats is None else max_repeats,
                             time_budget_s=TIME_BUDGET_S if time_budget is None else time_budget)
     if repeats is not None and repeats < 1:
         raise ConfigError(f"--repeats: must be >= 1, got {repeats}")
-    overrides = {"timing": {"repeats": repeats}} if repeats else None
-    out = _progress_runner(lambda say, progress: gate_runs(base, candidate, overrides, settings=settings, say=say,
-                                                           progress=progress), quiet=quiet)
-    code = exit_code(out.verdicts, fail_inconclusive=fail_inconclusive)
+    overrides = _overrides(out_dir=out)
+    if repeats:
+        overrides["timing"] = {"repeats": repeats}
+    result = _progress_runner(lambda say, progress: gate_runs(base, candidate, overrides, settings=settings, say=say,
+                                                              progress=progress), quiet=quiet)
+    code = exit_code(result.verdicts, fail_inconclusive=fail_inconclusive)
     if json_out:
-        emit({**gate_summary(out, code), "command": command})
+        emit({**gate_summary(result, code), "command": command})
         return code
-    print(compare_markdown(out.verdicts))
-    print(f"gate: {out.report_md} ({out.bench_s:.0f} s measuring, {out.looks} look{'s' if out.looks != 1 else ''}, "
-          f"{out.processes} processes)")
+    print(compare_markdown(result.verdicts))
+    print(f"gate: {result.report_md} ({result.bench_s:.0f} s measuring, {result.looks} "
+          f"look{'s' if result.looks != 1 else ''}, {result.processes} processes)")
     return code
 
 
@@ -458,6 +460,7 @@ def gate(
     time_budget: Optional[float] = TIME_BUDGET_OPT,
     fail_inconclusive: bool = typer.Option(False, "--fail-inconclusive",
                                            help="Exit 1 on an INCONCLUSIVE cell too."),
+    out: Optional[str] = typer.Option(None, "--out", help="Folder for the two new run directories (default runs/)."),
     json_out: bool = JSON_OPT,
     quiet: bool = QUIET_OPT,
 ) -> None:
@@ -467,7 +470,7 @@ def gate(
     def body() -> int:
         return _gate(base, candidate, min_effect=min_effect, alpha=alpha, repeats=repeats, max_repeats=max_repeats,
                      time_budget=time_budget, fail_inconclusive=fail_inconclusive, json_out=json_out, quiet=quiet,
-                     command="gate")
+                     command="gate", out=out)
 
     _guard(body, "gate" if json_out else None)
 

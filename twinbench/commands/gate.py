@@ -271,6 +271,7 @@ def _final_rows(full: Any, cells: dict[CellKey, _Cell]) -> Any:
     others = [r for r in full.to_dict("records")
               if r["kind"] != "speed" or (CellKey.of(r) not in judged and r["twin"] != CALIBRATION_TWIN)]
     df = pd.DataFrame(frozen + others).reindex(columns=COMPARE_COLUMNS)
+    df["looks"] = df["looks"].astype("Float64").round().astype("Int64")
     df.attrs.update(full.attrs)
     return df
 
