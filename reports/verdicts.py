@@ -142,7 +142,7 @@ def speed_test(base: Sequence[float], cand: Sequence[float], *, min_effect: floa
         more, why = _more_processes(a, b, est, min_effect=min_effect, alpha=advise_alpha or alpha)
         reason = f"too few valid processes ({n} baseline, {m} candidate; need {MIN_PROCESSES} each)"
         return SpeedTest("INCONCLUSIVE", math.exp(est), math.nan, math.nan, math.nan, math.nan, n, m,
-                         reason + (f"; {why}" if why else ""), more_per_side=more)
+                         reason + (f"; {why}" if why else ""), more_per_side=more, level=alpha)
     va, vb = float(a.var(ddof=1)), float(b.var(ddof=1))
     se = math.sqrt(va / n + vb / m)
     df = welch_df(va, n, vb, m)

@@ -298,7 +298,7 @@ def gate_runs(base: str | Path, cand: str | Path, overrides: Mapping[str, Any] |
         update_manifest(p.run_dir, p.manifest, sequential=record, compared_with=str(other.run_dir))
     oa = finish_prepared(pa, runs_a, bench_s)
     ob = finish_prepared(pb, runs_b, bench_s)
-    evidence = (f"interleaved sequential re-measurement of both runs' artifacts here ({oa.run_dir.name}, "
+    evidence = (f"sequential, interleaved re-measurement of both runs' artifacts here ({oa.run_dir.name}, "
                 f"{ob.run_dir.name}), {bench_s:.0f} s")
     full = compare_runs(oa.run_dir, ob.run_dir, min_effect=settings.min_effect, alpha=settings.alpha, design=design,
                         allow_hardware=True, allow_versions=True, evidence=evidence)
