@@ -1,6 +1,6 @@
 """The Python API: the CLI's verbs as functions that return data instead of printing it.
 
-`twinbench run|bench|parity|compare|report|history` each have a function here with the same
+`twinbench run|bench|parity|compare|gate|report|history` each have a function here with the same
 meaning; tables are pandas DataFrames with the columns of docs/schema.md. Config keys are passed
 as keyword arguments exactly as they are spelled in a TOML config (`twins`, `runtimes`, `batches`,
 `training={"epochs": 1}`, ...), so a notebook and a config file say the same thing. Errors are
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from twinbench.commands.bench import remeasure
+from twinbench.commands.gate import GateSettings, gate_runs
 from twinbench.commands.parity import parity_only
 from twinbench.commands.run import run as run_command
 from twinbench.config import load_config, read_config_file
@@ -58,6 +59,14 @@ def compare(base: str | Path, candidate: str | Path, *, min_effect: float = 0.05
     `.benchmarks/` folders are all accepted. `has_regression(df)` is the CLI's exit-1 rule."""
     return compare_runs(base, candidate, min_effect=min_effect, alpha=alpha, allow_hardware=allow_hardware,
                         allow_versions=allow_versions)
+
+
+def gate(base: str | Path, candidate: str | Path, *, say: Say = _quiet, **settings: Any) -> Any:
+    """`twinbench gate BASE CAND`: both runs' artifacts measured here, interleaved and sequentially
+    (docs/ci.md); `settings` are GateSettings fields (`min_effect`, `alpha`, `max_repeats`,
+    `time_budget_s`). Returns the GateOutcome: `.verdicts` (compare rows with `looks`, `level`,
+    `stop`), `.base` / `.cand` (the two new runs), `.bench_s`, `.report_md`."""
+    return gate_runs(base, candidate, settings=GateSettings(**settings), say=say)
 
 
 def has_regression(df: Any) -> bool:
