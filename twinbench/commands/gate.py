@@ -281,8 +281,10 @@ def gate_runs(base: str | Path, cand: str | Path, overrides: Mapping[str, Any] |
               twin_modules: Sequence[str] = ()) -> GateOutcome:
     """Both runs' artifacts measured here, interleaved and sequentially, into two new run
     directories; returns the verdicts and where everything went."""
-    pa = prepare(base, overrides, say=say, twin_modules=twin_modules)
     pb = prepare(cand, overrides, say=say, twin_modules=twin_modules)
+    # both sides with one timing plan (the candidate's): a different warm-up or window is a difference
+    # in how the cells were measured, not in the code
+    pa = prepare(base, {**dict(overrides or {}), "timing": pb.cfg.timing.to_dict()}, say=say, twin_modules=twin_modules)
     t = time.perf_counter()
     try:
         runs_a, runs_b, cells, design, looks = measure_sequentially(pa, pb, settings, say=say, progress=progress)
