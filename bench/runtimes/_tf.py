@@ -11,7 +11,7 @@ identical runs (docs/measurement.md has the evidence). Binding the process to `t
 before TensorFlow starts its pools is what a TF user serving latency-bound single-stream inference
 does (taskset / numactl): caller and pool threads share those CPUs and every process gets the same
 placement. torch and ONNX Runtime run a single-threaded call in the caller's own thread and need
-no binding."""
+no binding, nor does keras-eager (its ops run in the calling thread; off by default there)."""
 
 from __future__ import annotations
 
@@ -43,8 +43,8 @@ devices = _util.device_probe(available, _has_cuda)
 
 @dataclass(frozen=True)
 class TfSettings:
-    """keras-eager and keras-predict: TF32 on a GPU (off: fp32 parity means fp32), and whether the
-    worker binds itself to `threads` CPUs first (module docstring)."""
+    """keras-predict: TF32 on a GPU (off: fp32 parity means fp32), and whether the worker binds
+    itself to `threads` CPUs first (module docstring; `predict` runs a tf.function)."""
 
     allow_tf32: bool = False
     bind_cpus: bool = True
