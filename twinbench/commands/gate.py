@@ -208,13 +208,13 @@ def measure_sequentially(pa: Prepared, pb: Prepared, settings: GateSettings, *, 
     done = planned = looks = 0
     open_cells = list(cells.values())
     with bench_lock(pb.run_dir.name, pb.run_dir, say=say):  # one benchmark at a time on this machine
-        while open_cells:
+        while looks == 0 or open_cells:  # the first look also measures the cells without a counterpart
             if looks == 0:
                 plan = [(c, design.start) for c in open_cells]
             else:
                 plan = _next_look(open_cells, design, settings.time_budget_s - (time.perf_counter() - t0))
-            if not plan:
-                break
+                if not plan:
+                    break
             looks += 1
             specs = _interleaved(plan) + (rest if looks == 1 else [])
             by_id = {_repeat(c.a, r).cell_id: c for c, want in plan for r in range(c.have, want)}
@@ -245,11 +245,14 @@ def measure_sequentially(pa: Prepared, pb: Prepared, settings: GateSettings, *, 
                     cell.stop = "no timed process on either side"
                     continue
                 cell.row = row
-                cell.stop = stop_reason(str(row["verdict"]), float(row["ci_low"] if row["ci_low"] is not None else math.nan),
-                                        float(row["ci_high"] if row["ci_high"] is not None else math.nan),
+                cell.stop = stop_reason(str(row["verdict"]), _num(row["ci_low"]), _num(row["ci_high"]),
                                         look=design.look_of(cell.have), design=design, min_effect=settings.min_effect)
             open_cells = [c for c in open_cells if not c.stop]
     return runs_a, runs_b, cells, design, looks
+
+
+def _num(v: Any) -> float:
+    return math.nan if v is None else float(v)
 
 
 def _final_rows(full: Any, cells: dict[CellKey, _Cell]) -> Any:
