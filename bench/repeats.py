@@ -232,30 +232,40 @@ def _headline(members: list[_Process]) -> dict[str, Any]:
     return row
 
 
+def _text_keys(df: Any, cols: Sequence[str]) -> list[tuple[str, ...]]:
+    """Each row's key as a tuple of texts (a column at a time: linear, no per-row frames)."""
+    def text(v: Any) -> str:
+        if v is None or v is getattr(__import__("pandas"), "NA") or (isinstance(v, float) and math.isnan(v)):
+            return ""
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v)
+
+    columns = [[text(v) for v in (df[c].tolist() if c in df else [None] * len(df))] for c in cols]
+    return list(zip(*columns))
+
+
 def process_figures(repeats: Any, rounds: Any, level: float, key_cols: Sequence[str]) -> dict[tuple, dict[str, Any]]:
     """Per cell (tuple of `key_cols` as text): the fast-state figures of its valid processes under
     the fast `level` given (a compare uses one level for both runs), how many processes there were
-    and how many ran in that state. Reads only the repeats and rounds tables."""
+    and how many ran in that state. Reads only the repeats and rounds tables, each once."""
     out: dict[tuple, dict[str, Any]] = {}
     if repeats is None or rounds is None or not len(repeats) or not len(rounds):
         return out
-
-    def key(row: Any) -> tuple:
-        return tuple("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-                     for v in (row[c] for c in key_cols))
-
-    fast = is_fast(rounds["probe_py_us"], level) | (rounds["probe_py_us"] <= 0)
+    probe = rounds["probe_py_us"].to_numpy(dtype=np.float64)
+    fast = (is_fast(probe, level) | (probe <= 0)).tolist()
     by_proc: dict[tuple, list[float]] = {}
-    for row, f in zip(rounds.to_dict("records"), fast):
+    for k, f, v in zip(_text_keys(rounds, [*key_cols, "repeat"]), fast, rounds["p50_ms"].tolist()):
         if f:
-            by_proc.setdefault((*key(row), str(row["repeat"])), []).append(float(row["p50_ms"]))
-    for row in repeats.to_dict("records"):
-        cell = out.setdefault(key(row), {"figures": [], "processes": 0, "fast": 0, "invalid": ""})
+            by_proc.setdefault(k, []).append(float(v))
+    statuses, errors = repeats["status"].tolist(), repeats["error"].tolist()
+    for k, status, error in zip(_text_keys(repeats, [*key_cols, "repeat"]), statuses, errors):
+        cell = out.setdefault(k[:-1], {"figures": [], "processes": 0, "fast": 0, "invalid": ""})
         cell["processes"] += 1
-        vals = by_proc.get((*key(row), str(row["repeat"])))
-        if row.get("status") != "ok":
-            cell["invalid"] = cell["invalid"] or str(row.get("error") or row.get("status"))
+        if status != "ok":
+            cell["invalid"] = cell["invalid"] or str(error or status)
             continue
+        vals = by_proc.get(k)
         if vals:
             cell["fast"] += 1
             cell["figures"].append(process_figure(vals, [True] * len(vals)).fast_p50_ms)

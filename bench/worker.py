@@ -27,7 +27,7 @@ from twinbench.core.layout import CellFiles, RunDir
 from twinbench.bench import memory
 from twinbench.bench.load.cell import run_load_cell
 from twinbench.bench.runtimes import get_runtime
-from twinbench.bench.runtimes.base import LoadOptions
+from twinbench.bench.runtimes.base import HARNESS_SETTINGS, LoadOptions
 from twinbench.bench.stats import summarize, validity
 from twinbench.bench.timing import measure_rounds, warm_up
 from twinbench.exporters.inspect import flops_estimate
@@ -36,6 +36,8 @@ from twinbench.models.registry import INPUT_NAME, load_twin_module
 
 #: The executor tells a worker the probe time of the machine's fast state seen so far in the run.
 FAST_PROBE_ENV = "TWINBENCH_FAST_PROBE_NS"
+#: ... and the most memory (MB) it may use (bench/executors/local.py; the driver also watches its RSS).
+MEMORY_ENV = "TWINBENCH_WORKER_MEMORY_MB"
 
 
 def make_inputs(spec: CellSpec) -> np.ndarray:
@@ -125,7 +127,7 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
         _import_modules(spec)
         plan = spec.plan
         runtime = get_runtime(spec.runtime)
-        settings = {k: v for k, v in spec.settings.items() if k != "test_delay_ns"}
+        settings = {k: v for k, v in spec.settings.items() if k not in HARNESS_SETTINGS}
         opts = LoadOptions(device=spec.device, threads=spec.threads, run_dir=spec.run_dir, settings=settings)
         t0 = time.perf_counter_ns()
         session = runtime.load(spec.art, opts)
@@ -209,6 +211,29 @@ def _die_with_driver() -> None:
         os._exit(3)
 
 
+def cap_memory(specs: list[CellSpec]) -> None:
+    """Bound this worker's heap at the executor's cap (RLIMIT_DATA: brk and private writable
+    mappings), so a cell that asks for too much fails with a MemoryError in its row instead of
+    pushing the machine into swap or the OOM killer. CPU cells only: GPU drivers map large
+    private areas of their own; those cells are bounded by the driver's watch of their RSS."""
+    try:
+        cap_mb = int(os.environ.get(MEMORY_ENV, "0") or 0)
+    except ValueError:
+        return
+    if cap_mb <= 0 or any(s.device != "cpu" for s in specs):
+        return
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        limit = cap_mb * 2**20
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+    except (ImportError, OSError, ValueError):
+        return
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
@@ -216,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _die_with_driver()
-    for spec in load_specs(argv[0]):
+    specs = load_specs(argv[0])
+    cap_memory(specs)
+    for spec in specs:
         run_cell(spec)
     return 0
 

@@ -31,18 +31,6 @@ class RunDirError(TwinbenchError):
     """A run directory is missing, incomplete, corrupt or of another schema version."""
 
 
-class ParityError(TwinbenchError):
-    """Parity verification failed; exit code 1 so CI can gate on it."""
-
-    exit_code = 1
-
-
-class RegressionFound(TwinbenchError):
-    """A comparison found a statistically significant slowdown or parity change."""
-
-    exit_code = 1
-
-
 # Lines that only say where in a library's C++ the error was raised (OpenVINO, ORT, TF): no news to a user.
 _WHERE_ONLY = re.compile(
     r"^(Exception from \S+:\d+:?|Check '.*' failed at \S+:\d+:?|Traceback \(most recent call last\):)$")

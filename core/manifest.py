@@ -27,6 +27,7 @@ from twinbench.core.errors import ConfigError, RunDirError, summary
 from twinbench.core.liveness import driver_record, effective_status, now_iso
 from twinbench.core.typed import build, number
 from twinbench.core.machine import machine_info as describe
+from twinbench.core.modules import ModuleRecord, records as module_records
 
 LIBRARIES = ("torch", "tensorflow", "tensorflow-cpu", "keras", "onnx", "onnxscript", "onnxruntime",
              "onnxruntime-gpu", "openvino", "tf2onnx", "numpy", "pandas", "pyarrow")
@@ -99,6 +100,8 @@ def create_run_dir(out_dir: str | Path, config: dict[str, Any], run_id: str | No
         "timings": {},
         "driver": driver_record(),
         "cwd": os.getcwd(),  # what relative paths given on the command line were relative to (--resume)
+        # each twin module's file and sha256: `--resume` imports only the very file the run did (core/modules.py)
+        "twin_module_files": module_records(config.get("twin_modules") or ()),
     }
     write_json_atomic(RunDir(run_dir).manifest, manifest)
     return run_dir, manifest
@@ -188,6 +191,7 @@ class Manifest:
     source_run: str | None = None
     parity_verdict: Literal["PASS", "FAIL", "SKIP", "ERROR"] | None = None
     error: str | None = None
+    twin_module_files: tuple[ModuleRecord, ...] = ()
     path: Path = Path("manifest.json")
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 

@@ -83,7 +83,6 @@ LOAD_COLUMNS = KEY + [
     "log_dir",           # LoadGen's summary and detail logs of this run, relative to the run directory
 ]
 
-STATUSES = ("ok", "failed", "skipped", "invalid")
 VERDICTS = ("PASS", "FAIL", "ERROR", "SKIP")
 
 #: Every table the run directory holds, with its schema columns (extra columns are kept after them).

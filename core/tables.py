@@ -52,6 +52,14 @@ def cast_column(series: Any, kind: str) -> Any:
     the first value that is not of that type."""
     import pandas as pd
 
+    if kind == "float" and pd.api.types.is_float_dtype(series.dtype):
+        return series.astype("float64")
+    if kind == "int" and pd.api.types.is_integer_dtype(series.dtype):
+        return series.astype("Int64")
+    if kind == "bool" and pd.api.types.is_bool_dtype(series.dtype) and not series.isna().any():
+        return series.astype(bool)
+    if kind == "string" and pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+        return series.astype("object").where(series.notna(), None)
     if kind == "string":
         return series.map(lambda v: None if _missing(v) else (v if isinstance(v, str) else str(_jsonable(v)))) \
             .astype("object")
@@ -147,4 +155,27 @@ def read_table(run_dir: str | Path, name: str, *, required: bool = False) -> Any
         raise
     except Exception as exc:  # pyarrow and the csv parser raise many kinds
         raise RunDirError(f"{path}: unreadable table ({summary(exc, 160)})") from None
-    return typed(df, name, str(path))
+    df = typed(df, name, str(path))
+    if name in MEASURED:
+        check_measured(df, name, str(path))
+    return df
+
+
+#: Tables whose numbers are measurements (times, rates, counts, spreads): never infinite nor
+#: negative. Parity errors may be infinite (a runtime that overflowed), so parity is not here.
+MEASURED = ("results", "repeats", "rounds", "load")
+
+
+def check_measured(df: Any, name: str, where: str) -> None:
+    """Every float schema column of a measured table finite (or missing) and >= 0: a value read
+    from a file that is neither (an edited table, a NaN turned -9.2e12) is one RunDirError line,
+    never a figure in a report or a verdict."""
+    import numpy as np
+
+    for c in TABLE_COLUMNS.get(name, []):
+        if c not in df.columns or column_type(name, c) != "float":
+            continue
+        values = df[c].to_numpy(dtype="float64", na_value=np.nan)
+        bad = ~np.isnan(values) & (~np.isfinite(values) | (values < 0))
+        if bool(bad.any()):
+            raise RunDirError(f"{where}: column {c!r}: {values[bad][0]!r} is not a finite number >= 0")

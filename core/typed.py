@@ -130,7 +130,8 @@ def check_bounds(where: str, value: Any, limits: Mapping[str, float]) -> None:
             ok = {"gt": v > limit, "ge": v >= limit, "lt": v < limit, "le": v <= limit}[op]
             if not ok:
                 sign = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}[op]
-                raise ConfigError(f"{where}: must be {sign} {limit:g}, got {v!r}")
+                shown = int(limit) if float(limit).is_integer() else limit
+                raise ConfigError(f"{where}: must be {sign} {shown}, got {v!r}")
 
 
 def hints(cls: type) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from twinbench.core.errors import ConfigError, DataError
+from twinbench.core.typed import number
 from twinbench.models.vocab import SIDES, Vocab
 from twinbench.models import corpus, loaders, synthetic
 
@@ -21,6 +22,9 @@ CLASSIFY_SOURCES = ("builtin", "synthetic-sentiment", "csv", "tsv", "parquet", "
 TAG_SOURCES = ("synthetic-pos", "tagged", "conllu")
 SOURCES = CLASSIFY_SOURCES + TAG_SOURCES
 FILE_SOURCES = ("csv", "tsv", "parquet", "jsonl", "imdb-folder", "polarity", "tagged", "conllu")
+#: The most examples a data set may hold, and the longest sequence (a bound that keeps a typo such as
+#: `size = 1e9` a config error, not an hour of generating text or a MemoryError).
+MAX_SIZE, MAX_LEN = 5_000_000, 1 << 16
 #: Sizes of the generated sets when `size` is not given.
 DEFAULT_SIZES = {"synthetic-sentiment": 2000, "synthetic-pos": 1000}
 TAG_PAD = "<PAD>"
@@ -38,9 +42,9 @@ class DataConfig:
 
     source: str = "builtin"
     path: str | Mapping[str, str] | None = None
-    size: int | None = None
+    size: int | None = number(None, ge=2, le=MAX_SIZE)
     seed: int = 1337
-    max_len: int = 16
+    max_len: int = number(16, ge=1, le=MAX_LEN)
     val_fraction: float = 0.25
     min_freq: int = 1
     max_vocab: int | None = None
@@ -86,6 +90,8 @@ class DataConfig:
             if isinstance(self.labels, str) or len(self.labels) < 2:
                 raise ConfigError(f"labels: must be a list of at least two label names, got {self.labels!r}")
             object.__setattr__(self, "labels", tuple(str(x) for x in self.labels))
+            if len(set(self.labels)) != len(self.labels):
+                raise ConfigError(f"labels: each label name may appear once, got {list(self.labels)}")
 
     @property
     def resolved_task(self) -> str:
@@ -187,6 +193,9 @@ def _load_classify(cfg: DataConfig) -> Splits:
     if len(set(y for _, y in train + val)) < 2:
         raise DataError(f"{cfg.where}: needs at least two classes, found {sorted(set(y for _, y in train + val))}")
     index = {n: i for i, n in enumerate(names)}
+    unknown = sorted({y for _, y in train + val} - set(index))
+    if unknown:
+        raise DataError(f"{cfg.where}: labels {unknown[:5]} are not among the configured labels {names}")
     vocab = Vocab.build([t for t, _ in train], min_freq=cfg.min_freq, max_size=cfg.max_vocab,
                         lowercase=cfg.lowercase)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
-from twinbench.core.errors import ConfigError
+from twinbench.core.errors import ConfigError, one_line, summary
 from twinbench.core.registry import Registry
 
 if TYPE_CHECKING:  # heavy frameworks are imported lazily by the builders themselves
@@ -263,11 +263,13 @@ def load_twin_module(spec: str) -> None:
         sys.modules[mod_name] = module
         try:
             module_spec.loader.exec_module(module)
-        except Exception as exc:  # a user's module may fail in any way: report it in one line
+        except (Exception, SystemExit) as exc:  # a user's module may fail in any way, exit() included
             del sys.modules[mod_name]
-            raise ConfigError(f"twin module {spec!r} failed to import: {type(exc).__name__}: {exc}") from None
+            raise ConfigError(f"twin module {spec!r} failed to import: {one_line(exc, 300)}") from None
         return
     try:
         importlib.import_module(spec)
     except ImportError as exc:
-        raise ConfigError(f"twin module {spec!r} cannot be imported: {exc}") from None
+        raise ConfigError(f"twin module {spec!r} cannot be imported: {summary(exc, 300)}") from None
+    except (Exception, SystemExit) as exc:  # a SystemExit must not slip past the CLI's guards
+        raise ConfigError(f"twin module {spec!r} failed to import: {one_line(exc, 300)}") from None

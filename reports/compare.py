@@ -215,8 +215,8 @@ def compare_loaded(base: Any, cand: Any, *, min_effect: float = 0.05, alpha: flo
 
     if not 0 < alpha < 1:
         raise ConfigError(f"alpha: must be in (0, 1), got {alpha}")
-    if not min_effect >= 0:
-        raise ConfigError(f"min_effect: must be >= 0, got {min_effect}")
+    if not (min_effect >= 0 and math.isfinite(min_effect)):  # an infinite effect would switch the gate off
+        raise ConfigError(f"min_effect: must be a finite number >= 0, got {min_effect}")
     notes = check_comparable(base, cand, allow_hardware=allow_hardware, allow_versions=allow_versions)
     kb, kc = machine_kinds(base), machine_kinds(cand)
     if kb != kc:

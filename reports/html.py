@@ -12,6 +12,7 @@ from typing import Any, Iterable
 from twinbench.reports.plots import PLOTS, png_base64
 from twinbench.reports.load import PLOTS as LOAD_PLOTS
 from twinbench.reports.load import with_load
+from twinbench.reports.lead import Lead
 from twinbench.reports.sections import Figure, Heading, Para, Table, report_blocks
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,16 @@ td.r{text-align:right;font-variant-numeric:tabular-nums}
 tr:nth-child(even) td{background:#fafafa}
 figure{margin:0.8em 0}
 figure img{max-width:100%;height:auto;border:1px solid #eee}
-.PASS{color:#116611;font-weight:bold}.FAIL,.ERROR{color:#b00020;font-weight:bold}.SKIP{color:#777}
+.PASS,.IMPROVEMENT{color:#116611;font-weight:bold}.FAIL,.ERROR,.REGRESSION{color:#b00020;font-weight:bold}
+.SKIP{color:#777}
+p.summary{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:13px;background:#f6f8fa;
+border-left:4px solid #888;padding:6px 10px}
 .noplot{color:#777;font-style:italic}
 """
+
+
+#: Words that open a table cell and are coloured by their meaning.
+VERDICT_WORDS = ("PASS", "FAIL", "ERROR", "SKIP", "REGRESSION", "IMPROVEMENT")
 
 
 def _inline(text: str) -> str:
@@ -40,7 +48,7 @@ def _inline(text: str) -> str:
 def _cell(text: str, align: str) -> str:
     cls = ' class="r"' if align == "r" else ""
     word = text.split(" ", 1)[0] if text else ""
-    if word in ("PASS", "FAIL", "ERROR", "SKIP"):
+    if word in VERDICT_WORDS:
         body = f'<span class="{word}">{_html.escape(word)}</span>{_html.escape(text[len(word):])}'
     else:
         body = _html.escape(text)
@@ -74,7 +82,8 @@ def blocks_to_html(run: Any, blocks: Iterable[Any]) -> str:
         if isinstance(b, Heading):
             body.append(f"<h{b.level}>{_html.escape(b.text)}</h{b.level}>")
         elif isinstance(b, Para):
-            body.append(f"<p>{_inline(b.text)}</p>")
+            role = f' class="{_html.escape(b.role)}"' if b.role else ""
+            body.append(f"<p{role}>{_inline(b.text)}</p>")
         elif isinstance(b, Table):
             body.append(_table(b))
         elif isinstance(b, Figure):
@@ -85,6 +94,7 @@ def blocks_to_html(run: Any, blocks: Iterable[Any]) -> str:
             + "\n</body></html>\n")
 
 
-def render_html(run: Any) -> str:
-    """The whole report of a loaded run (`tables.load_run`) as one HTML page."""
-    return blocks_to_html(run, with_load(report_blocks(run), run))  # + the load section (reports/load.py)
+def render_html(run: Any, compared: Any = None, found: Lead | None = None) -> str:
+    """The whole report of a loaded run (`tables.load_run`) as one HTML page; `compared`/`found` as
+    in sections.report_blocks."""
+    return blocks_to_html(run, with_load(report_blocks(run, compared, found), run))  # + the load section

@@ -6,6 +6,7 @@ from typing import Any, Iterable
 
 from twinbench.reports.format import md_table
 from twinbench.reports.load import with_load
+from twinbench.reports.lead import Lead
 from twinbench.reports.sections import Figure, Heading, Para, Table, report_blocks
 
 
@@ -15,7 +16,7 @@ def blocks_to_markdown(blocks: Iterable[Any]) -> str:
         if isinstance(b, Heading):
             parts.append("#" * b.level + " " + b.text)
         elif isinstance(b, Para):
-            parts.append(b.text)
+            parts.append(f"> {b.text}" if b.role == "summary" else b.text)
         elif isinstance(b, Table):
             parts.append(md_table(b.headers, b.rows, b.align))
         elif isinstance(b, Figure):
@@ -23,6 +24,7 @@ def blocks_to_markdown(blocks: Iterable[Any]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def render_markdown(run: Any) -> str:
-    """The whole report of a loaded run (`tables.load_run`) as Markdown text."""
-    return blocks_to_markdown(with_load(report_blocks(run), run))  # + the load section (reports/load.py)
+def render_markdown(run: Any, compared: Any = None, found: Lead | None = None) -> str:
+    """The whole report of a loaded run (`tables.load_run`) as Markdown text; `compared`/`found` as
+    in sections.report_blocks."""
+    return blocks_to_markdown(with_load(report_blocks(run, compared, found), run))  # + the load section

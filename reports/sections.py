@@ -1,7 +1,9 @@
 """The content of a run report as plain blocks, rendered by markdown.py and html.py alike.
 
 Building the content once keeps the two reports saying the same thing; `Figure` blocks name a plot
-that only the HTML report draws.
+that only the HTML report draws. The report leads with the answer (reports/lead.py: the one-line
+summary, the parity verdict, the fastest configuration per shape with its margin, the failed and
+invalid cells, the changes against a baseline), then the detail, and the run's metadata last.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from twinbench.core.typed import to_plain
 from twinbench.reports.format import fnum, fratio, fsci, is_missing, text
 from twinbench.bench.parity.reference_check import reference_summary
 from twinbench.reports.hardware import machines_tables
+from twinbench.reports.lead import Lead, lead, summary_line, threads
 from twinbench.reports.pytest_benchmark import is_pytest_run, own_label
-
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Heading:
 @dataclass(frozen=True)
 class Para:
     text: str
+    role: str = ""  # "summary": the one-line summary (a quote in Markdown, a framed line in HTML)
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,8 @@ def _twins(run: Any) -> list[str]:
     return sorted(set(names))
 
 
-def header_blocks(run: Any) -> list[Block]:
+def metadata_blocks(run: Any) -> list[Block]:
+    """Where and with what the run was measured: the run, its machine and every library's version."""
     m = run.manifest
     mach = m.machine
     gpu = mach.gpu
@@ -80,7 +84,7 @@ def header_blocks(run: Any) -> list[Block]:
     if timings:
         rows.append(("timings", ", ".join(f"{k} {v}" for k, v in timings.items())))
     versions = m.versions
-    blocks: list[Block] = [Heading(1, f"twinbench report: {run.run_id}"), table(["", ""], rows)]
+    blocks: list[Block] = [Heading(2, "Run and machine"), table(["", ""], rows)]
     if versions:
         blocks += [Heading(3, "Library versions"), table(["library", "version"], sorted(versions.items()))]
     return blocks
@@ -171,6 +175,10 @@ def pytest_speed_blocks(run: Any) -> list[Block]:
     return blocks
 
 
+#: Twins whose speed plots a report draws (sorted by name); a matrix of many twins is tables after these.
+PLOTTED_TWINS = 6
+
+
 def speed_blocks(run: Any) -> list[Block]:
     if is_pytest_run(run):
         return pytest_speed_blocks(run)
@@ -183,10 +191,15 @@ def speed_blocks(run: Any) -> list[Block]:
                        "fastest p50; throughput is sequences per second; 'procs' is worker processes; 'spread' "
                        "is the between-process spread of their figures and 'MDE' the smallest change a compare "
                        "of two such runs can detect (alpha 0.01, power 0.8)."))
-    for twin in sorted({text(t) for t in df["twin"]} - {CALIBRATION}):
+    twins = sorted({text(t) for t in df["twin"]} - {CALIBRATION})
+    if len(twins) > PLOTTED_TWINS:
+        blocks.append(Para(f"Plots are drawn for the first {PLOTTED_TWINS} of {len(twins)} twins (a report's size "
+                           "and build time stay bounded); every cell of every twin is in the tables."))
+    for i, twin in enumerate(twins):
         sub = df[df["twin"].map(text) == twin]
-        blocks += [Heading(3, twin), Figure("latency_vs_batch", twin), Figure("latency_vs_seq", twin),
-                   Figure("throughput", twin), Figure("distribution", twin)]
+        plots = [Figure(name, twin) for name in ("latency_vs_batch", "latency_vs_seq", "throughput",
+                                                 "distribution")] if i < PLOTTED_TWINS else []
+        blocks += [Heading(3, twin), *plots]
         for (batch, seq), g in sub.groupby(["batch", "seq_len"], sort=True):
             g = g.sort_values("p50_ms", kind="stable")
             best = float(g["p50_ms"].iloc[0])
@@ -318,8 +331,87 @@ def problem_blocks(run: Any) -> list[Block]:
                            rows)]
 
 
-def report_blocks(run: Any) -> list[Block]:
-    """The whole report, top to bottom."""
-    return (header_blocks(run) + twin_blocks(run) + parity_blocks(run) + speed_blocks(run) + machines_blocks(run)
-            + machine_blocks(run)
-            + training_blocks(run) + problem_blocks(run))
+#: Failed and invalid cells (and changed cells) listed in the lead; the rest are in the sections below.
+LEAD_PROBLEMS = 20
+
+
+def _parity_lead(found: Lead) -> list[Block]:
+    if found.parity == "NONE":
+        return [Para("**Parity: no checks in this run.**")]
+    counts = ", ".join(f"{n} {v}" for v, n in sorted(found.parity_checks.items()))
+    blocks: list[Block] = [Para(f"**Parity: {found.parity}** ({counts}; every output against its twin's float64 "
+                                "torch golden, details under Parity).")]
+    if found.parity_failures:
+        blocks.append(table(["failing artifact on runtime"], [(f,) for f in found.parity_failures]))
+    return blocks
+
+
+def _fastest_lead(found: Lead) -> list[Block]:
+    if not found.fastest:
+        return [Para("**Speed:** no timed ok cells in this run.")]
+    rows = []
+    for f in found.fastest:
+        noise = {True: "within noise", False: "", None: "-"}[f.within_noise] if f.runner_up else "only one"
+        rows.append((f.shape, f.winner, fnum(f.p50_ms), f.runner_up or "-", fnum(f.runner_up_p50_ms),
+                     fratio(f.margin), noise))
+    return [Heading(3, "Fastest per shape"),
+            Para("The fastest ok configuration of each shape, its p50 and how much slower the next one is "
+                 "('margin' = next p50 / fastest p50); 'within noise' when the margin is below the cells' "
+                 "minimum detectable effect (or between-process spread), so another run may rank them the "
+                 "other way."),
+            table(["shape", "fastest", "p50 ms", "next", "next p50 ms", "margin", "note"], rows, "llrlrrl")]
+
+
+def _problems_lead(found: Lead) -> list[Block]:
+    if not found.problems:
+        return []
+    shown = found.problems[:LEAD_PROBLEMS]
+    blocks: list[Block] = [Heading(3, "Failed and invalid cells"),
+                           table(["status", "cell", "reason"], [(p.status, p.cell, p.reason) for p in shown])]
+    if len(found.problems) > len(shown):
+        blocks.append(Para(f"... and {len(found.problems) - len(shown)} more under 'Skipped, failed and invalid "
+                           "cells'."))
+    return blocks
+
+
+def _changes_lead(found: Lead) -> list[Block]:
+    ch = found.changes
+    if ch is None:
+        return []
+    counts = ", ".join(f"{n} {v}" for v, n in ch.verdicts.items()) or "no speed cells in common"
+    blocks: list[Block] = [Heading(3, f"Changes against {ch.base}"),
+                           Para(f"Speed: {counts}; parity changes: {ch.parity_changes} (verdicts on process-level "
+                                f"figures; `twinbench compare {ch.base} {found.run_id}` shows the evidence).")]
+    shown = ch.moved[:LEAD_PROBLEMS]
+    if shown:
+        rows = [(r.get("verdict"), _moved_cell(r), fnum(r.get("base_p50_ms")), fnum(r.get("cand_p50_ms")),
+                 fratio(r.get("ratio")), text(r.get("note"))) for r in shown]
+        blocks.append(table(["verdict", "cell", "base p50 ms", "p50 ms", "ratio", "note"], rows, "llrrrl"))
+    if len(ch.moved) > len(shown):
+        blocks.append(Para(f"... and {len(ch.moved) - len(shown)} more (largest changes shown first)."))
+    return blocks
+
+
+def _moved_cell(r: dict[str, Any]) -> str:
+    if text(r.get("benchmark")):
+        return " ".join(p for p in own_label(r) if p)
+    return (f"{text(r.get('twin'))}/{text(r.get('artifact'))} on {text(r.get('runtime'))} {text(r.get('device'))}, "
+            f"batch {text(r.get('batch'))}, seq_len {text(r.get('seq_len'))}, {threads(r.get('threads'))}")
+
+
+def lead_blocks(found: Lead) -> list[Block]:
+    """The answer first: the summary line, parity, cells, the fastest per shape, what went wrong,
+    and what changed against the baseline."""
+    cells = ", ".join(f"{n} {s}" for s, n in found.cells.items()) or "none"
+    return ([Heading(2, "Summary"), Para(summary_line(found), role="summary")] + _parity_lead(found)
+            + [Para(f"**Cells:** {cells}.")] + _fastest_lead(found) + _problems_lead(found) + _changes_lead(found))
+
+
+def report_blocks(run: Any, compared: Any = None, found: Lead | None = None) -> list[Block]:
+    """The whole report, top to bottom: the answer (`lead_blocks`), then parity, speed, machines,
+    training, twins and every problem cell in detail, then the run's metadata. `compared`: the rows
+    of `compare_loaded(baseline, run)` when a baseline was given (or pass `found` directly)."""
+    found = found or lead(run, compared)
+    return ([Heading(1, f"twinbench report: {run.run_id}")] + lead_blocks(found) + parity_blocks(run)
+            + speed_blocks(run) + machines_blocks(run) + machine_blocks(run) + training_blocks(run)
+            + twin_blocks(run) + problem_blocks(run) + metadata_blocks(run))

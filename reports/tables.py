@@ -52,10 +52,16 @@ class RunData:
             return np.zeros(0, dtype=np.int64)
         if rel not in self._cache:
             path = self.path / rel
+            if not path.resolve().is_relative_to(self.path.resolve()):
+                raise RunDirError(f"{self.path}: samples_file {rel!r} lies outside the run directory")
             try:
                 arr = np.load(path, allow_pickle=False)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, EOFError) as exc:
                 raise RunDirError(f"{path}: unreadable samples file ({_first_line(exc)})") from None
+            # int64 ns >= 0: a float array would turn a NaN into -9.2e18 ns, a figure from nothing
+            if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "iu" or (arr.size and int(arr.min()) < 0):
+                raise RunDirError(f"{path}: samples must be non-negative integer nanoseconds, got "
+                                  f"{getattr(arr, 'dtype', type(arr).__name__)}")
             self._cache[rel] = np.asarray(arr, dtype=np.int64).reshape(-1)
         return self._cache[rel]
 

@@ -1,4 +1,5 @@
-"""The shape of the code: no import cycles between twinbench modules, every package installed.
+"""The shape of the code: one staircase of packages (front -> reports -> bench -> exporters -> models ->
+core), no import cycles between twinbench modules, project imports at the top, every package installed.
 
 Walked with `ast`, so the check is about the source as written (imports inside functions count
 too: a lazy import still ties two modules together), not about what happens to be imported."""
@@ -97,6 +98,55 @@ def test_no_import_cycles_between_twinbench_modules() -> None:
     # dependency of the module's own making, so parents are left out
     graph = {m: _imports(m, p, known) - _package_parents(m) for m, p in mods.items()}
     assert _cycles(graph) == []
+
+
+#: The staircase, top floor first: a package may import only packages after it (docs/ARCHITECTURE.md).
+STAIRCASE = ("twinbench", "reports", "bench", "exporters", "models", "core")
+#: Import name prefix -> floor (the front's own sub-packages are the front).
+FLOORS = {"twinbench.core": "core", "twinbench.models": "models", "twinbench.exporters": "exporters",
+          "twinbench.bench": "bench", "twinbench.reports": "reports", "twinbench": "twinbench"}
+
+
+def _floor(module: str) -> str:
+    for prefix, floor in sorted(FLOORS.items(), key=lambda kv: -len(kv[0])):
+        if module == prefix or module.startswith(prefix + "."):
+            return floor
+    raise AssertionError(module)
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every import of a module on a higher floor (lazy imports included: the graph has them)."""
+    rank = {floor: i for i, floor in enumerate(STAIRCASE)}
+    return sorted(f"{m} -> {t}" for m, targets in graph.items() for t in targets
+                  if rank[_floor(t)] < rank[_floor(m)])
+
+
+def test_imports_go_one_way_down_the_staircase() -> None:
+    mods = _modules()
+    known = set(mods)
+    graph = {m: _imports(m, p, known) - _package_parents(m) - {"twinbench"} for m, p in mods.items()}
+    assert upward_imports(graph) == []
+
+
+def test_the_staircase_check_sees_an_upward_import() -> None:
+    graph = {"twinbench.bench.cells": {"twinbench.core.errors", "twinbench.config"},
+             "twinbench.core.errors": set(), "twinbench.config": set()}
+    assert upward_imports(graph) == ["twinbench.bench.cells -> twinbench.config"]
+
+
+def test_project_modules_are_imported_at_the_top_of_modules() -> None:
+    """Only frameworks are imported inside functions (fast `--help`, a missing framework disables
+    one runtime); a project import inside a function would be hiding a cycle."""
+    lazy = []
+    for name, path in _modules().items():
+        for fn in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for node in ast.walk(fn):
+                    if (isinstance(node, ast.ImportFrom) and node.module and not node.level
+                            and node.module.startswith("twinbench")) or (
+                            isinstance(node, ast.Import) and any(a.name.startswith("twinbench") for a in node.names)):
+                        lazy.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert lazy == []
 
 
 def test_the_checker_sees_a_cycle() -> None:

@@ -142,3 +142,89 @@ def test_malformed_onnx_files(data: st.DataObject) -> None:
         (workdir / "m.onnx").write_bytes(raw)
         _assert_refused_or_fine(workdir, _check(workdir, "--onnx", "m.onnx", "-r", "ort-cpu", "--out", "runs"),
                                 before)
+
+
+# what issue 22 found, each one line and exit 2 (run directories, exit codes, ONNX files: test_run_dir_is_data.py) --
+
+def _pytest_benchmark(**changes: object) -> dict:
+    stats = {"min": 0.001, "max": 0.003, "mean": 0.002, "stddev": 0.0005, "median": 0.002, "rounds": 3,
+             "total": 0.006, "data": [0.001, 0.002, 0.003]}
+    bench = {"group": None, "name": "test_x", "fullname": "t.py::test_x", "params": None, "options": {},
+             "stats": stats, "extra_info": {}}
+    doc = {"machine_info": {"node": "n", "system": "Linux", "machine": "x86_64", "cpu": {"brand_raw": "c", "count": 2}},
+           "commit_info": {"id": "abc"}, "benchmarks": [bench], "datetime": "2026-01-01T00:00:00", "version": "5"}
+    for key, value in changes.items():
+        if key in ("extra_info", "stats"):
+            bench[key] = value
+        else:
+            doc[key] = value
+    return doc
+
+
+FOUND = {
+    "extra_info a list": (lambda: _pytest_benchmark(extra_info=["twinbench_batch", 1]), "extra_info: expected an object"),
+    "machine_info a list": (lambda: _pytest_benchmark(machine_info=[1, 2]), "machine_info: expected an object"),
+    "NaN in stats.data": (lambda: _pytest_benchmark(stats={"data": [0.001, float("nan")]}), "stats.data[1]"),
+    "a negative time": (lambda: _pytest_benchmark(stats={"data": [0.001, -5.0]}), "stats.data[1]"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FOUND))
+@pytest.mark.parametrize("command", ["report", "export"])
+def test_malformed_pytest_benchmark_json_is_one_line_and_leaves_nothing(tmp_path: Path, case: str,
+                                                                        command: str) -> None:
+    make, needle = FOUND[case]
+    (tmp_path / "b.json").write_text(json.dumps(make()))
+    args = ["report", "b.json"] if command == "report" else ["export", "b.json", "--format", "bencher"]
+    proc = subprocess.run([sys.executable, "-m", "twinbench", *args], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "TWINBENCH_CACHE": str(tmp_path / "cache")}, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("twinbench: error:")]
+    assert len(errors) == 1 and needle in errors[0], proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.json", "cache"] or \
+        sorted(p.name for p in tmp_path.iterdir()) == ["b.json"]  # no half-made b.twinbench/ left behind
+
+
+LONG = "x" * 300  # one path component over the 255 bytes Linux allows
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["report", LONG], "File name too long"),
+    (["run", "--check", "--out", LONG], "File name too long"),
+    (["run", "--check", "--onnx", LONG + ".onnx", "-r", "ort-cpu"], "File name too long"),
+    (["compare", LONG, LONG], "File name too long"),
+    (["run", "--check", "-t", "lstm", "--threads", "100000", "-b", "1000000000"], "must be <="),
+    (["run", "--check", "-t", "lstm", "-b", "1048576", "-s", "1048576", "--out", "runs"], "needs about"),
+    (["run", "c_hidden.toml", "--check"], "parameters"),
+    (["run", "c_max_len.toml", "--check"], "rows need about"),
+    (["run", "c_train.toml", "--check"], "training.max_s"),
+])
+def test_what_issue_22_found_is_one_line_exit_2(tmp_path: Path, args: list[str], needle: str) -> None:
+    (tmp_path / "c_hidden.toml").write_text('out_dir = "runs"\n[[twins]]\nname = "lstm"\nhidden = 1000000000\n')
+    (tmp_path / "c_max_len.toml").write_text('out_dir = "runs"\n[data]\nsize = 5000000\nmax_len = 65536\n')
+    (tmp_path / "c_train.toml").write_text('out_dir = "runs"\n[training]\nmax_s = -1\n')
+    proc = _check_args(tmp_path, *args)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("twinbench: error:")]
+    assert len(errors) == 1 and needle in errors[0], proc.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def _check_args(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TWINBENCH_CACHE": str(workdir / "cache"),
+           "TWINBENCH_LOCK": str(workdir / "cache" / "bench.lock")}
+    return subprocess.run([sys.executable, "-m", "twinbench", *args], capture_output=True, text=True,
+                          cwd=workdir, env=env, timeout=120)
+
+
+@pytest.mark.slow
+def test_training_over_its_time_bound_fails_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "c.toml").write_text('twins = ["lstm"]\nexporters = ["torch-script"]\nruntimes = ["ort-cpu"]\n'
+                                     'out_dir = "runs"\nrun_id = "slow"\n[training]\nepochs = 1000\nmax_s = 1.0\n'
+                                     '[data]\nsize = 200\n')
+    proc = _check_args(tmp_path, "run", "c.toml")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("twinbench: error:")]
+    assert len(errors) == 1 and "ran over [training] max_s = 1 s" in errors[0], proc.stderr
+    manifest = json.loads((tmp_path / "runs" / "slow" / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and "max_s" in manifest["error"]

@@ -19,7 +19,7 @@ from twinbench.core.errors import ConfigError
 from twinbench.core.machine import fingerprint, machine_info, row_fingerprints
 from twinbench.presets import TIMING_PRESETS, timing_overrides
 from twinbench.core.quiet import is_noise
-from twinbench.summary import _clean
+from twinbench.summary import SCHEMA_VERSION, _clean
 
 #: What a TensorFlow/absl line on stderr looks like (any level), for the end-to-end check.
 TF_LINE = re.compile(r"^[IWEF]\d{4} |absl::|oneDNN|tensorflow/|TF_ENABLE_ONEDNN_OPTS|cuda_|XLA")
@@ -111,7 +111,9 @@ def json_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Path]
     args = ["run", "-t", "lstm", "-e", "torch-script", "-r", "ort-cpu", "-b", "1", "--epochs", "1", "--fast",
             "--json", "--out", str(out)]
     cmd = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "twinbench", *args])
-    check = f"{shlex.quote(sys.executable)} -c 'import json,sys; d=json.load(sys.stdin); print(d[\"run_dir\"])'"
+    check = (f"{shlex.quote(sys.executable)} -c 'import json,sys; d=json.load(sys.stdin); "
+             f"assert d[\"schema_version\"] == {SCHEMA_VERSION} and d[\"summary\"].startswith(\"twinbench \"), d; "
+             f"assert d[\"lead\"][\"fastest\"], d; print(d[\"run_dir\"])'")
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     err = out / "stderr.txt"
     proc = subprocess.run(f"set -o pipefail; {cmd} 2>{shlex.quote(str(err))} | {check}", shell=True,
@@ -140,6 +142,8 @@ def test_run_json_summary_fields(json_run: tuple[dict, str, Path]) -> None:
     doc = json.loads(proc.stdout)
     assert doc["command"] == "parity" and doc["parity"] == "PASS" and doc["parity_verdicts"]["PASS"] > 0
     assert not [line for line in proc.stderr.splitlines() if line.strip()]  # --quiet: nothing on stderr
+    line = twinbench("report", str(run_dir), "--summary")
+    assert line.returncode == 0 and line.stdout.startswith(f"twinbench {run_dir.name} | parity PASS")
     cmp = twinbench("compare", str(run_dir), str(run_dir), "--json")
     doc = json.loads(cmp.stdout)
     assert doc["command"] == "compare" and doc["regression"] is False and sum(doc["verdicts"].values()) > 0
@@ -150,7 +154,8 @@ def test_json_error_is_still_one_json_object() -> None:
     proc = twinbench("run", "-t", "no-such-twin", "--json")
     assert proc.returncode == 2
     doc = json.loads(proc.stdout)
-    assert doc == {"command": "run", "exit_code": 2, "error": doc["error"]} and "no-such-twin" in doc["error"]
+    assert doc == {"schema_version": SCHEMA_VERSION, "command": "run", "exit_code": 2, "error": doc["error"]}
+    assert "no-such-twin" in doc["error"]
     assert proc.stderr.strip().splitlines()[-1].startswith("twinbench: error: unknown twin")
 
 
@@ -164,7 +169,7 @@ def test_report_header_rows_only_where_recorded() -> None:
 
 
 def test_check_system_judgements() -> None:
-    from twinbench.check_system import Finding, _busy, _governor, _states, _steal, _turbo, verdict
+    from twinbench.commands.check_system import Finding, _busy, _governor, _states, _steal, _turbo, verdict
 
     assert _steal([100, 0, 0, 800, 0, 0, 0, 0], [150, 0, 0, 900, 0, 0, 0, 50]).level == "warn"  # 50/200 stolen
     assert _steal([100, 0, 0, 800, 0, 0, 0, 0], [200, 0, 0, 900, 0, 0, 0, 0]).level == "ok"

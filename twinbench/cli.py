@@ -1,50 +1,65 @@
-"""Command line: `twinbench run|parity|report|compare|gate|bench|export|hardware|history|list`.
+"""Command line: `twinbench run|parity|report|compare|gate|bench|export|hardware|history|check-system|list`.
 
-The only place errors become exit codes: 0 ok, 1 parity failure or regression, 2 bad usage or bad
-input, 3 an internal error (a bug: the traceback goes to a log file, never to the terminal).
+This module only declares options: each command's body is `twinbench/commands/<name>.py` `main`,
+which returns an `Answer` (exit code, `--json` object, text), and `_guard` prints it. It is also the
+only place errors become exit codes: 0 ok, 1 parity failure or regression, 2 bad usage or bad
+input, 3 an internal error (a bug: the traceback goes to a log file, never to the terminal), 130
+interrupted. With `--json` (or `--json-out FILE`) every outcome, a usage error included, is one
+JSON object (twinbench/summary.py).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, List, Optional
+from typing import Callable, List, Optional, Sequence
 
 import typer
+from typer.main import get_command
 
-from twinbench.core.errors import ConfigError, TwinbenchError, one_line, summary
+try:  # typer vendors its own click: its parser raises these, not the `click` package's
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+except ImportError:  # pragma: no cover - a typer that uses the click package again
+    from click.exceptions import ClickException, NoArgsIsHelpError
+
 from twinbench import __version__
-from twinbench.check_system import as_dict, check, verdict
-from twinbench.commands.bench import remeasure as remeasure_run
-from twinbench.commands.gate import MAX_REPEATS, TIME_BUDGET_S, GateSettings, exit_code, gate_runs, gate_summary
-from twinbench.commands.parity import judge, parity_only
-from twinbench.commands.run import open_for_resume, run as run_pipeline
-from twinbench.config import load_config, read_config_file
-from twinbench.core.atomic import write_text
-from twinbench.core.console import make_console, plain, styled
+from twinbench.commands import bench as bench_cmd
+from twinbench.commands import check_system as check_system_cmd
+from twinbench.commands import compare as compare_cmd
+from twinbench.commands import export as export_cmd
+from twinbench.commands import gate as gate_cmd
+from twinbench.commands import hardware as hardware_cmd
+from twinbench.commands import history as history_cmd
+from twinbench.commands import list as list_cmd
+from twinbench.commands import parity as parity_cmd
+from twinbench.commands import report as report_cmd
+from twinbench.commands import run as run_cmd
+from twinbench.commands.progress import Progress, Say, silent_progress, silent_say, with_progress
+from twinbench.core.errors import ConfigError, TwinbenchError, one_line, summary
 from twinbench.core.quiet import filter_native_stderr, quiet_python_loggers
 from twinbench.core.userdirs import cache_dir
-from twinbench.listing import print_listing
-from twinbench.presets import timing_overrides
-from twinbench.reports import build_reports
-from twinbench.reports.compare import compare_markdown, compare_runs
-from twinbench.reports.export import export_run
-from twinbench.reports.hardware import hardware_markdown, hardware_table
-from twinbench.reports.history import commit_prefix, history as load_history
-from twinbench.reports.history_report import check_step_options, history_html, history_markdown, trend
-from twinbench.reports.load import summary_lines
-from twinbench.summary import compare_summary, emit, parity_summary, run_summary
+from twinbench.summary import Answer, emit, envelope
 
 # TensorFlow's C++ INFO lines (grappler "Starting new session", GPU probing) drown the progress
 # output; a user who wants them sets the variable themselves.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# rich_markup_mode=None: help texts are plain text ("[load] qps" stays as written; rich would read
+# it as markup and print "( qps)"); tests/test_cli_help.py checks every option's help.
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Train PyTorch/Keras twins, export to ONNX, benchmark every runtime, verify parity.")
 
 INTERNAL_ERROR = 3
+INTERRUPTED = 130
+#: Kept for tests and scripts that drove the progress bar through the CLI module.
+_progress_runner = with_progress
+#: System errors about a path itself: the path the user gave (or the disk it is on) is at fault, not twinbench.
+PATH_ERRORS = {errno.ENAMETOOLONG, errno.ENOTDIR, errno.ELOOP, errno.EACCES, errno.EPERM, errno.ENOENT, errno.EROFS,
+               errno.ENOSPC, errno.EISDIR, errno.EEXIST, errno.EDQUOT}
 
 
 def _print_version(value: bool) -> None:
@@ -61,41 +76,52 @@ def _startup(version: bool = typer.Option(False, "--version", callback=_print_ve
     filter_native_stderr()
 
 
-JSON_OPT = typer.Option(False, "--json", help="Print one JSON summary on stdout (verdicts, paths, counts) "
-                        "instead of text; progress still goes to stderr unless --quiet.")
+# options shared by several commands ----------------------------------------------------------------
+
+JSON_OPT = typer.Option(False, "--json", help="Print the result as one JSON object on stdout instead of text "
+                        "(schema_version, command, exit_code, ...; an error or usage error too); progress stays "
+                        "on stderr.")
+JSON_OUT_OPT = typer.Option(None, "--json-out", metavar="FILE", help="Also write that JSON object to FILE "
+                            "(the text stays on stdout).")
 QUIET_OPT = typer.Option(False, "--quiet", "-q", help="No progress on stderr; only the result lines.")
+SET_OPT = typer.Option(None, "--set", metavar="KEY=VALUE", help="Override one config key over the config file, "
+                       "VALUE a TOML literal (repeatable): --set timing.repeats=5 --set runtimes='[\"ort-cpu\"]'.")
 FAST_OPT = typer.Option(False, "--fast", help="Timing preset: quick and rough (1 process per cell, short windows; "
                         "docs/measurement.md).")
 RIGOROUS_OPT = typer.Option(False, "--rigorous", help="Timing preset: more processes, longer windows (for gating).")
 MIN_TIME_OPT = typer.Option(None, "--min-time", help="Seconds measured at least per process (timing.min_s).")
 MAX_TIME_OPT = typer.Option(None, "--max-time", help="Seconds measured at most per process (timing.max_s).")
 MIN_ITERS_OPT = typer.Option(None, "--min-iters", help="Timed calls at least per process (timing.min_iters).")
+REPEATS_OPT = typer.Option(None, "--repeats", help="Worker processes per cell (timing.repeats).")
+TWIN_OPT = typer.Option(None, "--twin", "-t", help="Twin name (repeatable); see `twinbench list`.")
+RUNTIME_OPT = typer.Option(None, "--runtime", "-r", help="Runtime name (repeatable).")
+BATCH_OPT = typer.Option(None, "--batch", "-b", help="Batch size (repeatable).")
+SEQ_LEN_OPT = typer.Option(None, "--seq-len", "-s", help="Sequence length (repeatable).")
+THREADS_OPT = typer.Option(None, "--threads", help="Thread count (repeatable).")
+MAX_REPEATS_OPT = typer.Option(None, "--max-repeats", help="Sequential measurement: processes a side at most per "
+                               "cell, the last planned look (default 12).")
+TIME_BUDGET_OPT = typer.Option(None, "--time-budget", help="Sequential measurement: seconds of measuring at most "
+                               "(default 600); no look starts that the budget has no room for.")
+RUN_TWIN_MODULE_OPT = typer.Option(None, "--twin-module", help="Module/.py registering the run's own twins "
+                                   "(a run directory never imports modules by itself).")
+
+
+# running a command body ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Out:
+    """Where the result goes: `--json` (the object on stdout instead of the text) and `--json-out FILE`."""
+
+    json: bool = False
+    json_file: Optional[Path] = None
+
+    @property
+    def wants_json(self) -> bool:
+        return self.json or self.json_file is not None
 
 
 def _err(msg: str) -> None:
     print(f"twinbench: error: {msg}", file=sys.stderr)
-
-
-def _guard(fn: Callable[[], int], json_command: str | None = None) -> None:
-    """Run a command body; map errors to one line and an exit code. With `--json` (`json_command`
-    set) a failure also prints one JSON object on stdout, so a CI step always has something to parse."""
-
-    def fail(code: int, msg: str) -> typer.Exit:
-        _err(msg)
-        if json_command:
-            emit({"command": json_command, "exit_code": code, "error": msg})
-        return typer.Exit(code)
-
-    try:
-        code = fn()
-    except TwinbenchError as exc:
-        raise fail(exc.exit_code, summary(exc) or type(exc).__name__) from None
-    except KeyboardInterrupt:
-        raise fail(130, "interrupted") from None
-    except Exception as exc:  # a bug: keep the traceback, show one line
-        log = _error_log(traceback.format_exc())
-        raise fail(INTERNAL_ERROR, f"internal error: {one_line(exc)} (traceback in {log})") from None
-    raise typer.Exit(code)
 
 
 def _error_log(text: str) -> Path | str:
@@ -110,67 +136,100 @@ def _error_log(text: str) -> Path | str:
         return "stderr above"
 
 
-def _overrides(**kw: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in kw.items():
-        if value is None or value == [] or value == ():
-            continue
-        out[key] = tuple(value) if isinstance(value, list) else value
-    return out
+def _stdout_to_devnull() -> None:
+    """After a broken pipe: later writes (and the interpreter's final flush) go nowhere."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
-def _progress_runner(body: Callable[[Callable[[str], None], Callable[[int, int, str], None]], Any],
-                     quiet: bool = False) -> Any:
-    """Give the pipeline a rich progress bar on stderr (plain lines when not a terminal; none when quiet)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.text import Text
-
-    if quiet:
-        return body(lambda _msg: None, lambda _done, _total, _label: None)
-    console = make_console(stderr=True)
-    # markup off everywhere: messages and bar labels carry paths, run ids and library errors
-    with Progress(TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=False) as bar:
-        task = bar.add_task("preparing", total=None)
-
-        def say(msg: str) -> None:
-            line = plain(msg, 4000)  # one line: no escape sequences from a path or an error
-            bar.console.print(Text.assemble(("·", "dim"), " ", line), highlight=False)
-            if bar.tasks[0].total is None:  # before the cells: the bar names the stage (training epochs, ...)
-                bar.update(task, description=line[:60])
-
-        def progress(done: int, total: int, label: str) -> None:
-            bar.update(task, completed=done, total=total, description=plain(f"cells: {label}", 60))
-
-        return body(say, progress)
+def _emit_error(command: str | None, code: int, msg: str, out: Out) -> None:
+    """A failure as one JSON object where JSON was asked for (best effort: a --json-out FILE that
+    cannot be written has had its own error line; the exit code is the record)."""
+    if out.json:
+        emit(envelope(command, code, {"error": msg}))
+    if out.json_file is not None:
+        try:
+            emit(envelope(command, code, {"error": msg}), stdout=False, file=out.json_file)
+        except TwinbenchError:
+            pass
 
 
-def _print_outcome(command: str, outcome: Any, json_out: bool, *, before: Any = (), after: Any = ()) -> int:
-    """A finished `run` or `bench`: its JSON summary, or its lines; exit 1 on a parity FAIL."""
-    code = 1 if outcome.parity_verdict == "FAIL" else 0
-    if json_out:
-        emit(run_summary(command, outcome.run_dir, outcome.parity_verdict, code, report_md=outcome.report_md,
-                         report_html=outcome.report_html))
-        return code
-    for line in [*before, f"parity: {outcome.parity_verdict}", f"report: {outcome.report_md}", *after]:
-        print(line)
-    return code
+def _guard(command: str, body: Callable[[Say, Progress], Answer], out: Out = Out(), *, live: bool = False,
+           quiet: bool = False) -> None:
+    """Run a command body (under a progress bar on stderr when `live`), print its Answer as text or
+    JSON, and exit with its code; errors become one line (and one JSON object) and an exit code."""
+
+    def fail(code: int, msg: str) -> typer.Exit:
+        _err(msg)
+        _emit_error(command, code, msg, out)
+        return typer.Exit(code)
+
+    try:
+        answer = with_progress(body, quiet=quiet) if live else body(silent_say, silent_progress)
+        obj = envelope(command, answer.code, answer.data)
+        if out.json_file is not None:  # first: a file that cannot be written is an error before any output
+            emit(obj, stdout=False, file=out.json_file)
+        if out.json:
+            emit(obj)
+        else:
+            answer.show()
+    except BrokenPipeError:  # stdout's reader went away (`| head`): nothing more to say, as click does
+        _stdout_to_devnull()
+        raise typer.Exit(1) from None
+    except TwinbenchError as exc:
+        raise fail(exc.exit_code, summary(exc) or type(exc).__name__) from None
+    except KeyboardInterrupt:
+        raise fail(INTERRUPTED, "interrupted") from None
+    except OSError as exc:
+        if exc.filename is None or exc.errno not in PATH_ERRORS:
+            log = _error_log(traceback.format_exc())
+            raise fail(INTERNAL_ERROR, f"internal error: {one_line(exc)} (traceback in {log})") from None
+        # a path the user gave that the system refuses (too long a name, not a folder, no access, disk full)
+        raise fail(2, f"{summary(str(exc.filename), 160)}: {exc.strerror or type(exc).__name__}") from None
+    except SystemExit as exc:  # a library's or a user module's exit(): never a silent exit code
+        log = _error_log(traceback.format_exc())
+        raise fail(INTERNAL_ERROR, f"internal error: SystemExit({exc.code!r}) (traceback in {log})") from None
+    except Exception as exc:  # a bug: keep the traceback, show one line
+        log = _error_log(traceback.format_exc())
+        raise fail(INTERNAL_ERROR, f"internal error: {one_line(exc)} (traceback in {log})") from None
+    raise typer.Exit(answer.code)
 
 
-TWIN_OPT = typer.Option(None, "--twin", "-t", help="Twin name (repeatable); see `twinbench list`.")
-RUNTIME_OPT = typer.Option(None, "--runtime", "-r", help="Runtime name (repeatable).")
+def _config_file(positional: Optional[Path], option: Optional[Path]) -> Optional[Path]:
+    """`run CONFIG` and `run --config CONFIG` are the same; both at once only when they agree."""
+    if positional is not None and option is not None and positional != option:
+        raise ConfigError(f"config given twice ({positional} and --config {option}): give one")
+    return positional if positional is not None else option
 
+
+ALLOW_FAILED_OPT = typer.Option(False, "--allow-failed", help="Exit 0 even when cells failed (a matrix where "
+                                "some failures are expected); by default a failed cell exits 4.")
+FAIL_INVALID_OPT = typer.Option(False, "--fail-invalid", help="Exit 4 when a cell is invalid (too noisy to "
+                                "trust), as for a failed one.")
+
+
+def _list(values: Optional[Sequence[str]]) -> list[str]:
+    return list(values or [])
+
+
+# the commands --------------------------------------------------------------------------------------
 
 @app.command()
 def run(
     config: Optional[Path] = typer.Argument(None, help="TOML or JSON config; default: the built-in demo."),
+    config_opt: Optional[Path] = typer.Option(None, "--config", help="The same config file as an option "
+                                              "(give it one way)."),
+    sets: Optional[List[str]] = SET_OPT,
     twin: Optional[List[str]] = TWIN_OPT,
     runtime: Optional[List[str]] = RUNTIME_OPT,
     exporter: Optional[List[str]] = typer.Option(None, "--exporter", "-e", help="Exporter (repeatable)."),
     variant: Optional[List[str]] = typer.Option(None, "--variant", help="ONNX variant: ort-opt, fp16, int8."),
-    batch: Optional[List[int]] = typer.Option(None, "--batch", "-b", help="Batch size (repeatable)."),
-    seq_len: Optional[List[int]] = typer.Option(None, "--seq-len", "-s", help="Sequence length (repeatable)."),
-    threads: Optional[List[int]] = typer.Option(None, "--threads", help="Thread count (repeatable)."),
+    batch: Optional[List[int]] = BATCH_OPT,
+    seq_len: Optional[List[int]] = SEQ_LEN_OPT,
+    threads: Optional[List[int]] = THREADS_OPT,
     device: Optional[List[str]] = typer.Option(None, "--device", help="cpu, cuda (repeatable)."),
     twin_module: Optional[List[str]] = typer.Option(None, "--twin-module", help="Module/.py registering twins."),
     onnx: Optional[List[str]] = typer.Option(None, "--onnx", help="Also benchmark this ONNX file (repeatable)."),
@@ -179,7 +238,7 @@ def run(
     vectors: Optional[str] = typer.Option(None, "--vectors", help="Pretrained word vectors (.vec text) for every twin."),
     freeze_embedding: Optional[bool] = typer.Option(None, "--freeze-embedding/--train-embedding",
                                                     help="Keep the pretrained embedding fixed in training."),
-    repeats: Optional[int] = typer.Option(None, "--repeats", help="Worker processes per cell (timing.repeats)."),
+    repeats: Optional[int] = REPEATS_OPT,
     executor: Optional[str] = typer.Option(None, "--executor", help="Where cells run: local (default), ray."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address (docs/scale-out.md)."),
     machine: Optional[List[str]] = typer.Option(None, "--machine", help="Run every cell on this kind of node "
@@ -199,186 +258,76 @@ def run(
                                        "both runs record the overlap and flag their cells."),
     check: bool = typer.Option(False, "--check", help="Only check the config, data, vectors, ONNX files, out "
                                "dir and run id (what a run checks before any training); make nothing."),
+    keep_failed: bool = typer.Option(False, "--keep-failed", help="With --resume: keep the cells that failed "
+                                     "instead of measuring them again."),
+    allow_failed: bool = ALLOW_FAILED_OPT,
+    fail_invalid: bool = FAIL_INVALID_OPT,
     fast: bool = FAST_OPT,
     rigorous: bool = RIGOROUS_OPT,
     min_time: Optional[float] = MIN_TIME_OPT,
     max_time: Optional[float] = MAX_TIME_OPT,
     min_iters: Optional[int] = MIN_ITERS_OPT,
     json_out: bool = JSON_OPT,
+    json_file: Optional[Path] = JSON_OUT_OPT,
     quiet: bool = QUIET_OPT,
 ) -> None:
-    """Train, export, benchmark and verify; prints the report's path. Exit 1 on a parity FAIL."""
+    """Train, export, benchmark and verify; prints the report's path and a one-line summary. Exit 1 on
+    a parity FAIL. The config: CONFIG (or --config), then --set items, then the other options."""
 
-    def body() -> int:
-        overrides = _overrides(twins=twin, runtimes=runtime, exporters=exporter, variants=variant, batches=batch,
-                               seq_lens=seq_len, threads=threads, devices=device, twin_modules=twin_module,
-                               onnx=onnx, out_dir=out)
-        if epochs is not None:
-            overrides["training"] = {"epochs": epochs}
-        timing = timing_overrides(fast=fast, rigorous=rigorous, repeats=repeats, min_time=min_time,
-                                  max_time=max_time, min_iters=min_iters)
-        if timing:
-            overrides["timing"] = timing
-        placement = _overrides(kind=executor or ("ray" if ray_address else None), address=ray_address)
-        if placement:
-            overrides["executor"] = placement
-        if machine:
-            overrides["machines"] = tuple(machine)
-        embeddings = _overrides(vectors=vectors, freeze=freeze_embedding)
-        if embeddings:
-            overrides["embeddings"] = embeddings
-        overrides.update(_overrides(scenarios=scenario))
-        load = _overrides(qps=qps, latency_bound_ms=latency_bound, duration_s=load_duration, streams=streams,
-                          max_batch=max_batch)
-        if load:
-            overrides["load"] = load
-        if resume is not None:
-            if config is not None or overrides:
-                raise ConfigError("--resume: continues the run with its own config; give no config or options")
-            cfg = open_for_resume(resume)[0]
-        else:
-            cfg = load_config(config, overrides)
-        if check:
-            run_pipeline(cfg, say=lambda _msg: None, resume=resume, check_only=True)
-            print("config: OK (nothing was trained or written)")
-            return 0
-        outcome = _progress_runner(lambda say, progress: run_pipeline(
-            cfg, say=say, progress=progress, resume=resume, wait=not no_wait, allow_overlap=allow_overlap),
-            quiet=quiet)
-        # Server max QPS and Offline samples/s per runtime, then the verdict and the reports
-        return _print_outcome("run", outcome, json_out, before=summary_lines(outcome.run_dir),
-                              after=[f"html:   {outcome.report_html}"] if outcome.report_html else [])
+    def body(say: Say, progress: Progress) -> Answer:
+        options = run_cmd.overrides(
+            twin=twin, runtime=runtime, exporter=exporter, variant=variant, batch=batch, seq_len=seq_len,
+            threads=threads, device=device, twin_module=twin_module, onnx=onnx, out=out, epochs=epochs,
+            vectors=vectors, freeze_embedding=freeze_embedding, executor=executor, ray_address=ray_address,
+            machine=machine, scenario=scenario, qps=qps, latency_bound=latency_bound, load_duration=load_duration,
+            streams=streams, max_batch=max_batch, fast=fast, rigorous=rigorous, repeats=repeats,
+            min_time=min_time, max_time=max_time, min_iters=min_iters)
+        return run_cmd.main(config=_config_file(config, config_opt), sets=_list(sets), options=options,
+                            resume=resume, check=check, wait=not no_wait, allow_overlap=allow_overlap,
+                            keep_failed=keep_failed, allow_failed=allow_failed, fail_invalid=fail_invalid,
+                            say=say, progress=progress)
 
-    _guard(body, "run" if json_out else None)
+    _guard("run", body, Out(json_out, json_file), live=not check, quiet=quiet)
 
 
 @app.command()
 def parity(
     run_dir: Path = typer.Argument(..., help="A run directory whose artifacts to verify again."),
     runtime: Optional[List[str]] = RUNTIME_OPT,
-    json_out: bool = JSON_OPT,
-    quiet: bool = QUIET_OPT,
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="Judge this ONNX file (optimised, quantised, edited) "
                                         "against --twin's golden in RUN_DIR instead."),
     judged_twin: Optional[str] = typer.Option(None, "--twin", "-t", help="With --onnx: the twin whose golden judges it."),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML/JSON with a 'judge' table (onnx, twin, "
                                           "runtimes): --onnx/--twin/-r kept in a file; options given win."),
-    twin_module: Optional[List[str]] = typer.Option(None, "--twin-module", help="Module/.py registering the run's "
-                                                    "own twins (a run directory never imports modules by itself)."),
+    sets: Optional[List[str]] = typer.Option(None, "--set", metavar="KEY=VALUE", help="Override one key of the "
+                                             "[judge] table, VALUE a TOML literal (repeatable): --set judge.twin=lstm."),
+    twin_module: Optional[List[str]] = RUN_TWIN_MODULE_OPT,
+    json_out: bool = JSON_OPT,
+    json_file: Optional[Path] = JSON_OUT_OPT,
+    quiet: bool = QUIET_OPT,
 ) -> None:
     """Parity alone, fast: re-run every artifact of RUN_DIR on the CPU runtimes (no timing). Exit 1 on FAIL.
     With --onnx FILE --twin NAME (or --config with a 'judge' table): is FILE still NAME's model?
     (first diverging layer on FAIL)."""
-
-    def body() -> int:
-        file, twin_name, runtimes = onnx, judged_twin, runtime
-        if config is not None:
-            file, twin_name, runtimes = _judge_config(config, file, twin_name, runtimes)
-        if (file is None) != (twin_name is None):
-            raise ConfigError("--onnx and --twin go together: the file to judge and the twin whose golden judges it")
-        if file is not None:
-            return _judge(run_dir, file, str(twin_name), runtimes, json_out, quiet, list(twin_module or []))
-        df, verdict = _progress_runner(lambda _say, progress: parity_only(
-            run_dir, runtimes=list(runtime) if runtime else None, progress=progress,
-            twin_modules=list(twin_module or [])), quiet=quiet)
-        code = 1 if verdict == "FAIL" else 0
-        if json_out:
-            emit(parity_summary(run_dir, df, verdict, code))
-            return code
-        _print_parity(df)
-        print(f"parity: {verdict}")
-        return code
-
-    _guard(body, "parity" if json_out else None)
-
-
-JUDGE_KEYS = ("onnx", "twin", "runtimes")
-
-
-def _judge_config(path: Path, onnx: Optional[Path], twin: Optional[str],
-                  runtimes: Optional[List[str]]) -> tuple[Optional[Path], Optional[str], Optional[List[str]]]:
-    """The [judge] table of a config file (its `onnx` path relative to the file), under the
-    command line's own --onnx/--twin/-r."""
-    section = read_config_file(path).get("judge")
-    if not isinstance(section, dict):
-        raise ConfigError(f"config file {str(path)!r}: needs a [judge] table with onnx and twin")
-    unknown = sorted(set(section) - set(JUDGE_KEYS))
-    if unknown:
-        raise ConfigError(f"judge: unknown key(s) {', '.join(unknown)} (known: {', '.join(JUDGE_KEYS)})")
-    if "onnx" in section and not isinstance(section["onnx"], str):
-        raise ConfigError(f"judge.onnx: must be a path, got {section['onnx']!r}")
-    if "twin" in section and not isinstance(section["twin"], str):
-        raise ConfigError(f"judge.twin: must be a twin name, got {section['twin']!r}")
-    listed = section.get("runtimes")
-    if listed is not None and (not isinstance(listed, list) or not all(isinstance(r, str) for r in listed)):
-        raise ConfigError(f"judge.runtimes: must be a list of runtime names, got {listed!r}")
-    if onnx is None and "onnx" in section:
-        onnx = Path(section["onnx"]) if Path(section["onnx"]).is_absolute() else path.parent / section["onnx"]
-    return onnx, twin or section.get("twin"), runtimes or listed
-
-
-def _judge(run_dir: Path, onnx: Path, twin: str, runtime: Optional[List[str]], json_out: bool, quiet: bool,
-           twin_modules: list[str]) -> int:
-    result = _progress_runner(lambda _say, progress: judge(
-        run_dir, onnx, twin, runtimes=list(runtime) if runtime else None, progress=progress,
-        twin_modules=twin_modules), quiet=quiet)
-    code = 1 if result.verdict == "FAIL" else 0
-    if json_out:
-        emit({**parity_summary(result.where, result.parity, result.verdict, code),
-              "first_divergent_layer": result.divergent})
-        return code
-    _print_parity(result.parity)
-    for line in result.divergent:
-        print(f"first diverging layer: {line}")
-    print(f"saved:  {result.where}")
-    print(f"parity: {result.verdict}")
-    return code
-
-
-def _print_parity(df: Any) -> None:
-    from rich.table import Table
-
-    if df is None or not len(df):
-        return
-    table = Table("twin", "artifact", "runtime", "inputs", "profile", "max_abs", "verdict")
-    reasons = []
-    for row in df.itertuples():
-        table.add_row(str(row.twin), str(row.artifact), str(row.runtime), str(row.inputs), str(row.profile),
-                      _sci(row.max_abs), str(row.verdict))
-        error = getattr(row, "error", None)
-        if str(row.verdict) in ("ERROR", "FAIL") and isinstance(error, str) and error:
-            reasons.append(f"{row.twin}/{row.artifact} on {row.runtime}: {error}")
-    make_console().print(table)
-    for line in dict.fromkeys(reasons):  # why a check could not run, once per artifact x runtime
-        print(f"  {line}")
-
-
-def _sci(value: Any) -> str:
-    """A figure as 1.23e-05, or "-" when the check produced none (None, NaN, text)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "-"
-    return f"{number:.2e}" if number == number else "-"
+    _guard("parity", lambda _say, progress: parity_cmd.main(
+        run_dir, runtimes=runtime, onnx=onnx, twin=judged_twin, config=config, sets=_list(sets),
+        twin_modules=_list(twin_module), progress=progress), Out(json_out, json_file), live=True, quiet=quiet)
 
 
 @app.command()
-def report(run_dir: Path = typer.Argument(..., help="Run directory, pytest-benchmark JSON file or .benchmarks folder.")) -> None:
-    """Rebuild report.md and report.html from a run directory alone."""
-
-    def body() -> int:
-        md, html = build_reports(run_dir)
-        print(f"report: {md}")
-        print(f"html:   {html}")
-        return 0
-
-    _guard(body)
-
-
-MAX_REPEATS_OPT = typer.Option(None, "--max-repeats", help=f"Sequential measurement: processes a side at most per "
-                               f"cell, the last planned look (default {MAX_REPEATS}).")
-TIME_BUDGET_OPT = typer.Option(None, "--time-budget", help=f"Sequential measurement: seconds of measuring at most "
-                               f"(default {TIME_BUDGET_S:g}); no look starts that the budget has no room for.")
+def report(
+    run_dir: Path = typer.Argument(..., help="Run directory, pytest-benchmark JSON file or .benchmarks folder."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Lead with the changes against this run "
+                                            "(verdicts as `twinbench compare BASELINE RUN_DIR` gives them)."),
+    summary_only: bool = typer.Option(False, "--summary", help="Print only the one-line summary (for a CI log); "
+                                      "write nothing."),
+    json_out: bool = JSON_OPT,
+    json_file: Optional[Path] = JSON_OUT_OPT,
+) -> None:
+    """Rebuild report.md and report.html from a run directory alone; they open with the answer (parity,
+    fastest per shape, failed and invalid cells, changes against --baseline), metadata last."""
+    _guard("report", lambda _say, _progress: report_cmd.main(run_dir, baseline=baseline, summary_only=summary_only),
+           Out(json_out, json_file))
 
 
 @app.command()
@@ -391,60 +340,25 @@ def compare(
     allow_versions: bool = typer.Option(False, help="Allow runs with different library versions."),
     remeasure: bool = typer.Option(False, "--remeasure", help="Measure both runs' artifacts again here, "
                                    "interleaved, more processes for the cells still INCONCLUSIVE until each is "
-                                   "decided or the budget is spent (the same as `twinbench gate`)."),
+                                   "decided or the budget is spent (the measurement of `twinbench gate`)."),
     repeats: Optional[int] = typer.Option(None, "--repeats", help="With --remeasure: worker processes per cell at "
                                           "the first look (at least 3)."),
     max_repeats: Optional[int] = MAX_REPEATS_OPT,
     time_budget: Optional[float] = TIME_BUDGET_OPT,
     fail_inconclusive: bool = typer.Option(False, "--fail-inconclusive",
                                            help="Exit 1 on an INCONCLUSIVE cell too (strict gates)."),
+    twin_module: Optional[List[str]] = typer.Option(None, "--twin-module", help="With --remeasure: module/.py "
+                                                    "registering the runs' own twins (never taken from them)."),
     json_out: bool = JSON_OPT,
+    json_file: Optional[Path] = JSON_OUT_OPT,
     quiet: bool = QUIET_OPT,
 ) -> None:
     """Per-cell regression verdicts between two runs on process-level figures; exit 1 on a regression."""
-
-    def body() -> int:
-        if not remeasure:
-            for name, given in (("--repeats", repeats), ("--max-repeats", max_repeats), ("--time-budget", time_budget)):
-                if given is not None:
-                    raise ConfigError(f"{name}: only with --remeasure (a stored run keeps its own processes)")
-            df = compare_runs(base, candidate, min_effect=min_effect, alpha=alpha, allow_hardware=allow_hardware,
-                              allow_versions=allow_versions)
-            code = exit_code(df, fail_inconclusive=fail_inconclusive)
-            if json_out:
-                emit(compare_summary(df, code, "two independent runs"))
-            else:
-                print(compare_markdown(df))
-            return code
-        return _gate(base, candidate, min_effect=min_effect, alpha=alpha, repeats=repeats, max_repeats=max_repeats,
-                     time_budget=time_budget, fail_inconclusive=fail_inconclusive, json_out=json_out, quiet=quiet,
-                     command="compare")
-
-    _guard(body, "compare" if json_out else None)
-
-
-def _gate(base: Path, candidate: Path, *, min_effect: float, alpha: float, repeats: Optional[int],
-          max_repeats: Optional[int], time_budget: Optional[float], fail_inconclusive: bool, json_out: bool,
-          quiet: bool, command: str, out: Optional[str] = None) -> int:
-    """`gate` and `compare --remeasure`: the sequential, interleaved re-measurement and its verdicts."""
-    settings = GateSettings(min_effect=min_effect, alpha=alpha,
-                            max_repeats=MAX_REPEATS if max_repeats is None else max_repeats,
-                            time_budget_s=TIME_BUDGET_S if time_budget is None else time_budget)
-    if repeats is not None and repeats < 1:
-        raise ConfigError(f"--repeats: must be >= 1, got {repeats}")
-    overrides = _overrides(out_dir=out)
-    if repeats:
-        overrides["timing"] = {"repeats": repeats}
-    result = _progress_runner(lambda say, progress: gate_runs(base, candidate, overrides, settings=settings, say=say,
-                                                              progress=progress), quiet=quiet)
-    code = exit_code(result.verdicts, fail_inconclusive=fail_inconclusive)
-    if json_out:
-        emit({**gate_summary(result, code), "command": command})
-        return code
-    print(compare_markdown(result.verdicts))
-    print(f"gate: {result.report_md} ({result.bench_s:.0f} s measuring, {result.looks} "
-          f"look{'s' if result.looks != 1 else ''}, {result.processes} processes)")
-    return code
+    _guard("compare", lambda say, progress: compare_cmd.main(
+        base, candidate, fail_inconclusive=fail_inconclusive, min_effect=min_effect, alpha=alpha,
+        allow_hardware=allow_hardware, allow_versions=allow_versions, remeasure=remeasure, repeats=repeats,
+        max_repeats=max_repeats, time_budget=time_budget, twin_modules=_list(twin_module), say=say,
+        progress=progress), Out(json_out, json_file), live=remeasure, quiet=quiet)
 
 
 @app.command()
@@ -458,58 +372,56 @@ def gate(
                                           "(default: the runs' own, at least 3)."),
     max_repeats: Optional[int] = MAX_REPEATS_OPT,
     time_budget: Optional[float] = TIME_BUDGET_OPT,
-    fail_inconclusive: bool = typer.Option(False, "--fail-inconclusive",
-                                           help="Exit 1 on an INCONCLUSIVE cell too."),
+    fail_inconclusive: bool = typer.Option(False, "--fail-inconclusive", help="Exit 1 on an INCONCLUSIVE cell too."),
     out: Optional[str] = typer.Option(None, "--out", help="Folder for the two new run directories (default runs/)."),
+    twin_module: Optional[List[str]] = RUN_TWIN_MODULE_OPT,
     json_out: bool = JSON_OPT,
+    json_file: Optional[Path] = JSON_OUT_OPT,
     quiet: bool = QUIET_OPT,
 ) -> None:
-    """CI regression gate: measure both runs' artifacts here, interleaved, more processes for the cells still
-    undecided, until each is REGRESSION, IMPROVEMENT or SAME or the budget is spent. Exit 1 on a regression."""
-
-    def body() -> int:
-        return _gate(base, candidate, min_effect=min_effect, alpha=alpha, repeats=repeats, max_repeats=max_repeats,
-                     time_budget=time_budget, fail_inconclusive=fail_inconclusive, json_out=json_out, quiet=quiet,
-                     command="gate", out=out)
-
-    _guard(body, "gate" if json_out else None)
+    """CI regression gate: both runs' artifacts measured here, interleaved, more processes for the cells still
+    undecided until each is REGRESSION, IMPROVEMENT or SAME or the budget is spent; exit 1 on a regression."""
+    _guard("gate", lambda say, progress: gate_cmd.main(
+        base, candidate, fail_inconclusive=fail_inconclusive, repeats=repeats, out=out,
+        twin_modules=_list(twin_module), say=say, progress=progress, min_effect=min_effect, alpha=alpha,
+        max_repeats=max_repeats, time_budget_s=time_budget), Out(json_out, json_file), live=True, quiet=quiet)
 
 
 @app.command()
 def bench(
     run_dir: Path = typer.Argument(..., help="A run directory whose artifacts to measure again, here."),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML/JSON overrides (timing, runtime_settings, ...)."),
+    sets: Optional[List[str]] = SET_OPT,
     runtime: Optional[List[str]] = RUNTIME_OPT,
-    batch: Optional[List[int]] = typer.Option(None, "--batch", "-b", help="Batch size (repeatable)."),
-    seq_len: Optional[List[int]] = typer.Option(None, "--seq-len", "-s", help="Sequence length (repeatable)."),
-    threads: Optional[List[int]] = typer.Option(None, "--threads", help="Thread count (repeatable)."),
-    repeats: Optional[int] = typer.Option(None, "--repeats", help="Worker processes per cell (timing.repeats)."),
+    batch: Optional[List[int]] = BATCH_OPT,
+    seq_len: Optional[List[int]] = SEQ_LEN_OPT,
+    threads: Optional[List[int]] = THREADS_OPT,
+    repeats: Optional[int] = REPEATS_OPT,
     out: Optional[str] = typer.Option(None, "--out", help="Folder for the new run directory (default runs/)."),
-    twin_module: Optional[List[str]] = typer.Option(None, "--twin-module", help="Module/.py registering the run's "
-                                                    "own twins (a run directory never imports modules by itself)."),
+    twin_module: Optional[List[str]] = RUN_TWIN_MODULE_OPT,
     fast: bool = FAST_OPT,
     rigorous: bool = RIGOROUS_OPT,
     min_time: Optional[float] = MIN_TIME_OPT,
     max_time: Optional[float] = MAX_TIME_OPT,
     min_iters: Optional[int] = MIN_ITERS_OPT,
+    allow_failed: bool = ALLOW_FAILED_OPT,
+    fail_invalid: bool = FAIL_INVALID_OPT,
     json_out: bool = JSON_OPT,
+    json_file: Optional[Path] = JSON_OUT_OPT,
     quiet: bool = QUIET_OPT,
 ) -> None:
     """Re-measure RUN_DIR's artifacts on this machine into a new run directory (no training or export).
     For runtime upgrades, A/A checks, and `twinbench hardware` on a run carried to another machine."""
 
-    def body() -> int:
-        overrides: dict[str, Any] = dict(read_config_file(config)) if config else {}
-        overrides.update(_overrides(runtimes=runtime, batches=batch, seq_lens=seq_len, threads=threads, out_dir=out))
-        timing = timing_overrides(fast=fast, rigorous=rigorous, repeats=repeats, min_time=min_time,
-                                  max_time=max_time, min_iters=min_iters)
-        if timing:
-            overrides["timing"] = {**dict(overrides.get("timing") or {}), **timing}
-        outcome = _progress_runner(lambda say, progress: remeasure_run(
-            run_dir, overrides, say=say, progress=progress, twin_modules=list(twin_module or [])), quiet=quiet)
-        return _print_outcome("bench", outcome, json_out, after=[f"run:    {outcome.run_dir}"])
+    def body(say: Say, progress: Progress) -> Answer:
+        overrides = bench_cmd.bench_overrides(
+            config, _list(sets), runtime=runtime, batch=batch, seq_len=seq_len, threads=threads, out=out,
+            fast=fast, rigorous=rigorous, repeats=repeats, min_time=min_time, max_time=max_time,
+            min_iters=min_iters)
+        return bench_cmd.main(run_dir, overrides=overrides, twin_modules=_list(twin_module),
+                              allow_failed=allow_failed, fail_invalid=fail_invalid, say=say, progress=progress)
 
-    _guard(body, "bench" if json_out else None)
+    _guard("bench", body, Out(json_out, json_file), live=True, quiet=quiet)
 
 
 @app.command()
@@ -519,46 +431,39 @@ def export(
                             "(github-action-benchmark customSmallerIsBetter: latency), gab-throughput "
                             "(customBiggerIsBetter) or pytest-benchmark."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
+    json_out: bool = JSON_OPT,
+    json_file: Optional[Path] = JSON_OUT_OPT,
 ) -> None:
     """The run's ok cells in a CI dashboard's format (docs/ci.md)."""
-
-    def body() -> int:
-        text = export_run(run_dir, fmt, out)
-        print(f"export: {out}" if out else text, end="\n" if out else "")
-        return 0
-
-    _guard(body)
+    _guard("export", lambda _say, _progress: export_cmd.main(run_dir, fmt=fmt, out=out), Out(json_out, json_file))
 
 
 @app.command()
 def hardware(
     runs: List[Path] = typer.Argument(..., help="Run directories from different machines."),
     baseline: int = typer.Option(0, help="Index of the baseline run."),
+    json_out: bool = JSON_OPT,
+    json_file: Optional[Path] = JSON_OUT_OPT,
 ) -> None:
     """The same matrix from several machines side by side, as ratios to a baseline machine."""
-
-    def body() -> int:
-        print(hardware_markdown(hardware_table(list(runs), baseline=baseline)))
-        return 0
-
-    _guard(body)
+    _guard("hardware", lambda _say, _progress: hardware_cmd.main(runs, baseline=baseline), Out(json_out, json_file))
 
 
 @app.command()
 def history(
-    twin: Optional[str] = typer.Option(None, "--twin", "-t"),
-    runtime: Optional[str] = typer.Option(None, "--runtime", "-r"),
-    artifact: Optional[str] = typer.Option(None, "--artifact"),
-    exporter: Optional[str] = typer.Option(None, "--exporter", "-e"),
-    precision: Optional[str] = typer.Option(None, "--precision"),
-    device: Optional[str] = typer.Option(None, "--device"),
-    batch: Optional[int] = typer.Option(None, "--batch", "-b"),
-    seq_len: Optional[int] = typer.Option(None, "--seq-len", "-s"),
-    threads: Optional[int] = typer.Option(None, "--threads"),
+    twin: Optional[str] = typer.Option(None, "--twin", "-t", help="Only this twin."),
+    runtime: Optional[str] = typer.Option(None, "--runtime", "-r", help="Only this runtime."),
+    artifact: Optional[str] = typer.Option(None, "--artifact", help="Only this artifact (e.g. torch-dynamo)."),
+    exporter: Optional[str] = typer.Option(None, "--exporter", "-e", help="Only this exporter."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="Only this precision (fp32, fp16, ...)."),
+    device: Optional[str] = typer.Option(None, "--device", help="Only this device (cpu, cuda)."),
+    batch: Optional[int] = typer.Option(None, "--batch", "-b", help="Only this batch size."),
+    seq_len: Optional[int] = typer.Option(None, "--seq-len", "-s", help="Only this sequence length."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Only this thread count."),
     machine: Optional[str] = typer.Option(None, "--machine", help="Fingerprint prefix, CPU model part, host or node tag."),
     commit: Optional[str] = typer.Option(None, "--commit", help="Git commit: the full id or a prefix of at "
                                          "least 4 hex digits."),
-    config_hash: Optional[str] = typer.Option(None, "--config-hash"),
+    config_hash: Optional[str] = typer.Option(None, "--config-hash", help="Only runs of this config hash."),
     kind: Optional[str] = typer.Option(None, "--kind", help="run or bench."),
     store: Optional[Path] = typer.Option(None, "--store", help="History store (default $TWINBENCH_HISTORY, else "
                                          "./.twinbench/history.sqlite when ./.twinbench/ exists, else "
@@ -569,74 +474,78 @@ def history(
     alpha: float = typer.Option(0.01, "--alpha", help="Significance level of the step test (> 0 and < 1)."),
     fail_on_step: bool = typer.Option(False, "--fail-on-step", help="Exit 1 when a cell's latest point is a "
                                       "slower step (a CI gate)."),
+    json_out: bool = JSON_OPT,
+    json_file: Optional[Path] = JSON_OUT_OPT,
 ) -> None:
     """Trend per cell and machine across recorded runs (every `run` and `bench` records itself), with
     steps (a change between consecutive points of one machine, tested on process figures) and, with
-    --html, a page of plots."""
-
-    def body() -> int:
-        effect, level = check_step_options(min_effect, alpha)  # before any work: one line, exit 2
-        df = load_history(twin=twin, runtime=runtime, artifact=artifact, exporter=exporter, precision=precision,
-                          device=device, batch=batch, seq_len=seq_len, threads=threads, machine=machine,
-                          git_commit=None if commit is None else commit_prefix(commit), config_hash=config_hash,
-                          kind=kind, store=store)
-        series = trend(df, min_effect=effect, alpha=level)
-        print(history_markdown(df, min_effect=effect, alpha=level))
-        if html is not None:
-            try:
-                write_text(html, history_html(df, min_effect=effect, alpha=level))
-            except OSError as exc:
-                raise ConfigError(f"--html: cannot write {html} ({exc.strerror or exc})") from None
-            print(f"html: {html}")
-        latest_slower = any(s.verdict == "REGRESSION" and s.index == len(pts) - 1 for _, pts, steps in series
-                            for s in steps)
-        return 1 if fail_on_step and latest_slower else 0
-
-    _guard(body)
+    --html PATH, a page of plots."""
+    filters = {"twin": twin, "runtime": runtime, "artifact": artifact, "exporter": exporter, "precision": precision,
+               "device": device, "batch": batch, "seq_len": seq_len, "threads": threads, "machine": machine,
+               "git_commit": commit, "config_hash": config_hash, "kind": kind}
+    _guard("history", lambda _say, _progress: history_cmd.main(
+        filters, store=store, html=html, min_effect=min_effect, alpha=alpha, fail_on_step=fail_on_step),
+        Out(json_out, json_file))
 
 
 @app.command("check-system")
 def check_system(
     seconds: float = typer.Option(3.0, "--seconds", help="How long to watch the machine's fast/slow state."),
     json_out: bool = JSON_OPT,
+    json_file: Optional[Path] = JSON_OUT_OPT,
 ) -> None:
     """What on this machine makes timings noisy (governor, turbo, load, busy processes, steal, slow state).
     Always exits 0: the verdict is advice, not a failure."""
-
-    def body() -> int:
-        findings = check(seconds)
-        if json_out:
-            emit(as_dict(findings))
-            return 0
-        from rich.table import Table
-
-        table = Table("check", "value", "", "advice")
-        marks = {"ok": styled("ok", ""), "warn": styled("WARN", "bold yellow"), "info": styled("info", "dim")}
-        for f in findings:  # values read from /proc and /sys: data, shown with markup off
-            table.add_row(str(f.name), str(f.value), marks[f.level], str(f.advice))
-        console = make_console()
-        console.print(table)
-        console.print(verdict(findings))
-        return 0
-
-    _guard(body, "check-system" if json_out else None)
+    _guard("check-system", lambda _say, _progress: check_system_cmd.main(seconds=seconds), Out(json_out, json_file))
 
 
 @app.command("list")
-def list_cmd(
+def list_(
     twin_module: Optional[List[str]] = typer.Option(None, "--twin-module", help="Module/.py registering twins."),
+    json_out: bool = JSON_OPT,
+    json_file: Optional[Path] = JSON_OUT_OPT,
 ) -> None:
     """Twins (with configs), exporters, variants and runtimes, and why any runtime is unavailable."""
-
-    def body() -> int:
-        print_listing(list(twin_module or []))
-        return 0
-
-    _guard(body)
+    _guard("list", lambda _say, _progress: list_cmd.main(twin_modules=_list(twin_module)), Out(json_out, json_file))
 
 
-def main() -> None:
-    app()
+# usage errors --------------------------------------------------------------------------------------
+
+def _command_of(args: Sequence[str]) -> str | None:
+    """The command named in `args` (its first word that is one), for a usage error's JSON object."""
+    names = set(get_command(app).commands)  # type: ignore[attr-defined]
+    return next((a for a in args if a in names), None)
+
+
+def _json_wanted(args: Sequence[str]) -> Out:
+    """`--json` / `--json-out FILE` as the raw arguments give them (the parser itself failed)."""
+    file = None
+    for i, a in enumerate(args):
+        if a == "--json-out" and i + 1 < len(args):
+            file = Path(args[i + 1])
+        elif a.startswith("--json-out="):
+            file = Path(a.split("=", 1)[1])
+    return Out("--json" in args, file)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The `twinbench` entry point: click's parser outside standalone mode, so that a usage error
+    (an unknown option, a bad value) is also one JSON object when `--json` was given."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = get_command(app).main(args, prog_name="twinbench", standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # plain `twinbench`: the help, as click shows it
+        exc.show()
+        code = exc.exit_code
+    except ClickException as exc:  # a usage error, found before any command body ran: one line
+        command = _command_of(args)
+        _err(f"{exc.format_message()} (see `twinbench {command + ' ' if command else ''}--help`)")
+        _emit_error(command, exc.exit_code, exc.format_message(), _json_wanted(args))
+        code = exc.exit_code
+    except typer.Abort:
+        _err("interrupted")
+        code = INTERRUPTED
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

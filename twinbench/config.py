@@ -18,20 +18,21 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Sequence
 
 from twinbench.bench.executors.base import EXECUTORS, executor_options
 from twinbench.bench.load.settings import LOAD_SCENARIOS, LoadSettings
 from twinbench.bench.runtimes import RUNTIMES
 from twinbench.bench.timing import TimingPlan
-from twinbench.core.errors import ConfigError, DataError
+from twinbench.core.errors import ConfigError, DataError, RunDirError
+from twinbench.core.manifest import read_manifest
 from twinbench.core.typed import build, construct, convert_field, number, to_plain
 from twinbench.exporters.registry import EXPORTERS, VARIANTS, check_opset
 from twinbench.models.data import DataConfig
 from twinbench.models.embeddings import EmbeddingSpec
-from twinbench.models.registry import get_twin, load_twin_module
+from twinbench.models.registry import Twin, get_twin, load_twin_module
 from twinbench.models.train.recipe import TrainRecipe
-from twinbench.core.errors import RunDirError
+from twinbench.overrides import apply_sets
 
 DEFAULT_EXPORTERS = ("torch-dynamo", "torch-script", "tf2onnx")
 DEFAULT_RUNTIMES = ("torch", "tf-function", "keras-eager", "ort-cpu", "openvino")
@@ -56,7 +57,11 @@ class ExecutorChoice:
 
     kind: str = "local"
     options: Any = None
-    given: Mapping[str, Any] = field(default_factory=dict)
+    given: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def values(self, cell_timeout_s: float) -> dict[str, Any]:
+        """The options as given, `timeout_s` defaulting to the run's cell timeout."""
+        return {"timeout_s": cell_timeout_s, **{k: v for k, v in self.given.items() if k != "kind"}}
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **dict(self.given)} if self.given or self.kind != "local" else {}
@@ -181,13 +186,27 @@ def _executor(given: Mapping[str, Any], isolate: bool, cell_timeout_s: float) ->
     options that executor declares; `timeout_s` defaults to the run's `cell_timeout_s`."""
     if not isinstance(given, Mapping):
         raise ConfigError(f"executor: expected a table, got {type(given).__name__}")
-    options = {k: v for k, v in given.items() if k != "kind"}
     kind = given.get("kind") or ("local" if isolate else "inprocess")
     if not isinstance(kind, str):
         raise ConfigError(f"executor.kind: expected a string, got {kind!r}")
-    EXECUTORS.get(kind)  # unknown kinds: one line naming the known ones
-    typed = executor_options(kind, {"timeout_s": cell_timeout_s, **options})
-    return ExecutorChoice(kind, typed, dict(given))
+    choice = ExecutorChoice(kind, None, dict(given))
+    if kind not in EXECUTORS:  # perhaps a user's executor module (twin_modules): check_config decides
+        return choice
+    return dataclasses.replace(choice, options=executor_options(kind, choice.values(cell_timeout_s)))
+
+
+#: Executor options a resumed run keeps from its own record: how long a cell may take, never where it runs.
+_KEPT_EXECUTOR_OPTIONS = ("timeout_s",)
+
+
+def with_placement(cfg: RunConfig, placement: Mapping[str, Any] | None) -> RunConfig:
+    """`cfg` with where its cells run chosen by this invocation alone (`--executor`, `--ray-address`):
+    a run directory's `[executor]` (a cluster address) is never taken, only its cell timeout; its
+    `machines` tags stay only with an executor that places cells (`run --resume`)."""
+    kept = {k: v for k, v in cfg.executor.given.items() if k in _KEPT_EXECUTOR_OPTIONS}
+    choice = _executor({**kept, **dict(placement or {})}, cfg.isolate, cfg.cell_timeout_s)
+    machines = cfg.machines if choice.kind not in ("local", "inprocess") else ()
+    return dataclasses.replace(cfg, executor=choice, machines=machines)
 
 
 def config_from_mapping(raw: Mapping[str, Any], base: RunConfig | None = None, *, where: str = "") -> RunConfig:
@@ -229,15 +248,18 @@ def config_from_mapping(raw: Mapping[str, Any], base: RunConfig | None = None, *
     return construct(RunConfig, values, "")
 
 
-def check_config(cfg: RunConfig) -> None:
+def check_config(cfg: RunConfig) -> dict[str, Twin]:
     """What needs the registries, and the rules across sections: every name known (twin modules
     imported first), each twin buildable with its overrides, each exporter able to write the opset,
     machines only with an executor that places cells, and every time window within the cell's
-    timeout. Called by `run --check` and by `run` itself, before any training."""
+    timeout. Called by `run --check` and by `run` itself, before any training. Returns each twin as
+    the user declared it (before the data sets its sizes), built once here."""
     for mod in cfg.twin_modules:
         load_twin_module(mod)
-    for spec in cfg.twins:
-        get_twin(spec.name, **dict(spec.overrides))
+    if cfg.executor.options is None:  # a user's executor: registered by the modules just imported
+        EXECUTORS.get(cfg.executor.kind)  # unknown: one line naming the known ones
+        executor_options(cfg.executor.kind, cfg.executor.values(cfg.cell_timeout_s))
+    declared = {spec.name: get_twin(spec.name, **dict(spec.overrides)) for spec in cfg.twins}
     for kind, registry, names in (("exporter", EXPORTERS, cfg.exporters), ("variant", VARIANTS, cfg.variants),
                                   ("runtime", RUNTIMES, cfg.runtimes)):
         for name in names:
@@ -255,6 +277,7 @@ def check_config(cfg: RunConfig) -> None:
     for path in cfg.onnx:
         if not Path(path).is_file():
             raise ConfigError(f"onnx: no such file {path!r}")
+    return declared
 
 
 def _check_windows(cfg: RunConfig) -> None:
@@ -270,6 +293,8 @@ def _check_windows(cfg: RunConfig) -> None:
         runs = 0.0
         if "server" in cfg.scenarios:
             runs += load.search_s + 2 * load.duration_s
+            if load.qps is not None:  # the run at the target rate, stopped at its limit when it cannot keep up
+                runs += load.limit_s("server", load.qps)
         if "offline" in cfg.scenarios:
             runs += 2 * len(load.streams) * len(load.max_batch) * load.duration_s
         need, what = max(need, runs), "the load scenarios' LoadGen runs (load.search_s, duration_s, ...)"
@@ -335,12 +360,14 @@ def anchor_paths(raw: Mapping[str, Any], base: str | Path) -> dict[str, Any]:
     return out
 
 
-def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> RunConfig:
-    """Defaults, then the file (if any), then CLI overrides (None values are ignored), checked as
-    one mapping (so `twins = []` in a file with `--onnx` on the command line is an ONNX-only run).
-    ONNX files given without any twin (file or `-t`) benchmark just those files: no default twin."""
+def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
+                sets: Sequence[str] = ()) -> RunConfig:
+    """Defaults, then the file (if any), then its `--set key.sub=value` items (twinbench/overrides.py),
+    then CLI overrides (None values are ignored), checked as one mapping (so `twins = []` in a file
+    with `--onnx` on the command line is an ONNX-only run). ONNX files given without any twin (file
+    or `-t`) benchmark just those files: no default twin."""
     raw = anchor_paths(read_config_file(path), Path(path).parent) if path is not None else {}
-    merged = dict(raw)
+    merged = apply_sets(raw, sets)
     for key, value in (overrides or {}).items():
         if value in (None, (), []):
             continue
@@ -363,3 +390,16 @@ def config_from_manifest(manifest: Any, *, anchor: bool = False) -> RunConfig:
         return config_from_mapping(raw)
     except ConfigError as exc:
         raise RunDirError(f"{manifest.path}: config: {exc}") from None
+
+
+def check_recorded_config(path: str | Path) -> None:
+    """A run directory's recorded config, checked like a config file (one RunDirError line naming the
+    manifest and the field): every command that takes a run directory refuses a corrupt one, even
+    where it reads no config value itself. pytest-benchmark files (converted on the fly) carry no
+    twinbench config and pass."""
+    p = Path(path)
+    if not (p.is_dir() and (p / "manifest.json").is_file()):
+        return  # not a run directory: the command's own reader says what it is
+    manifest = read_manifest(p, require_complete=False)
+    if manifest.config.get("source") != "pytest-benchmark":
+        config_from_manifest(manifest)

@@ -77,4 +77,9 @@ def preflight(cfg: Any, run_id: str) -> list[dict[str, Any]]:
     """Every cheap check of a RunConfig before any work; returns the ONNX files' token inputs."""
     check_out_dir(cfg.out_dir)
     check_run_id(cfg.out_dir, run_id)
+    seen: dict[Path, str] = {}
+    for path in cfg.onnx:
+        same = seen.setdefault(Path(path).resolve(), path)
+        if same != path or list(cfg.onnx).count(path) > 1:
+            raise ConfigError(f"onnx: {path!r} is given twice (as {same!r}); each file is measured once")
     return [check_onnx_file(path) for path in cfg.onnx]

@@ -14,6 +14,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,8 +22,10 @@ from typing import Any, Iterator
 from twinbench.core.atomic import write_text
 from twinbench.bench.cells import CellSpec
 from twinbench.bench.executors.base import CommonOptions, register_executor
+from twinbench.core.typed import number
 from twinbench.core.rows import failed_row, from_json
-from twinbench.bench.worker import FAST_PROBE_ENV
+from twinbench.bench.worker import FAST_PROBE_ENV, MEMORY_ENV
+from twinbench.core.machine import memory
 from twinbench.core.layout import RunDir
 from twinbench.bench.probe import probe
 from twinbench.core.quiet import is_noise
@@ -64,9 +67,52 @@ def _files(spec: CellSpec) -> Any:
     return RunDir(spec.run_dir, spec.cells).cell(spec.cell_id)
 
 
-def spawn(specs: list[CellSpec], timeout_s: float, env: dict[str, str] | None = None) -> list[dict[str, Any]]:
+#: A worker may use at most this fraction of the machine's memory unless its executor says otherwise.
+DEFAULT_MEMORY_FRACTION = 0.8
+#: How often the driver looks at a worker's resident memory (a read of /proc, not a busy wait).
+WATCH_S = 0.5
+
+
+def default_memory_mb() -> float | None:
+    """The memory cap of a worker on this machine: 80% of its physical memory (None where unknown)."""
+    total = memory().get("total_gb")
+    return round(total * 1024 * DEFAULT_MEMORY_FRACTION) if total else None
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB (0 when it is gone or /proc cannot be read)."""
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _wait(proc: subprocess.Popen, timeout_s: float, memory_mb: float | None) -> tuple[int | None, str]:
+    """Wait for the worker within its time and memory bounds: (exit code, "") or (None, why it was
+    killed). Its resident memory is read twice a second; the worker's own RLIMIT_DATA (worker.py)
+    catches most overruns first, as a MemoryError in its row."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return proc.wait(timeout=max(0.0, min(WATCH_S, deadline - time.monotonic()))), ""
+        except subprocess.TimeoutExpired:
+            pass
+        if time.monotonic() >= deadline:
+            _kill(proc)
+            return None, f"timed out after {timeout_s:g} s (worker killed)"
+        used = rss_mb(proc.pid) if memory_mb else 0.0
+        if memory_mb and used > memory_mb:
+            _kill(proc)
+            return None, f"used {used:.0f} MB of memory, over the worker cap of {memory_mb:.0f} MB (worker killed)"
+
+
+def spawn(specs: list[CellSpec], timeout_s: float, env: dict[str, str] | None = None,
+          memory_mb: float | None = None) -> list[dict[str, Any]]:
     """Run `specs` in ONE fresh worker process (the one place that spawns workers); returns a row
-    per spec, failed rows for those the process did not finish."""
+    per spec, failed rows for those the process did not finish. The worker is bounded in time
+    (`timeout_s`) and memory (`memory_mb`, default 80% of this machine's; 0: no cap)."""
+    memory_mb = default_memory_mb() if memory_mb is None else (memory_mb or None)
     first = _files(specs[0])
     first.row.parent.mkdir(parents=True, exist_ok=True)
     for spec in specs:
@@ -83,13 +129,11 @@ def spawn(specs: list[CellSpec], timeout_s: float, env: dict[str, str] | None = 
         proc = subprocess.Popen([sys.executable, "-m", "twinbench.bench.worker", str(spec_file)],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 env=dict(os.environ, **WORKER_ENV, **_randomized(), **(env or {}),
-                                         TWINBENCH_DRIVER_PID=str(os.getpid())),
+                                         TWINBENCH_DRIVER_PID=str(os.getpid()),
+                                         **({MEMORY_ENV: str(int(memory_mb))} if memory_mb else {})),
                                 start_new_session=True)
         try:
-            rc = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-            rc, error = None, f"timed out after {timeout_s:g} s (worker killed)"
+            rc, error = _wait(proc, timeout_s, memory_mb)
         except BaseException:
             _kill(proc)
             raise
@@ -110,8 +154,6 @@ def spawn(specs: list[CellSpec], timeout_s: float, env: dict[str, str] | None = 
 def _probe_min(seconds: float = 0.05) -> int:
     """The probe's best time over a short burst in the driver: a first guess at the machine's fast
     state before any worker has measured (the state is the whole VM's, not a process's)."""
-    import time
-
     end = time.perf_counter() + seconds
     best = probe()[0]
     while time.perf_counter() < end:
@@ -138,9 +180,10 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, timeout_s: float = 300, group_untimed: bool = True) -> None:
+    def __init__(self, timeout_s: float = 300, group_untimed: bool = True, memory_mb: float | None = None) -> None:
         self.timeout_s = timeout_s
         self.group_untimed = group_untimed
+        self.memory_mb = memory_mb
         self._queue: list[CellSpec] = []
         self._fast_probe_ns: int | None = None  # the machine's fast state as seen so far (bench/probe.py)
 
@@ -163,7 +206,7 @@ class LocalExecutor:
             batch = self._next_batch()
             env = {FAST_PROBE_ENV: str(self._fast_probe_ns)} if self._fast_probe_ns else {}
             # a group gets the time of its cells together: each would have had its own process
-            rows = spawn(batch, self.timeout_s * len(batch), env)
+            rows = spawn(batch, self.timeout_s * len(batch), env, memory_mb=self.memory_mb)
             for spec in batch:
                 self._learn(spec)
             yield from zip(batch, rows)
@@ -189,11 +232,14 @@ class LocalExecutor:
 
 @dataclass(frozen=True)
 class LocalOptions(CommonOptions):
-    """`group_untimed`: untimed cells (parity re-checks) of one runtime share a worker process."""
+    """`group_untimed`: untimed cells (parity re-checks) of one runtime share a worker process.
+    `memory_mb`: the most memory one worker may use (None: 80% of this machine's; 0: no cap)."""
 
     group_untimed: bool = True
+    memory_mb: float | None = number(None, ge=0)
 
 
 @register_executor("local", options=LocalOptions)
 def local(options: LocalOptions) -> LocalExecutor:
-    return LocalExecutor(timeout_s=options.timeout_s, group_untimed=options.group_untimed)
+    return LocalExecutor(timeout_s=options.timeout_s, group_untimed=options.group_untimed,
+                         memory_mb=options.memory_mb)

@@ -54,7 +54,8 @@ class LoadRuns:
         server = scenario == "server"
         min_queries = s.queries if server else 1
         res = sut.run(scenario, qps, log_dir, duration_s=s.duration_s, min_queries=min_queries,
-                      latency_bound_ms=s.latency_bound_ms, percentile=s.percentile, max_batch=batch)
+                      latency_bound_ms=s.latency_bound_ms, percentile=s.percentile, max_batch=batch,
+                      limit_s=s.limit_s(scenario, qps))
         lat = res.latency_ms
         row = load_row(
             dict(self.spec.key_row(), batch=batch), scenario=scenario, step=step, run_index=self.index,
@@ -91,9 +92,9 @@ def run_server(runs: LoadRuns) -> str:
                 capacity[0] = min(capacity[0], res.qps)
             return res.valid, res.qps
 
-        def cost(qps: float) -> float:
-            scheduled = max(s.duration_s, s.queries / qps)
-            return scheduled * max(1.0, qps / capacity[0]) + RUN_OVERHEAD_S
+        def cost(qps: float) -> float:  # an overloaded run takes longer, up to its limit
+            scheduled = s.scheduled_s("server", qps)
+            return min(scheduled * max(1.0, qps / capacity[0]), s.limit_s("server", qps)) + RUN_OVERHEAD_S
 
         if s.qps is not None:
             probe(s.qps, "target")

@@ -17,6 +17,8 @@ SINGLE_STREAM = "single-stream"
 #: Every scenario a run may ask for; the first is the existing timing engine, the rest go through LoadGen.
 SCENARIOS = (SINGLE_STREAM, "server", "offline")
 LOAD_SCENARIOS = ("server", "offline")
+#: Seconds a LoadGen run may take beyond `run_limit` times its scheduled length (start-up, log writing).
+RUN_SLACK_S = 2.0
 #: LoadGen's early-stopping confidence (its `kConfidence`): the number of queries a run needs follows from it.
 EARLY_STOPPING_CONFIDENCE = 0.99
 
@@ -48,6 +50,8 @@ class LoadSettings:
     server_streams: int | None = None   # server: concurrency (None: the largest of `streams`)
     max_batch: tuple[int, ...] = (1, 32)  # offline: most queued samples per inference call, tried
     samples: int = 1024                 # query sample library size (distinct input rows)
+    run_limit: float = 2.0              # every LoadGen run: stopped (INVALID) past this many times its
+                                        # scheduled length + RUN_SLACK_S (a queue that cannot drain)
 
     def __post_init__(self) -> None:
         for name in ("streams", "max_batch"):
@@ -68,6 +72,9 @@ class LoadSettings:
             raise ConfigError(f"load.percentile: must be in [50, 100), got {self.percentile!r}")
         for name in ("duration_s", "search_s", "tolerance"):
             _positive_number(name, getattr(self, name))
+        _number("run_limit", self.run_limit)
+        if self.run_limit < 1.0:
+            raise ConfigError(f"load.run_limit: must be >= 1 (times a run's scheduled length), got {self.run_limit!r}")
         for name in ("search_runs", "samples"):
             _positive_int(name, getattr(self, name))
         for name in ("min_queries", "server_streams"):
@@ -78,6 +85,17 @@ class LoadSettings:
     def queries(self) -> int:
         """Minimum queries of every LoadGen run."""
         return self.min_queries if self.min_queries is not None else early_stopping_queries(self.percentile)
+
+    def scheduled_s(self, scenario: str, qps: float) -> float:
+        """How long LoadGen means a run at `qps` to last: its minimum duration, or (Server) as long
+        as issuing its minimum query count takes at that rate."""
+        if scenario == "server" and qps > 0:
+            return max(self.duration_s, self.queries / qps)
+        return self.duration_s
+
+    def limit_s(self, scenario: str, qps: float) -> float:
+        """The most a run at `qps` may take before it is stopped as INVALID (bench/load/sut.py)."""
+        return self.run_limit * self.scheduled_s(scenario, qps) + RUN_SLACK_S
 
     @property
     def server_concurrency(self) -> int:

@@ -13,6 +13,7 @@ LoadGen returns, so the cell becomes a failed row with the reason and the run go
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import queue
 import threading
@@ -44,6 +45,10 @@ class LoadSut:
         self.data = data
         self.max_batch = 1
         self.error: BaseException | None = None
+        self._deadline = float("inf")  # perf_counter time after which samples are completed unrun
+        self._served = 0               # samples really run in the current LoadGen run
+        self._unserved = 0             # samples completed unrun because the run overran its limit
+        self._count = threading.Lock()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads = [threading.Thread(target=self._lane, args=(i,), name=f"load-lane-{i}", daemon=True)
                          for i in range(streams.n)]
@@ -74,12 +79,17 @@ class LoadSut:
             chunk = get()
             if chunk is None:
                 return
-            if self.error is None:
+            if self.error is None and time.perf_counter() < self._deadline:
                 try:
                     infer(i, data[[s.index for s in chunk]])
+                    with self._count:
+                        self._served += len(chunk)
                 except BaseException as exc:  # kept and re-raised by `run`; LoadGen must still finish
                     if self.error is None:
                         self.error = exc
+            elif self.error is None:  # past the run's limit: the queue cannot drain; answer unrun
+                with self._count:
+                    self._unserved += len(chunk)
             lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, 0, 0) for s in chunk])
 
     # measurement -----------------------------------------------------------------------------
@@ -124,10 +134,16 @@ class LoadSut:
         return sum(counts) * batch / (time.perf_counter() - t0)
 
     def run(self, scenario: str, qps: float, log_dir: str | Path, *, duration_s: float, min_queries: int,
-            latency_bound_ms: float = 0.0, percentile: float = 99.0, max_batch: int = 1) -> LoadGenResult:
+            latency_bound_ms: float = 0.0, percentile: float = 99.0, max_batch: int = 1,
+            limit_s: float = float("inf")) -> LoadGenResult:
         """One LoadGen run in PerformanceOnly mode; its logs go to `log_dir`. Server: Poisson
         arrivals at `qps` judged against the latency bound; Offline: all samples at once, sized
-        from the expected `qps`."""
+        from the expected `qps`.
+
+        `limit_s` bounds the run: a SUT slower than the arrival rate builds a queue LoadGen would
+        wait out however long it takes (65 s for one run at 1000 QPS of a 22 QPS runtime). Past
+        the limit every queued sample is answered at once without running it, and the run is
+        INVALID with that reason, its QPS the samples really run per second."""
         lg = self.lg
         ts = lg.TestSettings()
         ts.mode = lg.TestMode.PerformanceOnly
@@ -150,11 +166,24 @@ class LoadSut:
         ls.log_output.copy_summary_to_stdout = False
         ls.enable_trace = False
         self.max_batch = max(1, int(max_batch))
-        lg.StartTestWithLogSettings(self._sut, self._qsl, ts, ls)
+        self._served = self._unserved = 0
+        t0 = time.perf_counter()
+        self._deadline = t0 + limit_s
+        try:
+            lg.StartTestWithLogSettings(self._sut, self._qsl, ts, ls)
+        finally:
+            self._deadline = float("inf")
+        elapsed = time.perf_counter() - t0
         tidy(log_dir)
         if self.error is not None:
             raise self.error
-        return read_result(log_dir)
+        result = read_result(log_dir)
+        if not self._unserved:
+            return result
+        total = self._served + self._unserved
+        why = (f"stopped after {limit_s:.3g} s: the queue could not drain ({self._unserved} of {total} samples "
+               f"answered unrun; the SUT ran {self._served / elapsed:.3g} samples/s)")
+        return dataclasses.replace(result, valid=False, reason=why, qps=self._served / elapsed if elapsed > 0 else 0.0)
 
     def close(self) -> None:
         for _ in self._threads:

@@ -7,17 +7,26 @@ from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
 
-from twinbench.core.typed import build
+from twinbench.core.typed import build, number
 from twinbench.exporters.artifact import Artifact, ArtifactKind
+
+
+@dataclass(frozen=True)
+class HarnessSettings:
+    """Settings of any runtime that the worker takes, not the runtime: `test_delay_ns` adds a
+    busy-wait of that many ns to every timed call (a known slowdown for checking regression verdicts
+    end to end, benchmarks/ab_regression.py; bench/worker.py `_delayed`); a table {batch = ns}
+    gives each batch size its own (benchmarks/gate.py: +10% of every cell)."""
+
+    test_delay_ns: int | dict[str, int] = number(0, ge=0, le=10**12)
+
+
+HARNESS_SETTINGS = ("test_delay_ns",)
 
 
 @dataclass(frozen=True)
 class NoSettings:
     """A runtime without knobs: any `runtime_settings` key for it is a typo."""
-
-
-#: Settings every runtime takes, handled by the worker around the runtime (bench/worker.py `_delayed`).
-TEST_HOOKS = ("test_delay_ns",)
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,9 @@ class Runtime:
 
     def check_settings(self, values: Mapping[str, Any] | None) -> Any:
         """`runtime_settings.<name>` as the runtime's typed settings; one ConfigError line naming
-        the setting otherwise. The config check and the worker's load call the same function."""
-        given = {k: v for k, v in (values or {}).items() if k not in TEST_HOOKS}  # bench/worker.py takes those
-        return build(self.settings, given, f"runtime_settings.{self.name}")
+        the setting otherwise. The config check and the worker's load call the same function.
+        The harness's own knobs (`HARNESS_SETTINGS`, taken by the worker) are checked here too."""
+        values = dict(values or {})
+        harness = {k: values.pop(k) for k in list(values) if k in HARNESS_SETTINGS}
+        build(HarnessSettings, harness, f"runtime_settings.{self.name}")
+        return build(self.settings, values, f"runtime_settings.{self.name}")

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from twinbench.core.errors import ConfigError
 from twinbench.models.registry import Twin
 from twinbench.models.train.recipe import TrainRecipe
 
@@ -98,11 +99,15 @@ def run_epochs(framework: str, kind: str, splits: Any, recipe: TrainRecipe, step
     metrics from `outputs`, one history row per epoch, early stopping per the recipe."""
     rows: list[dict[str, Any]] = []
     n = len(splits.x_train)
+    start = time.perf_counter()
     for epoch in range(1, recipe.epochs + 1):
         t0 = time.perf_counter()
         total = 0.0
         for idx in batch_plan(n, recipe, epoch):
             total += step(idx) * len(idx)
+            if time.perf_counter() - start > recipe.max_s:  # checked per batch: an epoch may be long
+                raise ConfigError(f"training: {framework} ran over [training] max_s = {recipe.max_s:g} s in epoch "
+                                  f"{epoch} of {recipe.epochs}; raise max_s, or train fewer epochs or less data")
         seconds = time.perf_counter() - t0
         rows.append(epoch_row(framework, epoch, total / n, metrics(kind, outputs(splits.x_val), splits.y_val),
                               seconds))

@@ -44,6 +44,7 @@ class TrainRecipe:
     seed: int = 1337
     shuffle: bool = True
     early_stopping: int | None = None
+    max_s: float = 3600.0  # seconds each framework may train; past it the run fails with one line
 
     def __post_init__(self) -> None:
         def need(ok: bool, name: str, why: str) -> None:
@@ -75,3 +76,5 @@ class TrainRecipe:
              "early_stopping_patience", "must be a positive integer or None")
         need(_is_int(self.seed) and self.seed >= 0, "seed", "must be a non-negative integer")
         need(isinstance(self.shuffle, bool), "shuffle", "must be true or false")
+        need(_is_num(self.max_s) and 0 < self.max_s <= 7 * 24 * 3600, "max_s",
+             "must be a number of seconds in (0, 604800]")

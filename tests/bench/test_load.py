@@ -222,6 +222,27 @@ def test_a_slowed_runtime_sustains_a_lower_max_qps(add_run, load_runtimes) -> No
 
 
 @pytest.mark.slow
+def test_a_server_run_whose_queue_cannot_drain_is_stopped_and_invalid(add_run, load_runtimes) -> None:
+    """Issue 22: a target rate far above what the SUT serves (here 20 ms per query, 50 QPS, asked
+    for 2000 QPS) queued a minute of work that LoadGen waited out; each run now stops at its limit
+    (2 x its 0.5 s schedule + 2 s) and is INVALID with the reason."""
+    import time
+
+    run_dir, art = add_run
+    spec = _load_specs(run_dir, art, ["test-busy"], "server", {"test-busy": {"busy_wait_ms": 20.0}},
+                       qps=2000.0, search_runs=1)[0]
+    t0 = time.perf_counter()
+    row = run_cells([spec], get_executor("local", timeout_s=120))[0].row
+    elapsed = time.perf_counter() - t0
+    assert row["status"] == "ok", row["error"]
+    target = [r for r in _rows(spec) if r["step"] == "target"][0]
+    assert target["loadgen_result"] == "INVALID" and not target["valid"]
+    assert "queue could not drain" in target["loadgen_reason"], target["loadgen_reason"]
+    assert target["achieved_qps"] < 100  # what the SUT really ran, not the answered-unrun samples
+    assert elapsed < 40, elapsed  # unbounded: 1000 queued queries x 20 ms = 20 s per run and more
+
+
+@pytest.mark.slow
 def test_a_crash_under_load_is_a_failed_row_and_the_run_goes_on(add_run, load_runtimes) -> None:
     run_dir, art = add_run
     specs = _load_specs(run_dir, art, ["test-crash-load", "test-abort-load", "ort-cpu"], "offline",

@@ -99,6 +99,20 @@ def test_failures_become_rows_and_the_run_continues(tiny_run, bad_runtimes) -> N
     assert "Traceback" in log and "second line" in log
 
 
+@pytest.mark.slow
+def test_a_worker_over_its_memory_cap_is_a_failed_row(tiny_run, bad_runtimes) -> None:
+    """Issue 22: nothing capped a worker's memory. Private memory past the cap is refused inside the
+    worker (RLIMIT_DATA: a MemoryError row); memory that limit cannot see (shared pages) is caught
+    by the driver watching the worker's resident memory, which kills it."""
+    specs = _specs(tiny_run, ["test-hog", "test-hog-shared", "ort-cpu"], extra_modules=[bad_runtimes], parity=False)
+    runs = run_cells(specs, get_executor("local", timeout_s=60, memory_mb=400))
+    by_rt = {r.spec.runtime: r.row for r in runs}
+    assert by_rt["test-hog"]["status"] == "failed" and "MemoryError" in by_rt["test-hog"]["error"]
+    assert by_rt["test-hog-shared"]["status"] == "failed"
+    assert "over the worker cap of 400 MB" in by_rt["test-hog-shared"]["error"], by_rt["test-hog-shared"]["error"]
+    assert by_rt["ort-cpu"]["status"] == "ok", by_rt["ort-cpu"]["error"]  # 400 MB is plenty for a real cell
+
+
 def test_in_process_failure_is_a_row(tiny_run, bad_runtimes) -> None:
     specs = _specs(tiny_run, ["test-raise"], extra_modules=[bad_runtimes], parity=False)
     df = rows_frame(run_cells(specs, get_executor("inprocess")))

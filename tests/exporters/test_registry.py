@@ -84,9 +84,9 @@ def test_a_module_in_the_exporters_folder_registers_itself(tmp_path, monkeypatch
 
 
 def test_twinbench_list_shows_an_exporter_from_a_module_file(tmp_path, capsys, scratch_registries) -> None:
-    from twinbench.listing import print_listing
+    from twinbench.commands.list import listing, show
 
     (tmp_path / "probe_exporter.py").write_text(PROBE, encoding="utf-8")
-    print_listing([str(tmp_path / "probe_exporter.py")])  # what `twinbench list --twin-module FILE` prints
+    show(listing([str(tmp_path / "probe_exporter.py")]))  # what `twinbench list --twin-module FILE` prints
     printed = capsys.readouterr().out
     assert "probe-fails" in printed and "probe-copy" in printed

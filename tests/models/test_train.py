@@ -134,20 +134,3 @@ def test_task_mismatch_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="tag"):
         train_twins(get_twin("lstm"), splits, TrainRecipe(epochs=1))
 
-
-@pytest.mark.slow
-def test_checkpoints_roundtrip_and_staleness(tmp_path) -> None:
-    from twinbench.models.checkpoints import load_checkpoints, save_checkpoints
-    from twinbench.models.train import keras_outputs, torch_outputs
-
-    splits = load_data(DataConfig(source="synthetic-sentiment", size=32, max_len=6))
-    twin = get_twin("lstm", vocab_size=len(splits.vocab), num_classes=2)
-    recipe = TrainRecipe(epochs=1, mode="ported")
-    result = train_twins(twin, splits, recipe)
-    save_checkpoints(result, twin, splits, recipe, tmp_path)
-    loaded = load_checkpoints(twin, splits, recipe, tmp_path)
-    assert loaded is not None
-    assert np.array_equal(torch_outputs(loaded[0], splits.x_val), torch_outputs(result.torch_model, splits.x_val))
-    assert np.array_equal(keras_outputs(loaded[1], splits.x_val), keras_outputs(result.keras_model, splits.x_val))
-    assert load_checkpoints(twin, splits, TrainRecipe(epochs=2, mode="ported"), tmp_path) is None
-    assert load_checkpoints(twin, splits, recipe, tmp_path / "nothing") is None

@@ -48,12 +48,15 @@ def draw_samples(rng: np.random.Generator, median_us: float, n: int) -> np.ndarr
 def make_run(root: Path, run_id: str = "20261123-140000-aaaaaa", *, seed: int = 0, slowdown: float = 1.0,
              machine: dict[str, Any] | None = None, versions: dict[str, str] | None = None,
              n_samples: int = 300, status: str = "complete", extra_parity: float = 1.0,
-             twins: tuple[str, ...] = TWINS, repeats: int = 5, slow_state: float = 0.3) -> Path:
+             twins: tuple[str, ...] = TWINS, repeats: int = 5, slow_state: float = 0.3,
+             machines: tuple[str, ...] = ("",), machine_slowdown: dict[str, float] | None = None) -> Path:
     """A complete run directory under root/run_id; `slowdown` multiplies every ort-cpu latency.
 
     Each ok cell also gets `repeats` worker processes (repeats/rounds tables) of 4 rounds each;
     a fraction `slow_state` of the rounds ran in the machine's slow state (probe 1.8x, calls 1.5x),
-    as on the CI VM, and the process figures spread by 1%."""
+    as on the CI VM, and the process figures spread by 1%. `machines`: the kinds of machine (Ray
+    tags) every cell ran on, "" for the run's own; `machine_slowdown` multiplies a kind's ort-cpu
+    latencies on top of `slowdown`."""
     rng = np.random.default_rng(seed)
     prng = np.random.default_rng(1234)  # parity is deterministic: the same in every rerun
     run_dir = root / run_id
@@ -63,43 +66,42 @@ def make_run(root: Path, run_id: str = "20261123-140000-aaaaaa", *, seed: int = 
     for twin in twins:
         for art, (exporter, source, runtimes) in ARTIFACTS.items():
             for rt in runtimes:
-                for batch in BATCHES:
-                    for seq in SEQS:
-                        cell_id = f"{twin}-{art}-{rt}-cpu-b{batch}-s{seq}-t1"
-                        base = {"run_id": run_id, "twin": twin, "artifact": art, "exporter": exporter,
-                                "source": source, "precision": "fp32", "runtime": rt, "device": "cpu",
-                                "batch": batch, "seq_len": seq, "threads": 1, "cell_id": cell_id}
-                        if twin == "mlp" and rt == "openvino" and art == "tf2onnx" and batch == 32:
-                            rows.append(dict(base, status="failed", iterations=0,
-                                             error="RuntimeError: Exception from src/core | shape mismatch"))
-                            continue
-                        over, per_tok = COST[rt]
-                        median = over + per_tok * batch * seq * (2.0 if twin == "lstm" else 1.0)
-                        if rt == "ort-cpu":
-                            median *= slowdown
-                        ns = draw_samples(rng, median, n_samples)
-                        np.save(run_dir / "cells" / f"{cell_id}.npy", ns)
-                        stats = summarize(ns, batch)
-                        status_ = "ok"
-                        err = ""
-                        if twin == "lstm" and rt == "tf-function" and batch == 1 and seq == 16:
-                            status_, err = "invalid", "spread (IQR/median) 0.620 > max_spread 0.5"
-                        for r in range(repeats if status_ == "ok" else 0):
-                            figure = median * float(rrng.lognormal(0.0, 0.01)) / 1e3
-                            reps.append(dict(base, status="ok", error="", repeat=r, p50_ms=figure, fast_p50_ms=figure,
-                                             rounds=4))
-                            for k in range(4):
-                                slow = bool(rrng.random() < slow_state)
-                                rounds.append(dict(base, repeat=r, round=k, count=50,
-                                                   probe_py_us=float(rrng.normal(90 if slow else 50, 1)),
-                                                   probe_np_us=6.0, p50_ms=figure * (1.5 if slow else 1.0)))
-                        rows.append(dict(base, **stats, status=status_, error=err, warmup_iters=5,
-                                         cold_load_ms=float(rng.uniform(20, 400)),
-                                         cold_first_run_ms=float(rng.uniform(1, 50)),
-                                         peak_rss_mb=float(rng.uniform(300, 900)), gpu_peak_mb=None,
-                                         flops=float(batch * seq * 1e5), io_in_timing=False,
-                                         threads_actual=1, runtime_settings={"intra_op": 1},
-                                         samples_file=f"cells/{cell_id}.npy"))
+                for batch, seq, tag in ((b, s, m) for b in BATCHES for s in SEQS for m in machines):
+                    cell_id = f"{twin}-{art}-{rt}-cpu-b{batch}-s{seq}-t1" + (f".{tag.replace(':', '_')}" * bool(tag))
+                    base = {"run_id": run_id, "twin": twin, "artifact": art, "exporter": exporter,
+                            "source": source, "precision": "fp32", "runtime": rt, "device": "cpu",
+                            "batch": batch, "seq_len": seq, "threads": 1, "cell_id": cell_id, "machine": tag}
+                    if twin == "mlp" and rt == "openvino" and art == "tf2onnx" and batch == 32:
+                        rows.append(dict(base, status="failed", iterations=0,
+                                         error="RuntimeError: Exception from src/core | shape mismatch"))
+                        continue
+                    over, per_tok = COST[rt]
+                    median = over + per_tok * batch * seq * (2.0 if twin == "lstm" else 1.0)
+                    if rt == "ort-cpu":
+                        median *= slowdown * (machine_slowdown or {}).get(tag, 1.0)
+                    ns = draw_samples(rng, median, n_samples)
+                    np.save(run_dir / "cells" / f"{cell_id}.npy", ns)
+                    stats = summarize(ns, batch)
+                    status_ = "ok"
+                    err = ""
+                    if twin == "lstm" and rt == "tf-function" and batch == 1 and seq == 16:
+                        status_, err = "invalid", "spread (IQR/median) 0.620 > max_spread 0.5"
+                    for r in range(repeats if status_ == "ok" else 0):
+                        figure = median * float(rrng.lognormal(0.0, 0.01)) / 1e3
+                        reps.append(dict(base, status="ok", error="", repeat=r, p50_ms=figure, fast_p50_ms=figure,
+                                         rounds=4))
+                        for k in range(4):
+                            slow = bool(rrng.random() < slow_state)
+                            rounds.append(dict(base, repeat=r, round=k, count=50,
+                                               probe_py_us=float(rrng.normal(90 if slow else 50, 1)),
+                                               probe_np_us=6.0, p50_ms=figure * (1.5 if slow else 1.0)))
+                    rows.append(dict(base, **stats, status=status_, error=err, warmup_iters=5,
+                                     cold_load_ms=float(rng.uniform(20, 400)),
+                                     cold_first_run_ms=float(rng.uniform(1, 50)),
+                                     peak_rss_mb=float(rng.uniform(300, 900)), gpu_peak_mb=None,
+                                     flops=float(batch * seq * 1e5), io_in_timing=False,
+                                     threads_actual=1, runtime_settings={"intra_op": 1},
+                                     samples_file=f"cells/{cell_id}.npy"))
             # parity: one row per artifact x runtime x eval set
             for rt in runtimes:
                 for inputs in ("val", "edge"):

@@ -4,6 +4,8 @@ refusals are one-line errors."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -136,3 +138,31 @@ def test_a_process_stuck_in_an_unseen_slow_state_is_left_out() -> None:
     assert t.verdict == "REGRESSION" and "slow outlier processes left out: baseline 1, candidate 0" in t.reason
     # at most a third of a side goes, so a bimodal side stays noisy (INCONCLUSIVE), never quietly split
     assert drop_slow_outliers([1.0, 1.0, 1.0, 1.5, 1.5, 1.5])[1] <= 2
+
+
+# several kinds of machine ---------------------------------------------------------------------------
+
+def test_a_two_machine_run_is_not_pooled_against_a_one_machine_baseline(tmp_path: Path) -> None:
+    """A run spread over two kinds of machine (Ray `machines`) against a baseline from one machine:
+    no cell has a like on the other side, so compare refuses with one line instead of pooling."""
+    base = make_run(tmp_path / "a", "base", seed=1)
+    cand = make_run(tmp_path / "b", "cand", seed=2, machines=("hw:a", "hw:b"), machine_slowdown={"hw:b": 3.0})
+    with pytest.raises(ConfigError, match="different kinds of machine .*hw:a, hw:b.*twinbench hardware"):
+        compare_runs(base, cand)
+    proc = subprocess.run([sys.executable, "-m", "twinbench", "compare", str(base), str(cand)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_two_multi_machine_runs_compare_machine_by_machine(tmp_path: Path) -> None:
+    """Both runs on the same two kinds of machine, one kind 3x slower in the candidate: its cells are
+    REGRESSION, the other kind's are not, and every verdict row names its machine."""
+    base = make_run(tmp_path / "a", "base", seed=1, machines=("hw:a", "hw:b"))
+    cand = make_run(tmp_path / "b", "cand", seed=2, machines=("hw:a", "hw:b"), machine_slowdown={"hw:b": 3.0})
+    df = compare_runs(base, cand)
+    speed = df[df["kind"] == "speed"]
+    assert set(speed["machine"]) == {"hw:a", "hw:b"}
+    ort = speed[speed["runtime"] == "ort-cpu"]
+    assert (ort[ort["machine"] == "hw:b"]["verdict"] == "REGRESSION").all()
+    assert not (ort[ort["machine"] == "hw:a"]["verdict"] == "REGRESSION").any()
+    assert not (speed[speed["runtime"] != "ort-cpu"]["verdict"] == "REGRESSION").any()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 import subprocess
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from twinbench.reports import build_reports
+from twinbench.reports.build import build
 from twinbench.reports.plots import PLOTS
 from twinbench.reports.sections import Figure, report_blocks
 from twinbench.reports.tables import load_run
@@ -78,3 +80,18 @@ def test_html_renders_in_chromium(run_dir: Path, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr[-2000:]
     assert shot.stat().st_size > 20_000
     assert "Uncaught" not in res.stderr
+
+
+def test_html_leads_with_the_summary_and_colours_changes(tmp_path: Path) -> None:
+    from reportlib import make_run
+
+    from twinbench.reports.lead import summary_line
+
+    base = make_run(tmp_path)
+    cand = make_run(tmp_path, "20261124-140000-bbbbbb", seed=1, slowdown=1.3)
+    built = build(cand, baseline=base)
+    page = built.report_html.read_text()
+    first = page.index('<p class="summary">')
+    assert page.index("<h2>Summary</h2>") < first < page.index("<h2>Parity</h2>") < page.index("<h2>Run and machine</h2>")
+    assert html_lib.escape(summary_line(built.lead)) in page
+    assert '<span class="REGRESSION">REGRESSION</span>' in page

@@ -74,3 +74,79 @@ def test_twins_section_shows_config_and_explained_param_counts(run_dir: Path) ->
     total = next(r for r in section.splitlines() if r.startswith("| total"))
     assert "| 32 |" in total and "bias_hh" in total  # torch's second LSTM bias: 4 x hidden
     assert_valid_tables(md)
+
+
+def test_the_report_leads_with_the_answer_and_ends_with_metadata(run_dir: Path) -> None:
+    """Summary (the one line, parity, cells, fastest per shape, failed and invalid cells) before any
+    detail; the run's metadata last."""
+    from twinbench.reports.lead import lead, summary_line
+
+    run = load_run(run_dir)
+    md = render_markdown(run)
+    heads = [line for line in md.splitlines() if line.startswith("## ")]
+    assert heads[0] == "## Summary" and heads[-1] == "## Run and machine"
+    assert heads.index("## Parity") < heads.index("## Speed") < heads.index("## Skipped, failed and invalid cells")
+    summary = md.split("## Summary")[1].split("## Parity")[0]
+    line = summary_line(lead(run))
+    assert f"> {line}" in summary and "\n" not in line
+    assert "**Parity: PASS**" in summary and "**Cells:** 69 ok, 1 invalid, 2 failed, 1 skipped." in summary
+    assert "### Fastest per shape" in summary and "### Failed and invalid cells" in summary
+    assert "| failed | mlp/tf2onnx on openvino cpu, batch 32, seq_len 16, 1 thread |" in summary
+    assert "| invalid | lstm/keras on tf-function cpu, batch 1, seq_len 16, 1 thread |" in summary
+    assert "### Changes against" not in summary  # no baseline given
+    assert_valid_tables(md)
+
+
+def test_fastest_per_shape_is_the_smallest_ok_p50_with_its_margin(run_dir: Path) -> None:
+    from twinbench.reports.lead import fastest
+
+    run = load_run(run_dir)
+    found = {f.shape: f for f in fastest(run)}
+    res = run.results
+    ok = res[(res["status"] == "ok") & res["p50_ms"].notna() & (res["twin"] == "mlp") & (res["batch"] == 32)
+             & (res["seq_len"] == 16)].sort_values("p50_ms")
+    f = found["mlp, batch 32, seq_len 16"]
+    best, second = ok.iloc[0], ok.iloc[1]
+    assert f.winner == f"{best['runtime']} ({best['artifact']})" and f.p50_ms == best["p50_ms"]
+    assert f.runner_up == f"{second['runtime']} ({second['artifact']})"
+    assert abs(f.margin - second["p50_ms"] / best["p50_ms"]) < 1e-12 and f.contenders == len(ok)
+    assert len(found) == 12  # 2 twins x 3 batches x 2 lengths; the invalid cell never wins
+
+
+def test_changes_against_a_baseline_lead_the_report(tmp_path: Path) -> None:
+    from twinbench.reports.build import build
+
+    base = make_run(tmp_path)
+    cand = make_run(tmp_path, "20261124-140000-bbbbbb", seed=1, slowdown=1.3)
+    built = build(cand, baseline=base)
+    md = built.report_md.read_text()
+    summary = md.split("## Summary")[1].split("## Parity")[0]
+    assert f"### Changes against {base.name}" in summary
+    rows = [r for r in summary.splitlines() if r.startswith("| REGRESSION")]
+    assert rows and all(" on ort-cpu " in r for r in rows) and len(rows) <= 20
+    assert built.lead.changes is not None and built.lead.changes.verdicts["REGRESSION"] >= len(rows)
+    assert f"vs {base.name}: " in md.splitlines()[4] and "REGRESSION" in md.splitlines()[4]
+    assert_valid_tables(md)
+
+
+def test_a_pytest_benchmark_file_leads_with_its_own_names(tmp_path: Path) -> None:
+    """A converted pytest-benchmark file: the fastest per group by benchmark name, never runtime `python`."""
+    import json
+
+    from twinbench.reports.build import build
+
+    benches = [{"group": "sorting", "name": f"test_sort[{n}]", "fullname": f"t.py::test_sort[{n}]",
+                "params": {"n": n}, "param": str(n), "extra_info": {}, "options": {},
+                "stats": {"min": 0.0009 * n, "max": 0.0015 * n, "mean": 0.0011 * n, "stddev": 0.0001,
+                          "median": 0.001 * n, "rounds": 50, "total": 0.055 * n}} for n in (10, 100)]
+    doc = {"machine_info": {"node": "h", "cpu": {"brand_raw": "Some CPU", "count": 4}, "system": "Linux",
+                            "machine": "x86_64", "python_version": "3.11.7"},
+           "commit_info": {"id": "abc"}, "datetime": "2026-11-23T14:00:00", "version": "5.1.0", "benchmarks": benches}
+    (tmp_path / "a.json").write_text(json.dumps(doc))
+    built = build(tmp_path / "a.json")
+    (f,) = built.lead.fastest
+    assert f.shape == "group sorting" and f.winner == "test_sort[10] n=10" and f.runner_up == "test_sort[100] n=100"
+    assert abs(f.margin - 10.0) < 1e-9
+    md = built.report_md.read_text()
+    line = md.split("## Summary")[1].split("\n> ")[1].splitlines()[0]
+    assert "no parity checks" in line and "test_sort[10] n=10" in line and "python" not in line

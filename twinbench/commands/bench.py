@@ -23,11 +23,16 @@ from twinbench.core.errors import RunDirError, one_line
 from twinbench.core.layout import RunDir
 from twinbench.core.manifest import create_run_dir, read_manifest, update_manifest
 from twinbench.commands.parity import check_twin_modules, read_artifacts
-from twinbench.commands.run import RunOutcome
-from twinbench.reports import build_reports
-from twinbench.stages.finish import finish_run
+from twinbench.commands.progress import silent_say
+from twinbench.commands.run import RunOutcome, outcome_answer
+from twinbench.config import read_config_file
+from twinbench.overrides import apply_sets
+from twinbench.presets import timing_overrides
+from twinbench.reports.build import build
+from twinbench.summary import Answer
+from twinbench.stages.finish import cell_counts, finish_run
 from twinbench.stages.measure import make_executor, plan
-from twinbench.stages.prepare import seq_lens
+from twinbench.stages.prepare import artifact_tasks, seq_lens
 
 Say = Callable[[str], None]
 Progress = Callable[[int, int, str], None]
@@ -86,9 +91,8 @@ def prepare(source: str | Path, overrides: Mapping[str, Any] | None = None, *, s
     _copy_tree(src.artifacts, layout.artifacts)
     if (source / "data").is_dir():
         _copy_tree(source / "data", run_dir / "data")
-    tasks = {"tag" if "num_tags" in a.twin_config else "classify" for a in artifacts if a.twin_config}
     copied = [a for a in read_artifacts(layout, with_goldens=False) if a.twin != "_calibration"]
-    specs, skipped = plan(cfg, run_dir, copied, seq_lens(cfg, tasks))  # the planner adds its own calibration
+    specs, skipped = plan(cfg, run_dir, copied, seq_lens(cfg, artifact_tasks(artifacts)))  # the planner adds its own calibration
     say(f"run directory: {run_dir} (re-measuring {source})")
     return Prepared(cfg, run_dir, manifest, specs, skipped, t0)
 
@@ -101,8 +105,9 @@ def finish_prepared(p: Prepared, runs: list[CellRun], bench_s: float) -> RunOutc
     except BaseException as exc:
         update_manifest(p.run_dir, p.manifest, status="failed", error=one_line(exc))
         raise
-    md, html = build_reports(p.run_dir)
-    return RunOutcome(run_dir=p.run_dir, parity_verdict=verdict, report_md=md, report_html=html)
+    built = build(p.run_dir)
+    return RunOutcome(run_dir=p.run_dir, parity_verdict=verdict, report_md=built.report_md,
+                      report_html=built.report_html, lead=built.lead, cells=cell_counts(p.run_dir))
 
 
 def remeasure(source: str | Path, overrides: Mapping[str, Any] | None = None, *, say: Say = print,
@@ -118,3 +123,31 @@ def remeasure(source: str | Path, overrides: Mapping[str, Any] | None = None, *,
         update_manifest(p.run_dir, p.manifest, status="failed", error=one_line(exc))
         raise
     return finish_prepared(p, runs, time.perf_counter() - t)
+
+
+# the command line ---------------------------------------------------------------------------------
+
+def bench_overrides(config: Path | None = None, sets: Sequence[str] = (), *, runtime: Sequence[str] | None = None,
+                    batch: Sequence[int] | None = None, seq_len: Sequence[int] | None = None,
+                    threads: Sequence[int] | None = None, out: str | None = None, fast: bool = False,
+                    rigorous: bool = False, repeats: int | None = None, min_time: float | None = None,
+                    max_time: float | None = None, min_iters: int | None = None) -> dict[str, Any]:
+    """The overrides of the source's config: the `--config` file, its `--set` items, then the options."""
+    merged = apply_sets(read_config_file(config) if config else {}, sets)
+    given = {"runtimes": runtime, "batches": batch, "seq_lens": seq_len, "threads": threads, "out_dir": out}
+    merged.update({k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v not in (None, [], ())})
+    timing = timing_overrides(fast=fast, rigorous=rigorous, repeats=repeats, min_time=min_time, max_time=max_time,
+                              min_iters=min_iters)
+    if timing:
+        merged["timing"] = {**dict(merged.get("timing") or {}), **timing}
+    return merged
+
+
+def main(run_dir: Path, *, overrides: Mapping[str, Any] | None = None, twin_modules: Sequence[str] = (),
+         allow_failed: bool = False, fail_invalid: bool = False, say: Say = silent_say,
+         progress: Progress | None = None) -> Answer:
+    """`twinbench bench RUN`: the re-measurement, then its Answer (as `run`'s, plus the new run's path;
+    exit 4 on a failed cell unless `allow_failed`)."""
+    outcome = remeasure(run_dir, overrides, say=say, progress=progress, twin_modules=twin_modules)
+    return outcome_answer(outcome, after=[f"run:    {outcome.run_dir}"], allow_failed=allow_failed,
+                          fail_invalid=fail_invalid)

@@ -43,7 +43,9 @@ from twinbench.reports.compare import COMPARE_COLUMNS, compare_loaded, compare_m
 from twinbench.reports.tables import RunData
 from twinbench.reports.verdicts import MIN_PROCESSES, stop_reason
 from twinbench.stages.measure import make_executor
-from twinbench.summary import compare_summary
+from twinbench.commands.progress import silent_say
+from twinbench.config import check_recorded_config
+from twinbench.summary import Answer, compare_summary, lines
 
 Say = Callable[[str], None]
 Progress = Callable[[int, int, str], None]
@@ -280,10 +282,12 @@ def _final_rows(full: Any, cells: dict[CellKey, _Cell]) -> Any:
 
 
 def gate_runs(base: str | Path, cand: str | Path, overrides: Mapping[str, Any] | None = None, *,
-              settings: GateSettings = GateSettings(), say: Say = print, progress: Progress | None = None,
+              settings: GateSettings = GateSettings(), say: Say = silent_say, progress: Progress | None = None,
               twin_modules: Sequence[str] = ()) -> GateOutcome:
     """Both runs' artifacts measured here, interleaved and sequentially, into two new run
     directories; returns the verdicts and where everything went."""
+    for path in (base, cand):
+        check_recorded_config(path)
     pb = prepare(cand, overrides, say=say, twin_modules=twin_modules)
     # both sides with one timing plan (the candidate's): a different warm-up or window is a difference
     # in how the cells were measured, not in the code
@@ -316,6 +320,27 @@ def exit_code(df: Any, *, fail_inconclusive: bool = False) -> int:
     """1 on a REGRESSION (and on an INCONCLUSIVE cell when asked), else 0."""
     inconclusive = fail_inconclusive and bool(len(df)) and bool((df["verdict"] == "INCONCLUSIVE").any())
     return 1 if has_regression(df) or inconclusive else 0
+
+
+def main(base: Path, candidate: Path, *, fail_inconclusive: bool = False, repeats: int | None = None,
+         out: str | None = None, twin_modules: Sequence[str] = (), say: Say = silent_say,
+         progress: Progress | None = None, **settings: Any) -> Answer:
+    """`twinbench gate`: `settings` are GateSettings fields; `repeats` the first look's processes
+    (default: the runs' own, at least 3); `out` the folder of the two new run directories."""
+    if repeats is not None and repeats < 1:
+        raise ConfigError(f"--repeats: must be >= 1, got {repeats}")
+    overrides: dict[str, Any] = {"out_dir": out} if out else {}
+    if repeats:
+        overrides["timing"] = {"repeats": repeats}
+    given = GateSettings(**{k: v for k, v in settings.items() if v is not None})
+    result = gate_runs(base, candidate, overrides, settings=given, say=say, progress=progress,
+                       twin_modules=twin_modules)
+    code = exit_code(result.verdicts, fail_inconclusive=fail_inconclusive)
+    plural = "s" if result.looks != 1 else ""
+    return Answer(code, gate_summary(result, code), lines(
+        compare_markdown(result.verdicts).rstrip("\n"),
+        f"gate: {result.report_md} ({result.bench_s:.0f} s measuring, {result.looks} look{plural}, "
+        f"{result.processes} processes)"))
 
 
 def gate_summary(out: GateOutcome, code: int) -> dict[str, Any]:

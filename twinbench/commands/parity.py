@@ -6,7 +6,11 @@ A user who optimises, quantises or hand-edits an exported model asks whether it 
 what the twin's golden says. The file is judged inside a scratch run directory,
 `RUN/judged/<stem>-<hash>/`, that links the run's golden, parity inputs and native weights (for
 localisation) and holds a copy of the file: the run's own artifacts are never touched, and the
-verdict, the parity table and the first diverging layer stay beside the run for later."""
+verdict, the parity table and the first diverging layer stay beside the run for later.
+
+`parity_only` and `judge` are the Python API's; `main` is the command line's body (the `--config`
+file's `[judge]` table and `--set judge.*` items under the options given, then the check and its
+`Answer`)."""
 
 from __future__ import annotations
 
@@ -22,16 +26,22 @@ from twinbench.bench.parity.table import parity_table
 from twinbench.bench.parity.verdict import overall_verdict
 from twinbench.bench.runner import run_cells
 from twinbench.bench.runtimes import RUNTIMES, get_runtime
-from twinbench.config import config_from_manifest
+from twinbench.commands.progress import silent_progress
+from twinbench.config import config_from_manifest, read_config_file
 from twinbench.core.atomic import write_json
+from twinbench.core.console import make_console
 from twinbench.core.errors import ConfigError, RunDirError
 from twinbench.core.layout import RunDir
 from twinbench.core.manifest import read_manifest
 from twinbench.core.tables import write_table
 from twinbench.exporters.artifact import Artifact
 from twinbench.exporters.finalize import io_signature
+from twinbench.exporters.user_onnx import copy_onnx
 from twinbench.models.registry import TWINS, load_twin_module
+from twinbench.overrides import apply_sets
 from twinbench.preflight import check_onnx_file
+from twinbench.stages.prepare import artifact_tasks, seq_lens
+from twinbench.summary import Answer, parity_summary
 
 Progress = Callable[[int, int, str], None]
 #: Where a parity re-check writes its cells, beside the run's own `cells/`.
@@ -95,7 +105,7 @@ def parity_only(run_dir: str | Path, *, runtimes: list[str] | None = None, threa
         all_settings.setdefault(name, {}).update(values)
     shutil.rmtree(layout.cells, ignore_errors=True)
     layout.cells.mkdir(parents=True)
-    seq = [cfg.seq_lens[0]] if cfg.seq_lens else [16]
+    seq = list(seq_lens(cfg, artifact_tasks(artifacts)))[:1]  # the run's rule; untimed cells need one length
     specs, skipped = plan_cells(layout.root, artifacts, names, ["cpu"], [1], seq, [threads], settings=all_settings,
                                 twin_modules=list(twin_modules), timed=False, cells=PARITY_CELLS)
     for row in skipped:  # judged as SKIP rows by the parity table
@@ -174,12 +184,12 @@ def prepare_judged(run_dir: Path, onnx_file: Path, twin: str) -> tuple[Path, str
             _link(path, scratch.twin(twin) / path.name)  # a SavedModel folder
     base = natives.get("torch") or natives.get("keras")
     dst = scratch.twin(twin) / f"{name}.onnx"
-    shutil.copyfile(onnx_file, dst)
-    model = onnx.load(str(dst))
+    data = copy_onnx(onnx_file, dst)  # with its external data, if any
+    model = onnx.load(str(dst), load_external_data=False)
     art = Artifact(name=name, kind="onnx", path=scratch.rel(dst), twin=twin, source="torch", exporter="user",
                    twin_config=dict(base.twin_config) if base else {},
                    meta={"original_path": str(onnx_file.resolve()), "sha256": digest, "judged": True,
-                         **io_signature(model)})
+                         "extra_files": [scratch.rel(p) for p in data], **io_signature(model)})
     art.write_sidecar(scratch.root)
     return scratch.root, name
 
@@ -206,3 +216,102 @@ def judge(run_dir: str | Path, onnx_file: str | Path, twin: str, *, runtimes: li
     write_json(scratch / "verdict.json", {"onnx": str(onnx_file.resolve()), "twin": twin, "verdict": verdict,
                                           "first_divergent_layer": divergent, "runtimes": runtimes}, indent=2)
     return Judgement(scratch, df, verdict, divergent)
+
+
+# the command line ---------------------------------------------------------------------------------
+
+#: Keys of a config file's `[judge]` table (and of `--set judge.*`).
+JUDGE_KEYS = ("onnx", "twin", "runtimes")
+
+
+def judge_options(config: Path | None, sets: Sequence[str], onnx: Path | None, twin: str | None,
+                  runtimes: Sequence[str] | None) -> tuple[Path | None, str | None, list[str] | None]:
+    """The `[judge]` table of a config file (its `onnx` path relative to the file) with the `--set
+    judge.*` items over it, under the command line's own --onnx/--twin/-r."""
+    section: Any = {}
+    if config is not None:
+        section = read_config_file(config).get("judge")
+        if not isinstance(section, dict):
+            raise ConfigError(f"config file {str(config)!r}: needs a [judge] table with onnx and twin")
+        if isinstance(section.get("onnx"), str) and not Path(section["onnx"]).is_absolute():
+            section = {**section, "onnx": str(config.parent / section["onnx"])}
+    if sets:
+        merged = apply_sets({"judge": section}, sets)
+        if set(merged) != {"judge"}:
+            raise ConfigError(f"--set: parity takes judge.* keys only ({', '.join('judge.' + k for k in JUDGE_KEYS)})")
+        section = merged["judge"]
+        if not isinstance(section, dict):
+            raise ConfigError("--set judge: must be a table")
+    unknown = sorted(set(section) - set(JUDGE_KEYS))
+    if unknown:
+        raise ConfigError(f"judge: unknown key(s) {', '.join(unknown)} (known: {', '.join(JUDGE_KEYS)})")
+    if "onnx" in section and not isinstance(section["onnx"], str):
+        raise ConfigError(f"judge.onnx: must be a path, got {section['onnx']!r}")
+    if "twin" in section and not isinstance(section["twin"], str):
+        raise ConfigError(f"judge.twin: must be a twin name, got {section['twin']!r}")
+    listed = section.get("runtimes")
+    if listed is not None and (not isinstance(listed, list) or not all(isinstance(r, str) for r in listed)):
+        raise ConfigError(f"judge.runtimes: must be a list of runtime names, got {listed!r}")
+    if onnx is None and "onnx" in section:
+        onnx = Path(section["onnx"])
+    chosen = list(runtimes) if runtimes else listed
+    return onnx, twin or section.get("twin"), chosen
+
+
+def _sci(value: Any) -> str:
+    """A figure as 1.23e-05, or "-" when the check produced none (None, NaN, text)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "-"
+    return f"{number:.2e}" if number == number else "-"
+
+
+def print_parity(df: Any) -> None:
+    """The parity rows as a table, then why each ERROR or FAIL could not pass (once per artifact x runtime)."""
+    from rich.table import Table
+
+    if df is None or not len(df):
+        return
+    table = Table("twin", "artifact", "runtime", "inputs", "profile", "max_abs", "verdict")
+    reasons = []
+    for row in df.itertuples():
+        table.add_row(str(row.twin), str(row.artifact), str(row.runtime), str(row.inputs), str(row.profile),
+                      _sci(row.max_abs), str(row.verdict))
+        error = getattr(row, "error", None)
+        if str(row.verdict) in ("ERROR", "FAIL") and isinstance(error, str) and error:
+            reasons.append(f"{row.twin}/{row.artifact} on {row.runtime}: {error}")
+    make_console().print(table)
+    for line in dict.fromkeys(reasons):
+        print(f"  {line}")
+
+
+def main(run_dir: Path, *, runtimes: Sequence[str] | None = None, onnx: Path | None = None, twin: str | None = None,
+         config: Path | None = None, sets: Sequence[str] = (), twin_modules: Sequence[str] = (),
+         progress: Progress = silent_progress) -> Answer:
+    """`twinbench parity RUN` (every artifact again) or, with an ONNX file and a twin, `judge`."""
+    file, twin_name, chosen = onnx, twin, list(runtimes) if runtimes else None
+    if config is not None or sets:
+        file, twin_name, chosen = judge_options(config, sets, file, twin_name, chosen)
+    if (file is None) != (twin_name is None):
+        raise ConfigError("--onnx and --twin go together: the file to judge and the twin whose golden judges it")
+    if file is not None:
+        result = judge(run_dir, file, str(twin_name), runtimes=chosen, progress=progress, twin_modules=twin_modules)
+        code = 1 if result.verdict == "FAIL" else 0
+
+        def show_judgement() -> None:
+            print_parity(result.parity)
+            for line in result.divergent:
+                print(f"first diverging layer: {line}")
+            print(f"saved:  {result.where}")
+            print(f"parity: {result.verdict}")
+
+        return Answer(code, {**parity_summary(result.where, result.parity, result.verdict),
+                             "first_divergent_layer": result.divergent}, show_judgement)
+    df, verdict = parity_only(run_dir, runtimes=chosen, progress=progress, twin_modules=twin_modules)
+
+    def show() -> None:
+        print_parity(df)
+        print(f"parity: {verdict}")
+
+    return Answer(1 if verdict == "FAIL" else 0, parity_summary(run_dir, df, verdict), show)

@@ -1,24 +1,36 @@
 """`twinbench run [CONFIG]`: prepare (every check, `--check` stops here), build the twins, measure
 every cell, finish the tables, write the reports. `--resume RUN` continues an interrupted run:
-its own config from its manifest, its complete twin builds and finished cells kept."""
+its own config from its manifest, its complete twin builds and finished cells kept.
+
+`run` is the pipeline (the Python API's `api.run`); `main` is the command line's body: the options
+turned into config overrides (`overrides`), then the run, then its `Answer` (`outcome_answer`,
+shared with `bench`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
-from twinbench.config import RunConfig, config_from_manifest
+from twinbench.commands.progress import silent_say
+from twinbench.config import RunConfig, config_from_manifest, load_config, with_placement
 from twinbench.core.errors import ConfigError, one_line
 from twinbench.core.liveness import Heartbeat, driver_alive, driver_record, now_iso
+from twinbench.core.modules import verify as verify_module
+from twinbench.core.tables import read_table
 from twinbench.core.manifest import Manifest, create_run_dir, heartbeat, read_manifest, update_manifest
-from twinbench.reports import build_reports
+from twinbench.presets import timing_overrides
+from twinbench.reports.build import build
+from twinbench.reports.lead import Lead, summary_line
+from twinbench.reports.load import summary_lines
 from twinbench.stages.build import build_all, save_inputs
-from twinbench.stages.finish import finish_run
+from twinbench.stages.finish import cell_counts, finish_run
 from twinbench.stages.measure import make_executor, measure, plan
 from twinbench.stages.prepare import prepare
 from twinbench.bench.parity.reference_check import reference_seconds
+from twinbench.summary import Answer, lines, run_summary
 
 Say = Callable[[str], None]
 Progress = Callable[[int, int, str], None]
@@ -30,20 +42,51 @@ class RunOutcome:
     parity_verdict: str  # PASS | FAIL | SKIP
     report_md: Path | None
     report_html: Path | None
+    lead: Lead | None = None  # what the report leads with (reports/lead.py); its one line is the CI summary
+    cells: Mapping[str, int] = field(default_factory=dict)  # ok / invalid / failed / skipped (finish.cell_counts)
+
+    @property
+    def summary(self) -> str | None:
+        return summary_line(self.lead) if self.lead is not None else None
 
 
-def open_for_resume(run_dir: str | Path) -> tuple[RunConfig, Manifest]:
-    """(RunConfig, Manifest) of a run that can be resumed: not complete, its driver gone."""
+def recorded_modules(manifest: Manifest) -> tuple[str, ...]:
+    """The twin modules a run named (its manifest's `config.twin_modules`, as written)."""
+    value = manifest.config.get("twin_modules") or ()
+    items = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else []
+    return tuple(str(v) for v in items)
+
+
+def failed_cells(run_dir: Path) -> int:
+    """Cells of a finished run that failed (export failures are not cells: resuming cannot redo them)."""
+    results = read_table(run_dir, "results")
+    if not len(results):
+        return 0
+    return int(((results["status"].astype(str) == "failed") & (results["runtime"].astype(str) != "(export)")).sum())
+
+
+def open_for_resume(run_dir: str | Path, *, twin_modules: Sequence[str] = (),
+                    placement: Mapping[str, Any] | None = None,
+                    keep_failed: bool = False) -> tuple[RunConfig, Manifest]:
+    """(RunConfig, Manifest) of a run that can be resumed: not complete, its driver gone; or
+    complete with failed cells, which are measured again (unless `keep_failed`).
+
+    A run directory is data: its twin modules are imported again only when given on this command
+    line (`twin_modules`), or when each recorded file is still where the run found it, outside the
+    run directory, with the content it had (core/modules.py `verify`). Where cells run comes from
+    this invocation (`placement`: `--executor`, `--ray-address`), never from the manifest."""
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir, require_complete=False)
-    if manifest.status == "complete":
-        raise ConfigError(f"--resume: {run_dir} is already complete")
+    if manifest.status == "complete" and (keep_failed or not failed_cells(run_dir)):
+        raise ConfigError(f"--resume: {run_dir} is already complete" + ("" if keep_failed else " (no failed cell "
+                                                                        "to measure again)"))
     if manifest.status == "running" and driver_alive(manifest.driver) is not False:
         driver = manifest.driver or {}
         raise ConfigError(f"--resume: {run_dir} is still running (pid {driver.get('pid')} on {driver.get('host')})")
     cfg = config_from_manifest(manifest, anchor=True)  # command-line paths as given then
-    import dataclasses
-
+    modules = tuple(twin_modules) or tuple(verify_module(spec, manifest.twin_module_files, run_dir)
+                                           for spec in recorded_modules(manifest))
+    cfg = with_placement(dataclasses.replace(cfg, twin_modules=modules), placement)
     return dataclasses.replace(cfg, run_id=run_dir.name, out_dir=str(run_dir.parent)), manifest
 
 
@@ -57,11 +100,13 @@ def _reopen(run_dir: Path, manifest: Manifest) -> dict[str, Any]:
 
 
 def run(cfg: RunConfig, *, say: Say = print, progress: Progress | None = None, resume: str | Path | None = None,
-        wait: bool = True, allow_overlap: bool = False, check_only: bool = False) -> RunOutcome | None:
+        wait: bool = True, allow_overlap: bool = False, check_only: bool = False,
+        keep_failed: bool = False) -> RunOutcome | None:
     """The whole pipeline; returns where the run directory and reports are (None with `check_only`).
 
     `wait` / `allow_overlap`: what to do when another benchmark holds this machine's lock
-    (core/benchlock.py). `check_only`: every check before the run directory, then None."""
+    (core/benchlock.py). `check_only`: every check before the run directory, then None.
+    `keep_failed`: a resumed run keeps its failed cells instead of measuring them again."""
     t0 = time.perf_counter()
     prep = prepare(cfg, say=say, resume=resume is not None, wait=wait, allow_overlap=allow_overlap)
     if check_only:
@@ -71,7 +116,7 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Progress | None = None, r
         run_dir, manifest = create_run_dir(cfg.out_dir, cfg.to_dict(), prep.run_id)
     else:
         run_dir = Path(resume)
-        manifest = _reopen(run_dir, open_for_resume(run_dir)[1])
+        manifest = _reopen(run_dir, read_manifest(run_dir, require_complete=False))
     say(f"run directory: {run_dir}")
     beat = Heartbeat(lambda: heartbeat(run_dir, manifest)).start()
     try:
@@ -84,8 +129,8 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Progress | None = None, r
         specs, skipped = plan(cfg, run_dir, artifacts, prep.seq_lens, vocab_sizes=vocab_sizes)
         say(f"benchmarking {len(specs)} cells ({len(skipped)} skipped) in fresh worker processes")
         runs, lease = measure(specs, make_executor(cfg), run_id=prep.run_id, run_dir=run_dir,
-                              resume=resume is not None, wait=wait, allow_overlap=allow_overlap, say=say,
-                              progress=progress)
+                              resume=resume is not None, keep_failed=keep_failed, wait=wait,
+                              allow_overlap=allow_overlap, say=say, progress=progress)
         if lease.overlap:
             update_manifest(run_dir, manifest, overlap={"with": lease.overlap})
         t_bench = time.perf_counter()
@@ -101,5 +146,108 @@ def run(cfg: RunConfig, *, say: Say = print, progress: Progress | None = None, r
         raise
     finally:
         beat.stop()
-    md, html = build_reports(run_dir)
-    return RunOutcome(run_dir=run_dir, parity_verdict=verdict, report_md=md, report_html=html)
+    built = build(run_dir)
+    return RunOutcome(run_dir=run_dir, parity_verdict=verdict, report_md=built.report_md,
+                      report_html=built.report_html, lead=built.lead, cells=cell_counts(run_dir))
+
+
+# the command line ---------------------------------------------------------------------------------
+
+def _given(**kw: Any) -> dict[str, Any]:
+    """The options that were given (None, empty lists dropped), lists as tuples."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in kw.items() if v not in (None, [], ())}
+
+
+def overrides(*, twin: Sequence[str] | None = None, runtime: Sequence[str] | None = None,
+              exporter: Sequence[str] | None = None, variant: Sequence[str] | None = None,
+              batch: Sequence[int] | None = None, seq_len: Sequence[int] | None = None,
+              threads: Sequence[int] | None = None, device: Sequence[str] | None = None,
+              twin_module: Sequence[str] | None = None, onnx: Sequence[str] | None = None, out: str | None = None,
+              epochs: int | None = None, vectors: str | None = None, freeze_embedding: bool | None = None,
+              executor: str | None = None, ray_address: str | None = None, machine: Sequence[str] | None = None,
+              scenario: Sequence[str] | None = None, qps: float | None = None, latency_bound: float | None = None,
+              load_duration: float | None = None, streams: Sequence[int] | None = None,
+              max_batch: Sequence[int] | None = None, fast: bool = False, rigorous: bool = False,
+              repeats: int | None = None, min_time: float | None = None, max_time: float | None = None,
+              min_iters: int | None = None) -> dict[str, Any]:
+    """`run`'s options as config overrides (config keys, as a TOML file spells them); they win over
+    the config file and its `--set` items."""
+    out_ = _given(twins=twin, runtimes=runtime, exporters=exporter, variants=variant, batches=batch,
+                  seq_lens=seq_len, threads=threads, devices=device, twin_modules=twin_module, onnx=onnx,
+                  out_dir=out, scenarios=scenario)
+    if epochs is not None:
+        out_["training"] = {"epochs": epochs}
+    timing = timing_overrides(fast=fast, rigorous=rigorous, repeats=repeats, min_time=min_time, max_time=max_time,
+                              min_iters=min_iters)
+    if timing:
+        out_["timing"] = timing
+    placement = _given(kind=executor or ("ray" if ray_address else None), address=ray_address)
+    if placement:
+        out_["executor"] = placement
+    if machine:
+        out_["machines"] = tuple(machine)
+    embeddings = _given(vectors=vectors, freeze=freeze_embedding)
+    if embeddings:
+        out_["embeddings"] = embeddings
+    load = _given(qps=qps, latency_bound_ms=latency_bound, duration_s=load_duration, streams=streams,
+                  max_batch=max_batch)
+    if load:
+        out_["load"] = load
+    return out_
+
+
+#: A `run` or `bench` in which a cell the user asked for failed (crash, timeout, runtime or export error).
+FAILED_CELLS = 4
+
+
+def outcome_answer(outcome: RunOutcome, *, before: Sequence[str] = (), after: Sequence[str] = (),
+                   allow_failed: bool = False, fail_invalid: bool = False) -> Answer:
+    """A finished `run` or `bench`: exit 1 on a parity FAIL, else 4 when a cell failed (unless
+    `allow_failed`) or, with `fail_invalid`, was invalid (noisy); its JSON object; its lines, the last
+    one the one-line summary for a CI log."""
+    cells = dict(outcome.cells or {})
+    failed, invalid = cells.get("failed", 0), cells.get("invalid", 0)
+    code = 1 if outcome.parity_verdict == "FAIL" else 0
+    if not code and ((failed and not allow_failed) or (invalid and fail_invalid)):
+        code = FAILED_CELLS
+    counts = "cells: " + ", ".join(f"{cells.get(k, 0)} {k}" for k in ("ok", "invalid", "failed", "skipped"))
+    data = {**run_summary(outcome.run_dir, outcome.parity_verdict, report_md=outcome.report_md,
+                          report_html=outcome.report_html, summary=outcome.summary),
+            "lead": outcome.lead.to_dict() if outcome.lead is not None else None,
+            "cell_status": cells, "failed_cells": failed, "invalid_cells": invalid}
+    text = [*before, counts, f"parity: {outcome.parity_verdict}", f"report: {outcome.report_md}", *after]
+    if code == FAILED_CELLS:
+        why = f"{failed} cell(s) failed" if failed and not allow_failed else f"{invalid} cell(s) invalid (--fail-invalid)"
+        text.append(f"{why}: exit {FAILED_CELLS} (see the results table's error column; --allow-failed to accept)")
+    return Answer(code, data, lines(*text, *([outcome.summary] if outcome.summary else [])))
+
+
+def main(*, config: Path | None, sets: Sequence[str] = (), options: dict[str, Any] | None = None,
+         resume: Path | None = None, check: bool = False, wait: bool = True, allow_overlap: bool = False,
+         keep_failed: bool = False, allow_failed: bool = False, fail_invalid: bool = False,
+         say: Say = silent_say, progress: Progress | None = None) -> Answer:
+    """`twinbench run`: the config (file, then `--set` items, then `options` from `overrides`), then
+    `--check` alone or the whole run. `--resume` takes the run's own config: only the modules to
+    trust (`--twin-module`) and where cells run (`--executor`, `--ray-address`) come from here."""
+    options = options or {}
+    if resume is not None:
+        if config is not None or sets or set(options) - {"twin_modules", "executor"}:
+            raise ConfigError("--resume: continues the run with its own config; give no config or options "
+                              "(but --twin-module, --executor, --ray-address)")
+        cfg = open_for_resume(resume, twin_modules=tuple(options.get("twin_modules") or ()),
+                              placement=options.get("executor"), keep_failed=keep_failed)[0]
+    else:
+        if keep_failed:
+            raise ConfigError("--keep-failed: only with --resume")
+        cfg = load_config(config, options, sets=sets)
+    if check:
+        run(cfg, say=silent_say, resume=resume, check_only=True)
+        # the config as checked (file, --set items and options merged): what a run would do
+        return Answer(0, {"check": "OK", "config": cfg.to_dict()}, lines("config: OK (nothing was trained or written)"))
+    outcome = run(cfg, say=say, progress=progress, resume=resume, wait=wait, allow_overlap=allow_overlap,
+                  keep_failed=keep_failed)
+    assert outcome is not None  # only check_only returns None
+    # Server max QPS and Offline samples/s per runtime, then the verdict and the reports
+    return outcome_answer(outcome, before=summary_lines(outcome.run_dir),
+                          after=[f"html:   {outcome.report_html}"] if outcome.report_html else [],
+                          allow_failed=allow_failed, fail_invalid=fail_invalid)

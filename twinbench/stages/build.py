@@ -6,10 +6,11 @@ resumed run keeps it; a failed export or variant is a results row, not a stopped
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -96,8 +97,17 @@ def build_twin(cfg: RunConfig, resolved: ResolvedTwin, splits: Any, run_dir: Pat
     return TwinBuild(artifacts, failures, history, params)
 
 
+def user_onnx_names(paths: Sequence[str]) -> list[str]:
+    """An artifact name per user ONNX file: its stem, with a short hash of its path where two files
+    share a stem (`a/model.onnx`, `b/model.onnx`), so neither overwrites the other's artifact."""
+    stems = [Path(p).stem for p in paths]
+    return [stem if stems.count(stem) == 1 else
+            f"{stem}-{hashlib.sha256(str(Path(p).resolve()).encode()).hexdigest()[:8]}"
+            for p, stem in zip(paths, stems)]
+
+
 def user_onnx_artifacts(cfg: RunConfig, run_dir: Path) -> list[Artifact]:
-    return [from_user_onnx(path, run_dir) for path in cfg.onnx]
+    return [from_user_onnx(path, run_dir, name=name) for path, name in zip(cfg.onnx, user_onnx_names(cfg.onnx))]
 
 
 # build records (resume) -------------------------------------------------------------------------------

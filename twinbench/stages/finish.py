@@ -17,7 +17,8 @@ from twinbench.bench.runner import CellRun
 from twinbench.core.benchlock import overlaps_recorded
 from twinbench.core.machine import row_fingerprints
 from twinbench.core.manifest import update_manifest
-from twinbench.core.tables import write_table
+from twinbench.core.tables import read_table, write_table
+from twinbench.bench.calibration import CALIBRATION_TWIN
 from twinbench.reports.history import record_quietly
 
 
@@ -53,7 +54,8 @@ def finish_run(run_dir: Path, manifest: dict[str, Any], runs: Sequence[CellRun],
     timings = dict(timings or {})
     if t0 is not None:
         timings["total_s"] = round(time.perf_counter() - t0, 2)
-    update_manifest(run_dir, manifest, status="complete", parity_verdict=verdict, timings=timings)
+    update_manifest(run_dir, manifest, status="complete", parity_verdict=verdict, timings=timings,
+                    cell_counts=cell_counts(run_dir))
     record_quietly(run_dir)  # the history store (reports/history.py; TWINBENCH_HISTORY=off skips it)
     return verdict
 
@@ -66,3 +68,25 @@ def _record_overlaps(run_dir: Path, manifest: dict[str, Any], results: Any) -> N
         update_manifest(run_dir, manifest, overlapped_by=others)
     if others or manifest.get("overlap"):
         write_table(results.assign(overlap=True), run_dir, "results")
+
+
+def cell_counts(run_dir: Path) -> dict[str, int]:
+    """How the cells the user asked for ended: ok, invalid (noisy), failed (crash, timeout, runtime
+    or export error), skipped (runtime or device not here). Single-stream cells from the results
+    table, Server/Offline cells from the load table (failed when any of its rows failed, skipped
+    when all were); the machine's calibration cell is not the user's and is not counted. The CLI's
+    exit code rests on these (twinbench/cli.py: 4 when a cell failed)."""
+    counts = {"ok": 0, "invalid": 0, "failed": 0, "skipped": 0}
+    results = read_table(run_dir, "results")
+    if len(results):
+        mine = results[results["twin"].astype(str) != CALIBRATION_TWIN]
+        for status, n in mine["status"].astype(str).value_counts().items():
+            counts[status if status in counts else "failed"] += int(n)
+    load = read_table(run_dir, "load")
+    if len(load):
+        cell = ["twin", "artifact", "runtime", "device", "batch", "seq_len", "threads", "scenario"]
+        for _, rows in load.groupby([load[c].astype(str) for c in cell], sort=False):
+            statuses = set(rows["status"].astype(str))
+            key = "failed" if "failed" in statuses else "skipped" if statuses == {"skipped"} else "ok"
+            counts[key] += 1
+    return counts

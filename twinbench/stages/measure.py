@@ -41,7 +41,7 @@ def make_executor(cfg: RunConfig) -> Executor:
     """The executor the config chose (`[executor] kind`, with its typed options); machines tags,
     when given, go to an executor that places cells (the config check refused the others)."""
     choice = cfg.executor
-    options = choice.options or executor_options(choice.kind, {"timeout_s": cfg.cell_timeout_s})
+    options = choice.options or executor_options(choice.kind, choice.values(cfg.cell_timeout_s))
     if cfg.machines and hasattr(options, "machines") and not options.machines:
         import dataclasses
 
@@ -61,24 +61,29 @@ def _same_spec(spec: CellSpec, stored: Path) -> bool:
     return json.loads(json.dumps(new, sort_keys=True, default=str)) == old
 
 
-def finished(specs: Iterable[CellSpec]) -> dict[str, CellRun]:
-    """Cell id -> the run already on disk, for cells finished with the same spec (resume)."""
+def finished(specs: Iterable[CellSpec], *, keep_failed: bool = False) -> dict[str, CellRun]:
+    """Cell id -> the run already on disk, for cells finished with the same spec (resume). A
+    failed cell (a crash, a timeout, a full disk) is measured again unless `keep_failed`: a
+    transient failure must not be frozen into the finished run."""
     out = {}
     for spec in specs:
         files = RunDir(spec.run_dir, spec.cells).cell(spec.cell_id)
         row = read_row(files.row) if files.row.is_file() else None
+        if row is not None and not keep_failed and row.get("status") == "failed":
+            continue
         if row is not None and _same_spec(spec, files.spec):
             out[spec.cell_id] = CellRun(spec, from_json(row, spec.key_row()))
     return out
 
 
 def measure(specs: Sequence[CellSpec], executor: Executor, *, run_id: str, run_dir: Path, resume: bool = False,
-            wait: bool = True, allow_overlap: bool = False, say: Say = print,
+            keep_failed: bool = False, wait: bool = True, allow_overlap: bool = False, say: Say = print,
             progress: Progress | None = None) -> tuple[list[CellRun], Any]:
     """Run `specs` (expanded by the executor) under the benchmark lock; with `resume`, cells
-    already finished keep their rows. Returns (every cell's CellRun, the lock's lease)."""
+    already finished keep their rows (failed ones only with `keep_failed`). Returns (every cell's
+    CellRun, the lock's lease)."""
     specs = expand_cells(executor, specs)  # one copy of every cell per kind of machine (ray)
-    kept = finished(specs) if resume else {}
+    kept = finished(specs, keep_failed=keep_failed) if resume else {}
     todo = [s for s in specs if s.cell_id not in kept]
     if kept:
         say(f"resuming: {len(kept)} of {len(specs)} cells already measured, {len(todo)} to go")

@@ -16,10 +16,11 @@ from twinbench.core.benchlock import check_free
 from twinbench.core.errors import ConfigError
 from twinbench.core.layout import RunDir
 from twinbench.core.manifest import new_run_id
-from twinbench.models.data import load_data
+from twinbench.models.data import DEFAULT_SIZES, load_data
 from twinbench.models.embeddings import read_vec
 from twinbench.models.registry import Twin, get_twin
 from twinbench.preflight import check_onnx_file, preflight
+from twinbench.sizes import Footprint, check_cells, check_data, check_training, footprint
 
 Say = Callable[[str], None]
 
@@ -61,10 +62,10 @@ class Prepared:
         return Path(self.cfg.out_dir) / self.run_id
 
 
-def resolve_twin(spec: TwinSpec, splits: Any, pretrained: Pretrained | None = None) -> ResolvedTwin:
+def resolve_twin(spec: TwinSpec, declared: Twin, splits: Any, pretrained: Pretrained | None = None) -> ResolvedTwin:
     """Vocabulary, classes/tags, the length field and a pretrained embedding come from the data
-    unless the user set them; the twin's own contract (models/registry.py `Twin`) says which."""
-    declared = get_twin(spec.name, **dict(spec.overrides))  # the user's head etc. decide the contract
+    unless the user set them; the twin's own contract (models/registry.py `Twin`, as `declared` by
+    the user's overrides: their head etc. decide it) says which."""
     if pretrained is not None:
         asked = spec.overrides.get("embed_dim", pretrained.dim)
         if asked != pretrained.dim:
@@ -76,6 +77,12 @@ def resolve_twin(spec: TwinSpec, splits: Any, pretrained: Pretrained | None = No
         freeze_embedding=pretrained.freeze if pretrained else False)
     twin = get_twin(spec.name, **{**auto, **dict(spec.overrides)})
     return ResolvedTwin(spec, twin, twin.task)
+
+
+def artifact_tasks(artifacts: Any) -> set[str]:
+    """The tasks of a run directory's twins, from their artifacts' recorded configs (a tag twin's
+    config counts tags); user ONNX files have none."""
+    return {"tag" if "num_tags" in a.twin_config else "classify" for a in artifacts if a.twin_config}
 
 
 def seq_lens(cfg: RunConfig, tasks: set[str]) -> tuple[int, ...]:
@@ -147,17 +154,45 @@ def prepare(cfg: RunConfig, *, say: Say = print, resume: bool = False, wait: boo
     """Every check before the run directory exists (see the module docstring). `resume`: the run
     directory exists already (its id and out dir are not checked again). Without `wait` (and
     without `allow_overlap`) a busy machine is refused now, before any training."""
-    check_config(cfg)
+    declared = check_config(cfg)
     run_id = cfg.run_id or new_run_id()
     inputs = [check_onnx_file(path) for path in cfg.onnx] if resume else preflight(cfg, run_id)
     cfg = onnx_only_shapes(cfg, inputs)
     if not wait and not allow_overlap:
         check_free()  # --no-wait: refuse before any training when the machine is busy
-    declared = {spec.name: get_twin(spec.name, **dict(spec.overrides)).task for spec in cfg.twins}
-    data = {task: load_data(_data_configs(cfg)[task]) for task in sorted(set(declared.values()))}
+    tasks = {name: twin.task for name, twin in declared.items()}
+    data = {task: _load(_data_configs(cfg)[task], "data" if task == "classify" else "tag_data")
+            for task in sorted(set(tasks.values()))}
     planned = Path(cfg.out_dir) / run_id
     pretrained, matrices, coverage = _pretrained(cfg, data, planned, say)
-    twins = [resolve_twin(spec, data[declared[spec.name]], pretrained.get(declared[spec.name])) for spec in cfg.twins]
-    lens = seq_lens(cfg, set(declared.values()))
+    twins = [resolve_twin(spec, declared[spec.name], data[tasks[spec.name]], pretrained.get(tasks[spec.name]))
+             for spec in cfg.twins]
+    lens = seq_lens(cfg, set(tasks.values()))
     check_matrix(cfg, twins, lens)
+    check_memory(cfg, twins, lens, data, inputs)
     return Prepared(cfg, run_id, data, matrices, coverage, twins, lens)
+
+
+def _load(data_cfg: Any, where: str) -> Any:
+    """The task's data, refused in one line when encoding it cannot fit this machine's memory."""
+    check_data(data_cfg.size or DEFAULT_SIZES.get(data_cfg.source), data_cfg.max_len, where)
+    try:
+        return load_data(data_cfg)
+    except MemoryError:
+        raise ConfigError(f"{where}: the data does not fit in memory once encoded (max_len {data_cfg.max_len}); "
+                          f"use a smaller max_len or size") from None
+
+
+def check_memory(cfg: RunConfig, twins: list[ResolvedTwin], lens: tuple[int, ...], data: dict[str, Any],
+                 inputs: list[dict[str, Any]]) -> None:
+    """Sizes that cannot fit this machine's memory are refused before any work (twinbench/sizes.py):
+    each twin's cells at the largest batch x sequence length, its training, and each ONNX file's
+    cells (its weights are the file's bytes)."""
+    feet = [(rt.twin.name, footprint(dataclasses.asdict(rt.twin.config))) for rt in twins]
+    for path in cfg.onnx:
+        size = Path(path).stat().st_size if Path(path).is_file() else 0
+        feet.append((Path(path).name, Footprint(params=size // 4, width=1, layers=0)))
+    check_cells(feet, cfg.batches, lens)
+    for rt, (name, fp) in zip(twins, feet):
+        splits = data[rt.task]
+        check_training([(name, fp)], cfg.training.batch_size, len(splits.x_train), int(splits.x_train.shape[1]))

@@ -4,6 +4,9 @@ In the spirit of `pyperf system show`: each finding is a fact read from the kern
 for a few seconds) with a plain verdict, `ok`, `warn` (makes figures noisy or drift) or `info`
 (worth knowing, nothing to fix here). The probe part times bench/probe.py back to back, exactly
 as the benchmark does between rounds, and reports how often the machine sat in its slow state.
+
+`check` is the Python API's; `main` is the command line's body (always exit 0: the verdict is
+advice, not a failure).
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from pathlib import Path
 from typing import Any
 from twinbench.bench.probe import probe
 from twinbench.bench.repeats import fast_level, is_fast
+from twinbench.core.console import make_console, styled
 from twinbench.core.machine import cores, frequency, memory, virtualization
+from twinbench.summary import Answer
 
 #: Rounds of the state probe last this long, like the benchmark's timing rounds (TimingPlan.round_s).
 ROUND_S = 0.05
@@ -168,5 +173,23 @@ def verdict(findings: list[Finding]) -> str:
 
 
 def as_dict(findings: list[Finding]) -> dict[str, Any]:
-    return {"command": "check-system", "exit_code": 0, "verdict": verdict(findings).split(":")[1].strip(),
-            "findings": [asdict(f) for f in findings]}
+    """The `--json` object's body: QUIET or NOISY, and every finding."""
+    return {"verdict": verdict(findings).split(":")[1].strip(), "findings": [asdict(f) for f in findings]}
+
+
+def show(findings: list[Finding]) -> None:
+    """The findings as a table (values read from /proc and /sys: data, shown with markup off), then the verdict."""
+    from rich.table import Table
+
+    table = Table("check", "value", "", "advice")
+    marks = {"ok": styled("ok", ""), "warn": styled("WARN", "bold yellow"), "info": styled("info", "dim")}
+    for f in findings:
+        table.add_row(str(f.name), str(f.value), marks[f.level], str(f.advice))
+    console = make_console()
+    console.print(table)
+    console.print(verdict(findings))
+
+
+def main(*, seconds: float = 3.0) -> Answer:
+    findings = check(seconds)
+    return Answer(0, as_dict(findings), lambda: show(findings))
