@@ -16,19 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from twinbench.bench.feeds import FIRST_WORD, specs as input_specs
 from twinbench.core.rows import artifact_key, skipped_row
 from twinbench.bench.load.settings import LoadSettings, cell_batches, cell_suffix, check_scenarios
 from twinbench.bench.timing import TimingPlan
 from twinbench.core.errors import ConfigError
 from twinbench.core.keys import CellKey
 from twinbench.exporters.artifact import Artifact
+from twinbench.exporters.onnx_inputs import InputSpec
 from twinbench.core.layout import RunDir
 from twinbench.bench.calibration import CALIBRATION_RUNTIME, calibration_artifact
 from twinbench.bench.runtimes import get_runtime, runtime_devices, unavailable_reason
 from twinbench.models.registry import get_twin, load_twin_module
 
-#: Token ids are drawn from [FIRST_WORD, vocab_size): 0 is PAD and 1 is UNK.
-FIRST_WORD = 2
 #: When no vocabulary size is known (a user's ONNX file), every id is 2, valid for any embedding.
 FALLBACK_VOCAB = 3
 
@@ -37,7 +37,9 @@ FALLBACK_VOCAB = 3
 class CellSpec:
     """Everything one worker process needs. Paths inside `artifact` are relative to `run_dir`.
     `extra_modules` are imported by the worker before looking up the runtime (user or test
-    runtimes registered with `register_runtime`)."""
+    runtimes registered with `register_runtime`). `inputs`: the role of each input of a file with
+    several (token ids, mask, ...; bench/feeds.py makes their values); empty for a twin's one
+    `tokens` input."""
 
     cell_id: str
     run_dir: str
@@ -62,6 +64,7 @@ class CellSpec:
     load: dict[str, Any] = field(default_factory=dict)  # the run's [load] settings (bench.load.LoadSettings)
     machine: str = ""  # the kind of machine (an executor resource tag) this copy of the cell is for
     base_id: str = ""  # the cell's id without its repeat suffix: what its processes are grouped by
+    inputs: tuple[InputSpec, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("batch", "seq_len", "threads"):
@@ -75,17 +78,20 @@ class CellSpec:
             object.__setattr__(self, "plan", TimingPlan.from_dict(self.plan or {}))
         if not self.base_id:
             object.__setattr__(self, "base_id", self.cell_id)
+        if not all(isinstance(i, InputSpec) for i in self.inputs):
+            object.__setattr__(self, "inputs", input_specs(self.inputs))
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["twin_modules"] = list(self.twin_modules)
         d["extra_modules"] = list(self.extra_modules)
+        d["inputs"] = [i.to_dict() for i in self.inputs]
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "CellSpec":
         d = dict(d)
-        for name in ("twin_modules", "extra_modules"):
+        for name in ("twin_modules", "extra_modules", "inputs"):
             d[name] = tuple(d.get(name) or ())
         try:
             return cls(**d)
@@ -188,6 +194,16 @@ def _vocab(art: Artifact, vocab_size: int | None, vocab_sizes: Mapping[str, int]
     return FALLBACK_VOCAB
 
 
+def parity_inputs_of(art: Artifact, layout: RunDir) -> str | None:
+    """The parity inputs file an artifact is checked on (relative to the run directory): a user
+    file's own (`meta["parity_inputs"]`, bench/parity/user.py), else its twin's; None when absent."""
+    own = art.meta.get("parity_inputs")
+    if isinstance(own, str) and (layout.root / own).is_file():
+        return own
+    path = layout.parity_inputs(art.twin)
+    return layout.rel(path) if path.is_file() else None
+
+
 def _as_artifact(a: Any) -> Artifact:
     if isinstance(a, Artifact):
         return a
@@ -236,7 +252,8 @@ def plan_cells(run_dir: str | Path, artifacts: Iterable[Any], runtimes: Iterable
         fixed = fixed_length(art, twin_modules)
         lens = [fixed] if fixed else list(dict.fromkeys(seq_lens))[: 1 if not timed else None]
         vocab = _vocab(art, vocab_size, vocab_sizes)
-        parity_path = layout.rel(layout.parity_inputs(art.twin)) if layout.parity_inputs(art.twin).is_file() else None
+        parity_path = parity_inputs_of(art, layout)
+        roles = input_specs(art.meta.get("input_roles") or ())
         has_parity = parity and parity_path is not None
         if not timed and not has_parity:
             continue  # nothing to check without the twin's parity inputs
@@ -265,7 +282,7 @@ def plan_cells(run_dir: str | Path, artifacts: Iterable[Any], runtimes: Iterable
                                     threads=n, settings=dict(settings.get(rt.name, {})),
                                     parity_inputs=parity_path if (first and has_parity) else None,
                                     vocab_size=vocab, flops_source=flops, scenario=scenario,
-                                    load=dict(load or {}), **common))
+                                    load=dict(load or {}), inputs=roles, **common))
                                 first = False
     return with_repeats(specs, plan.repeats if timed else 1), skipped
 

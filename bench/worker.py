@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from twinbench.core.atomic import save_npy, save_npz, write_json
-from twinbench.bench.cells import FIRST_WORD, CellSpec
+from twinbench.bench.cells import CellSpec
+from twinbench.bench.feeds import batch_feeds, make_feeds, unpack
 from twinbench.core.rows import result_row
 from twinbench.core.errors import one_line
 from twinbench.core.layout import CellFiles, RunDir
@@ -31,7 +32,7 @@ from twinbench.bench.runtimes.base import HARNESS_SETTINGS, LoadOptions
 from twinbench.bench.stats import summarize, validity
 from twinbench.bench.timing import measure_rounds, warm_up
 from twinbench.exporters.inspect import flops_estimate
-from twinbench.models.registry import INPUT_NAME, load_twin_module
+from twinbench.models.registry import load_twin_module
 
 
 #: The executor tells a worker the probe time of the machine's fast state seen so far in the run.
@@ -40,10 +41,11 @@ FAST_PROBE_ENV = "TWINBENCH_FAST_PROBE_NS"
 MEMORY_ENV = "TWINBENCH_WORKER_MEMORY_MB"
 
 
-def make_inputs(spec: CellSpec) -> np.ndarray:
-    """Deterministic word ids in [2, vocab_size) (no PAD/UNK), int64 [batch, seq_len]."""
-    rng = np.random.default_rng(spec.input_seed)
-    return rng.integers(FIRST_WORD, spec.vocab_size, size=(spec.batch, spec.seq_len), dtype=np.int64)
+def make_inputs(spec: CellSpec) -> dict[str, np.ndarray]:
+    """The cell's feeds, deterministic from its seed: word ids in [2, vocab_size) (no PAD/UNK),
+    int64 [batch, seq_len], as the one `tokens` input of a twin; for a file with several inputs,
+    padded ids and a mask, type ids and positions that agree with them (bench/feeds.py)."""
+    return make_feeds(spec.inputs, spec.batch, spec.seq_len, spec.vocab_size, spec.input_seed)
 
 
 def cell_files(spec: CellSpec) -> CellFiles:
@@ -78,10 +80,10 @@ def _parity_outputs(spec: CellSpec, session: Any, p: CellFiles) -> None:
     outputs: dict[str, np.ndarray] = {}
     errors: dict[str, str] = {}
     with np.load(src, allow_pickle=False) as z:
-        batches = {k: z[k] for k in z.files}
+        batches = unpack({k: z[k] for k in z.files})
     for name, x in batches.items():
         try:
-            call = session.bind({INPUT_NAME: np.asarray(x, dtype=np.int64)})
+            call = session.bind(batch_feeds(spec.inputs, x))
             result = call()
             session.sync()
             outputs[name] = np.asarray(session.fetch(result)[0], dtype=np.float64)
@@ -134,7 +136,7 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
         row["cold_load_ms"] = (time.perf_counter_ns() - t0) / 1e6
         stats: dict[str, Any] = {}
         if spec.timed:
-            call = session.bind({INPUT_NAME: make_inputs(spec)})
+            call = session.bind(make_inputs(spec))
             sync = None if spec.device == "cpu" else session.sync
             t2 = time.perf_counter_ns()
             call()

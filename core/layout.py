@@ -62,6 +62,11 @@ class RunDir:
         return self.root / "report.html"
 
     @property
+    def baseline(self) -> Path:
+        """`baseline.json`: another run's per-runtime figures, for the report's ranking section."""
+        return self.root / "baseline.json"
+
+    @property
     def logs(self) -> Path:
         return self.root / "logs"
 

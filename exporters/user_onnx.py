@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import shutil
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from twinbench.core.errors import ConfigError, ExportError, summary
 from twinbench.exporters.artifact import Artifact
 from twinbench.exporters.finalize import io_signature
 from twinbench.exporters.inspect import node_count, op_histogram
+from twinbench.exporters.onnx_inputs import embedding_rows, input_roles, tokens_input
+from twinbench.exporters.precision import graph_precision
 
 if TYPE_CHECKING:
     import onnx
@@ -121,9 +123,29 @@ def copy_onnx(src: Path, dst: Path, model: "onnx.ModelProto | None" = None) -> l
     return written
 
 
-def from_user_onnx(path: str | Path, run_dir: str | Path, *, twin: str = "user", name: str | None = None) -> Artifact:
+def describe_inputs(model: "onnx.ModelProto", declared: Mapping[str, str] | None, label: str) -> dict[str, Any]:
+    """What a worker needs to feed the file: each input's role (exporters/onnx_inputs.py), the
+    vocabulary of its embedding table when it has one, and the precision read from the graph. A
+    file whose roles cannot be told is still described (preflight refuses it before a run; the
+    reason is kept in `input_roles_error`)."""
+    precision, why = graph_precision(model)
+    meta: dict[str, Any] = {"precision_reason": why}
+    try:
+        roles = input_roles(model, declared, label=label)
+    except ConfigError as exc:
+        return {"precision": precision, "meta": {**meta, "input_roles_error": str(exc)}}
+    meta["input_roles"] = [r.to_dict() for r in roles]
+    rows = embedding_rows(model, tokens_input(roles).name)
+    if rows:
+        meta["vocab_size"] = rows
+    return {"precision": precision, "meta": meta}
+
+
+def from_user_onnx(path: str | Path, run_dir: str | Path, *, twin: str = "user", name: str | None = None,
+                   declared_inputs: Mapping[str, str] | None = None) -> Artifact:
     """Copy `path` (and its external data) to artifacts/<twin>/<name>.onnx, check it and record its
-    inputs/outputs.
+    inputs/outputs, the role of each input (`declared_inputs`: the config's `[onnx_inputs]`) and its
+    precision.
 
     ConfigError when the file is missing; ExportError (one line) when it is not a valid ONNX model.
     """
@@ -132,6 +154,7 @@ def from_user_onnx(path: str | Path, run_dir: str | Path, *, twin: str = "user",
     if not src.is_file():
         raise ConfigError(f"user ONNX file {src}: no such file")
     model = load_checked(src, ExportError, f"user ONNX file {src}", reason_limit=0, checker_limit=300)
+    described = describe_inputs(model, declared_inputs, f"onnx: {src}")
     name = name or src.stem
     run_dir = Path(run_dir)
     dst = run_dir / "artifacts" / twin / f"{name}.onnx"
@@ -139,9 +162,9 @@ def from_user_onnx(path: str | Path, run_dir: str | Path, *, twin: str = "user",
     opsets = {(o.domain or "ai.onnx"): int(o.version) for o in model.opset_import}
     art = Artifact(
         name=name, kind="onnx", path=dst.relative_to(run_dir).as_posix(), twin=twin, source="user",
-        exporter="user",
-        meta={"original_path": str(src.resolve()), "opset": opsets.get("ai.onnx"), "opsets": opsets,
-              "bytes": dst.stat().st_size + sum(p.stat().st_size for p in data),
+        exporter="user", precision=described["precision"],
+        meta={**described["meta"], "original_path": str(src.resolve()), "opset": opsets.get("ai.onnx"),
+              "opsets": opsets, "bytes": dst.stat().st_size + sum(p.stat().st_size for p in data),
               "sha256": hashlib.sha256(src.read_bytes()).hexdigest(),
               "extra_files": [p.relative_to(run_dir).as_posix() for p in data],
               "node_count": node_count(model), "op_histogram": op_histogram(model),

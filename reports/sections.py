@@ -19,6 +19,7 @@ from twinbench.bench.parity.reference_check import reference_summary
 from twinbench.reports.hardware import machines_tables
 from twinbench.reports.lead import Lead, lead, summary_line, threads
 from twinbench.reports.pytest_benchmark import is_pytest_run, own_label
+from twinbench.reports.ranking import best_per_runtime, ranking_rows, read_baseline, size_label
 
 
 @dataclass(frozen=True)
@@ -417,11 +418,45 @@ def lead_blocks(found: Lead) -> list[Block]:
             + [Para(f"**Cells:** {cells}.")] + _fastest_lead(found) + _problems_lead(found) + _changes_lead(found))
 
 
+def _moved(n: int) -> str:
+    return "=" if n == 0 else (f"up {n}" if n > 0 else f"down {-n}")
+
+
+def ranking_blocks(run: Any) -> list[Block]:
+    """'Ranking vs the baseline': when the run was given a baseline run (`--baseline`, e.g. the
+    default size next to a `--preset`), each runtime's rank and p50 in both, per batch size
+    (reports/ranking.py); nothing otherwise."""
+    base = read_baseline(run.path)
+    if base is None:
+        return []
+    blocks: list[Block] = [Heading(2, f"Ranking vs the baseline ({base.get('run_id', '?')})")]
+    mine, size = best_per_runtime(run.results), size_label(run.path)
+    blocks.append(Para(f"How the runtime ranking changes with the model: baseline {base.get('size') or '?'}, this "
+                       f"run {size or '?'}. Per batch size, every runtime both runs measured, ranked by its fastest "
+                       f"artifact's p50 at each run's longest sequence length; 'x baseline' is this run's p50 / the "
+                       f"baseline's, 'moved' the change of rank."))
+    by_batch = ranking_rows(mine, list(base["rows"]))
+    if not by_batch:
+        return blocks + [Para("No batch size and runtime measured in both runs.")]
+    for batch, rows in by_batch.items():
+        lead, base_lead = rows[0]["runtime"], min(rows, key=lambda r: r["base_rank"])["runtime"]
+        change = (f"fastest: {base_lead} at the baseline size, {lead} here" if lead != base_lead
+                  else f"fastest in both: {lead}")
+        table_rows = [(r["rank"], r["runtime"], fnum(r["p50_ms"]), r["artifact"], r["base_rank"],
+                       fnum(r["base_p50_ms"]), r["base_artifact"], fratio(r["ratio"]), _moved(r["moved"]))
+                      for r in rows]
+        blocks += [Heading(3, f"batch {batch} (seq_len {rows[0]['seq_len']} here, {rows[0]['base_seq_len']} "
+                              f"in the baseline): {change}"),
+                   table(["rank", "runtime", "p50 ms", "artifact", "baseline rank", "baseline p50 ms",
+                          "baseline artifact", "x baseline", "moved"], rows=table_rows, align="rlrlrrlrl")]
+    return blocks
+
+
 def report_blocks(run: Any, compared: Any = None, found: Lead | None = None) -> list[Block]:
     """The whole report, top to bottom: the answer (`lead_blocks`), then parity, speed, machines,
     training, twins and every problem cell in detail, then the run's metadata. `compared`: the rows
     of `compare_loaded(baseline, run)` when a baseline was given (or pass `found` directly)."""
     found = found or lead(run, compared)
     return ([Heading(1, f"twinbench report: {run.run_id}")] + lead_blocks(found) + parity_blocks(run)
-            + speed_blocks(run) + machines_blocks(run) + machine_blocks(run) + training_blocks(run)
+            + speed_blocks(run) + ranking_blocks(run) + machines_blocks(run) + machine_blocks(run) + training_blocks(run)
             + twin_blocks(run) + problem_blocks(run) + metadata_blocks(run))

@@ -43,6 +43,7 @@ from twinbench.core.errors import ConfigError, TwinbenchError, one_line, summary
 from twinbench.core.quiet import filter_native_stderr, quiet_python_loggers
 from twinbench.core.userdirs import cache_dir
 from twinbench.summary import Answer, emit, envelope
+from twinbench.presets import SIZE_PRESETS
 
 # TensorFlow's C++ INFO lines (grappler "Starting new session", GPU probing) drown the progress
 # output; a user who wants them sets the variable themselves.
@@ -233,6 +234,19 @@ def run(
     device: Optional[List[str]] = typer.Option(None, "--device", help="cpu, cuda (repeatable)."),
     twin_module: Optional[List[str]] = typer.Option(None, "--twin-module", help="Module/.py registering twins."),
     onnx: Optional[List[str]] = typer.Option(None, "--onnx", help="Also benchmark this ONNX file (repeatable)."),
+    onnx_input: Optional[List[str]] = typer.Option(None, "--onnx-input", help="NAME=ROLE: the role of an --onnx "
+                                                   "file's input (tokens, mask, token_types, segments, positions; "
+                                                   "[onnx_inputs] in a config; repeatable)."),
+    reference: Optional[str] = typer.Option(None, "--reference", help="Judge the --onnx files against this original "
+                                            "ONNX (run on ORT CPU in float64 where it can; docs/parity.md)."),
+    golden: Optional[str] = typer.Option(None, "--golden", help="Judge the --onnx files against this .npz of inputs "
+                                         "and expected outputs."),
+    reference_runtime: Optional[str] = typer.Option(None, "--reference-runtime", help="Without --reference/--golden: "
+                                                    "the runtime the others must agree with (default ort-cpu)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="A realistic model size: "
+                                         + ", ".join(SIZE_PRESETS) + " (docs/twins.md; options and the config win)."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="A finished run (e.g. the default size) whose "
+                                            "runtime ranking the report shows next to this run's."),
     out: Optional[str] = typer.Option(None, "--out", help="Folder for run directories (default runs/)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs (both frameworks)."),
     vectors: Optional[str] = typer.Option(None, "--vectors", help="Pretrained word vectors (.vec text) for every twin."),
@@ -281,8 +295,10 @@ def run(
             vectors=vectors, freeze_embedding=freeze_embedding, executor=executor, ray_address=ray_address,
             machine=machine, scenario=scenario, qps=qps, latency_bound=latency_bound, load_duration=load_duration,
             streams=streams, max_batch=max_batch, fast=fast, rigorous=rigorous, repeats=repeats,
-            min_time=min_time, max_time=max_time, min_iters=min_iters)
+            min_time=min_time, max_time=max_time, min_iters=min_iters, onnx_input=onnx_input, reference=reference,
+            golden=golden, reference_runtime=reference_runtime)
         return run_cmd.main(config=_config_file(config, config_opt), sets=_list(sets), options=options,
+                            preset=preset, baseline=baseline,
                             resume=resume, check=check, wait=not no_wait, allow_overlap=allow_overlap,
                             keep_failed=keep_failed, allow_failed=allow_failed, fail_invalid=fail_invalid,
                             say=say, progress=progress)
@@ -318,7 +334,8 @@ def parity(
 def report(
     run_dir: Path = typer.Argument(..., help="Run directory, pytest-benchmark JSON file or .benchmarks folder."),
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="Lead with the changes against this run "
-                                            "(verdicts as `twinbench compare BASELINE RUN_DIR` gives them)."),
+                                            "(verdicts as `twinbench compare BASELINE RUN_DIR` gives them) and "
+                                            "add how the runtime ranking changed from it (figures copied in)."),
     summary_only: bool = typer.Option(False, "--summary", help="Print only the one-line summary (for a CI log); "
                                       "write nothing."),
     json_out: bool = JSON_OPT,

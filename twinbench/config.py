@@ -22,17 +22,20 @@ from typing import Any, Literal, Mapping, Sequence
 
 from twinbench.bench.executors.base import EXECUTORS, executor_options
 from twinbench.bench.load.settings import LOAD_SCENARIOS, LoadSettings
+from twinbench.bench.parity.user import OnnxReference
 from twinbench.bench.runtimes import RUNTIMES
 from twinbench.bench.timing import TimingPlan
 from twinbench.core.errors import ConfigError, DataError, RunDirError
 from twinbench.core.manifest import read_manifest
 from twinbench.core.typed import build, construct, convert_field, number, to_plain
+from twinbench.exporters.onnx_inputs import InputRole
 from twinbench.exporters.registry import EXPORTERS, VARIANTS, check_opset
 from twinbench.models.data import DataConfig
 from twinbench.models.embeddings import EmbeddingSpec
 from twinbench.models.registry import Twin, get_twin, load_twin_module
 from twinbench.models.train.recipe import TrainRecipe
 from twinbench.overrides import apply_sets
+from twinbench.presets import preset_config
 
 DEFAULT_EXPORTERS = ("torch-dynamo", "torch-script", "tf2onnx")
 DEFAULT_RUNTIMES = ("torch", "tf-function", "keras-eager", "ort-cpu", "openvino")
@@ -93,6 +96,8 @@ class RunConfig:
     exporters: tuple[str, ...] = DEFAULT_EXPORTERS
     variants: tuple[str, ...] = ()
     onnx: tuple[str, ...] = ()
+    onnx_inputs: dict[str, InputRole] = field(default_factory=dict)  # input name -> role, for --onnx files
+    onnx_reference: OnnxReference = field(default_factory=OnnxReference)  # what judges --onnx files
     opset: int = number(18, ge=7, le=25)
     runtimes: tuple[str, ...] = DEFAULT_RUNTIMES
     runtime_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -143,9 +148,10 @@ class RunConfig:
 
 #: Sections that are typed objects built from a table merged over the default's values.
 SECTIONS: dict[str, type] = {"data": DataConfig, "tag_data": DataConfig, "embeddings": EmbeddingSpec,
-                             "training": TrainRecipe, "timing": TimingPlan, "load": LoadSettings}
-#: Every table-valued key (the sections, the executor, the runtime settings).
-TABLES = {*SECTIONS, "executor", "runtime_settings"}
+                             "training": TrainRecipe, "timing": TimingPlan, "load": LoadSettings,
+                             "onnx_reference": OnnxReference}
+#: Every table-valued key (the sections, the executor, the runtime settings, the ONNX input roles).
+TABLES = {*SECTIONS, "executor", "runtime_settings", "onnx_inputs"}
 
 
 def _parse_twins(value: Any) -> tuple[TwinSpec, ...]:
@@ -261,7 +267,7 @@ def check_config(cfg: RunConfig) -> dict[str, Twin]:
         executor_options(cfg.executor.kind, cfg.executor.values(cfg.cell_timeout_s))
     declared = {spec.name: get_twin(spec.name, **dict(spec.overrides)) for spec in cfg.twins}
     for kind, registry, names in (("exporter", EXPORTERS, cfg.exporters), ("variant", VARIANTS, cfg.variants),
-                                  ("runtime", RUNTIMES, cfg.runtimes)):
+                                  ("runtime", RUNTIMES, (*cfg.runtimes, cfg.onnx_reference.runtime))):
         for name in names:
             registry.get(name)
     if cfg.twins:
@@ -357,23 +363,35 @@ def anchor_paths(raw: Mapping[str, Any], base: str | Path) -> dict[str, Any]:
     emb = out.get("embeddings")
     if isinstance(emb, Mapping) and "vectors" in emb:
         out["embeddings"] = {**emb, "vectors": _anchored(emb["vectors"], base)}
+    ref = out.get("onnx_reference")
+    if isinstance(ref, Mapping):
+        out["onnx_reference"] = {**ref, **{k: _anchored(ref[k], base) for k in ("onnx", "golden") if k in ref}}
     return out
 
 
-def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
-                sets: Sequence[str] = ()) -> RunConfig:
-    """Defaults, then the file (if any), then its `--set key.sub=value` items (twinbench/overrides.py),
-    then CLI overrides (None values are ignored), checked as one mapping (so `twins = []` in a file
-    with `--onnx` on the command line is an ONNX-only run). ONNX files given without any twin (file
-    or `-t`) benchmark just those files: no default twin."""
-    raw = anchor_paths(read_config_file(path), Path(path).parent) if path is not None else {}
-    merged = apply_sets(raw, sets)
-    for key, value in (overrides or {}).items():
-        if value in (None, (), []):
+def _layered(base: Mapping[str, Any], top: Mapping[str, Any], *, skip_empty: bool = True) -> dict[str, Any]:
+    """`top` over `base`; tables merge key by key; with `skip_empty`, empty values in `top` (options
+    not given) are ignored, otherwise they count (`twins = []` in a file)."""
+    merged = dict(base)
+    for key, value in top.items():
+        if skip_empty and value in (None, (), []):
             continue
         if key in TABLES and isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
             value = {**merged[key], **value}
         merged[key] = value
+    return merged
+
+
+def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None, *,
+                sets: Sequence[str] = (), preset: str | None = None) -> RunConfig:
+    """Defaults, then a named size preset (twinbench/presets.py), then the file (if any), then its
+    `--set key.sub=value` items (twinbench/overrides.py), then CLI overrides (None values are
+    ignored), checked as one mapping (so `twins = []` in a file with `--onnx` on the command line is
+    an ONNX-only run). ONNX files given without any twin (file or `-t`) benchmark just those files:
+    no default twin."""
+    raw = anchor_paths(read_config_file(path), Path(path).parent) if path is not None else {}
+    merged = _layered(_layered(preset_config(preset) if preset else {}, apply_sets(raw, sets), skip_empty=False),
+                      overrides or {})
     if merged.get("onnx") and "twins" not in merged:
         merged["twins"] = []
     return config_from_mapping(merged, RunConfig())

@@ -1,7 +1,11 @@
-"""Timing presets for the command line, in the spirit of pyperf's `--fast` and `--rigorous`.
+"""Presets for the command line.
 
-A preset is a set of [timing] values (bench/timing.py TimingPlan); explicit options given next to it
-(`--repeats`, `--min-time`, ...) win over the preset, and the preset wins over the config file.
+Timing presets, in the spirit of pyperf's `--fast` and `--rigorous`: a set of [timing] values
+(bench/timing.py TimingPlan); explicit options given next to it (`--repeats`, `--min-time`, ...) win
+over the preset, and the preset wins over the config file.
+
+Size presets (`--preset NAME`): the model sizes of the seeds' textbook models and a scaled BERT
+shape, as a config mapping laid *under* the config file and the options (both win over it).
 """
 
 from __future__ import annotations
@@ -31,3 +35,69 @@ def timing_overrides(*, fast: bool = False, rigorous: bool = False, repeats: int
     if "min_s" in out and "max_s" in out and out["max_s"] < out["min_s"]:
         raise ConfigError(f"--max-time {out['max_s']:g} is below --min-time {out['min_s']:g}")
     return out
+
+
+# size presets -----------------------------------------------------------------------------------
+
+#: `--preset NAME`: the seeds' textbook models at their real sizes (/docs/twins.md), and a BERT-base
+#: shape scaled to a 2-core machine. Each is a config mapping laid under the config file and the
+#: command line (both win over it). Nothing can be downloaded, so the data is the built-in
+#: synthetic sentiment generator at a realistic count and padded length; the vocabulary size is
+#: set to the real one (token ids for timing are drawn from all of it).
+#: Calls of milliseconds to a second (Keras eager at 200 tokens): fewer, shorter windows than the
+#: default, so a preset run stays within minutes; a process that cannot reach min_iters in max_s
+#: is flagged invalid, not hidden.
+TIMING_AT_SIZE: Mapping[str, Any] = {"repeats": 2, "warmup_iters": 3, "warmup_s": 0.1, "min_iters": 10,
+                                     "min_s": 0.3, "max_s": 2.0}
+SIZE_PRESETS: Mapping[str, Mapping[str, Any]] = {
+    "imdb-bilstm": {
+        "doc": "Keras IMDb BiLSTM (seeds 2 and 4): vocabulary 20000, Embedding(128), 2 stacked BiLSTM(64), "
+               "Dense(1, sigmoid), reviews padded to 200 tokens; 2,757,761 parameters (Keras count)",
+        "config": {
+            "twins": [{"name": "bilstm", "vocab_size": 20000, "embed_dim": 128, "hidden": 64, "num_layers": 2,
+                       "head": "sigmoid", "num_classes": 1}],
+            "data": {"source": "synthetic-sentiment", "size": 1000, "max_len": 200},
+            "training": {"epochs": 1, "batch_size": 64},
+            "batches": [1, 32],
+            "timing": TIMING_AT_SIZE,
+        },
+    },
+    "mr-lstm300": {
+        "doc": "sentence classifier on pretrained-size vectors (seed 5): Embedding(18765, 300) -> 2-layer "
+               "LSTM(128), dropout 0.2 between layers -> Linear(2); 18,765 is the Movie Review vocabulary "
+               "(Kim 2014); snippets padded to 64 tokens",
+        "config": {
+            "twins": [{"name": "lstm", "vocab_size": 18765, "embed_dim": 300, "hidden": 128, "num_layers": 2,
+                       "dropout": 0.2, "num_classes": 2}],
+            "data": {"source": "synthetic-sentiment", "size": 1000, "max_len": 64},
+            "training": {"epochs": 1, "batch_size": 50},
+            "batches": [1, 32],
+            "timing": TIMING_AT_SIZE,
+        },
+    },
+    "bert-mini": {
+        "doc": "BERT-base's shape (12 layers, hidden 768, 12 heads, FFN 3072, vocabulary 30522, 128 tokens) "
+               "scaled to BERT-mini for a 2-core machine: 4 layers, hidden 256, 4 heads, FFN 1024, same "
+               "vocabulary and length (the `bert` library twin; needs the hf extra)",
+        "config": {
+            "twins": [{"name": "bert", "vocab_size": 30522, "hidden": 256, "num_layers": 4, "num_heads": 4,
+                       "intermediate": 1024, "max_len": 128}],
+            "data": {"source": "synthetic-sentiment", "size": 600, "max_len": 128},
+            "training": {"epochs": 1, "batch_size": 32},
+            "batches": [1, 8],
+            "timing": TIMING_AT_SIZE,
+        },
+    },
+}
+
+
+def preset_config(name: str) -> dict[str, Any]:
+    """The config mapping of size preset `name` (ConfigError naming the known ones)."""
+    if name not in SIZE_PRESETS:
+        raise ConfigError(f"--preset: unknown preset {name!r} (known: {', '.join(SIZE_PRESETS)})")
+    return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in SIZE_PRESETS[name]["config"].items()}
+
+
+def preset_lines() -> list[str]:
+    """One line per size preset, for help texts and docs."""
+    return [f"{name}: {p['doc']}" for name, p in SIZE_PRESETS.items()]

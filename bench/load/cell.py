@@ -16,7 +16,8 @@ from typing import Any, Callable
 import numpy as np
 
 from twinbench.core.atomic import write_json
-from twinbench.bench.cells import FIRST_WORD, CellSpec
+from twinbench.bench.cells import CellSpec
+from twinbench.bench.feeds import make_feeds
 from twinbench.core.rows import load_row, result_row
 from twinbench.core.errors import one_line
 from twinbench.core.layout import RunDir
@@ -31,10 +32,10 @@ from twinbench.models.registry import load_twin_module
 ParityOutputs = Callable[[CellSpec, Any, Any], None]
 
 
-def qsl_rows(spec: CellSpec, samples: int) -> np.ndarray:
-    """The query sample library: deterministic word ids, int64 [samples, seq_len]."""
-    rng = np.random.default_rng(spec.input_seed)
-    return rng.integers(FIRST_WORD, spec.vocab_size, size=(samples, spec.seq_len), dtype=np.int64)
+def qsl_rows(spec: CellSpec, samples: int) -> dict[str, np.ndarray]:
+    """The query sample library: the cell's feeds for `samples` rows (deterministic word ids,
+    int64 [samples, seq_len], and for a file with several inputs the mask etc. that agree with them)."""
+    return make_feeds(spec.inputs, samples, spec.seq_len, spec.vocab_size, spec.input_seed)
 
 
 def _import_modules(spec: CellSpec) -> None:

@@ -16,26 +16,27 @@ function decorated with `@register_streams("name")`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 import numpy as np
 
 from twinbench.core.registry import Registry
 from twinbench.bench.runtimes import get_runtime
+from twinbench.bench.runtimes._util import feed_list
 from twinbench.bench.runtimes.base import LoadOptions
-from twinbench.models.registry import INPUT_NAME
 
 if TYPE_CHECKING:
     from twinbench.bench.cells import CellSpec
 
 
 class Streams(Protocol):
-    """N independent inference lanes. `infer(i, x)` runs batch `x` (int64 [b, seq]) on lane i to
-    completion, outputs on the host; lanes are used from different threads, one thread per lane."""
+    """N independent inference lanes. `infer(i, feeds)` runs one batch (input name -> array: the
+    token ids [b, seq], and a mask etc. for files with several inputs) on lane i to completion,
+    outputs on the host; lanes are used from different threads, one thread per lane."""
 
     n: int
 
-    def infer(self, i: int, x: np.ndarray) -> None: ...
+    def infer(self, i: int, feeds: Mapping[str, np.ndarray]) -> None: ...
 
     def settings(self) -> dict[str, Any]: ...
 
@@ -74,7 +75,6 @@ class SessionStreams:
         self.sessions = sessions
         self.n = len(sessions)
         self.threads = threads
-        self._input = INPUT_NAME
 
     @classmethod
     def open(cls, spec: "CellSpec", n: int) -> "SessionStreams":
@@ -89,9 +89,9 @@ class SessionStreams:
             raise
         return cls(sessions, spec.threads)
 
-    def infer(self, i: int, x: np.ndarray) -> None:
+    def infer(self, i: int, feeds: Mapping[str, np.ndarray]) -> None:
         session = self.sessions[i]
-        result = session.bind({self._input: x})()
+        result = session.bind(feeds)()
         session.sync()
         session.fetch(result)
 
@@ -122,7 +122,7 @@ class OpenVinoStreams:
         self.threads = threads
         compiled = session.compiled
         self.requests = [compiled.create_infer_request() for _ in range(n)]
-        self.dtype = getattr(session, "input_dtype", np.int64)
+        self.ports = list(getattr(session, "ports", None) or [("", getattr(session, "input_dtype", np.int64))])
         self.outputs = len(compiled.outputs)
 
     @classmethod
@@ -134,9 +134,11 @@ class OpenVinoStreams:
             return SessionStreams.open(spec, n)
         return cls(session, n, spec.threads)
 
-    def infer(self, i: int, x: np.ndarray) -> None:
+    def infer(self, i: int, feeds: Mapping[str, np.ndarray]) -> None:
         req = self.requests[i]
-        req.set_input_tensor(0, self._ov.Tensor(np.ascontiguousarray(x, dtype=self.dtype)))
+        values = feed_list(feeds, [name for name, _ in self.ports])
+        for k, ((_, dtype), x) in enumerate(zip(self.ports, values)):
+            req.set_input_tensor(k, self._ov.Tensor(np.ascontiguousarray(x, dtype=dtype)))
         req.start_async()
         req.wait()
         for k in range(self.outputs):

@@ -19,10 +19,11 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
+from twinbench.bench.feeds import batch_size, rows
 from twinbench.bench.load.logs import LoadGenResult, read_result, tidy
 from twinbench.bench.load.streams import Streams
 
@@ -35,9 +36,10 @@ def loadgen_unavailable() -> str | None:
 
 
 class LoadSut:
-    """LoadGen SUT + QSL over `streams`; `data` holds the QSL's input rows (int64 [samples, seq])."""
+    """LoadGen SUT + QSL over `streams`; `data` holds the QSL's input rows, one array per model
+    input ([samples, seq] each: token ids, and a mask etc. for files with several inputs)."""
 
-    def __init__(self, streams: Streams, data: np.ndarray) -> None:
+    def __init__(self, streams: Streams, data: Mapping[str, np.ndarray]) -> None:
         import mlperf_loadgen as lg
 
         self.lg = lg
@@ -54,7 +56,7 @@ class LoadSut:
                          for i in range(streams.n)]
         for t in self._threads:
             t.start()
-        n = int(data.shape[0])
+        n = batch_size(data)
         self._sut = lg.ConstructSUT(self._issue, self._flush)
         self._qsl = lg.ConstructQSL(n, n, self._load_samples, self._unload_samples)
 
@@ -81,7 +83,7 @@ class LoadSut:
                 return
             if self.error is None and time.perf_counter() < self._deadline:
                 try:
-                    infer(i, data[[s.index for s in chunk]])
+                    infer(i, rows(data, [s.index for s in chunk]))
                     with self._count:
                         self._served += len(chunk)
                 except BaseException as exc:  # kept and re-raised by `run`; LoadGen must still finish
@@ -96,7 +98,7 @@ class LoadSut:
     def warm(self, batches: list[int], calls: int = 3) -> None:
         """A few untimed calls per lane and batch size (lazy init, per-shape compilation)."""
         for b in sorted(set(batches)):
-            x = self.data[:b]
+            x = rows(self.data, slice(0, b))
             for i in range(self.streams.n):
                 for _ in range(calls):
                     self.streams.infer(i, x)
@@ -104,7 +106,7 @@ class LoadSut:
     def latency_s(self, batch: int, seconds: float = 0.25, max_calls: int = 200) -> float:
         """Median seconds of one call of `batch` rows on lane 0, nothing else running: the capacity
         estimate a search starts from (never a reported figure)."""
-        x = self.data[:batch]
+        x = rows(self.data, slice(0, batch))
         times: list[float] = []
         t_end = time.perf_counter() + seconds
         while len(times) < max_calls and (len(times) < 3 or time.perf_counter() < t_end):
@@ -116,7 +118,7 @@ class LoadSut:
     def throughput(self, batch: int, seconds: float = 0.3) -> float:
         """Samples/s with every lane calling `batch` rows back to back, no LoadGen: the capacity
         estimate LoadGen runs are sized from (never a reported figure)."""
-        x = self.data[:batch]
+        x = rows(self.data, slice(0, batch))
         counts = [0] * self.streams.n
         stop = time.perf_counter() + seconds
 

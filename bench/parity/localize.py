@@ -16,11 +16,12 @@ import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from twinbench.bench.parity.profiles import Profile, get_profile, norm_precision
+from twinbench.bench.runtimes.openvino_native import port_dtype
 from twinbench.models.registry import INPUT_NAME
 
 if TYPE_CHECKING:
@@ -94,12 +95,23 @@ def with_every_output(onnx_model: "str | Path | onnx.ModelProto") -> "onnx.Model
     return model
 
 
+def _feeds(x: Any, declared: list[tuple[str, Any]]) -> dict[str, np.ndarray]:
+    """Token ids for a one-input graph, or a mapping of every input by name (files with several
+    inputs: bench/feeds.py), cast to the types the graph declares."""
+    if not isinstance(x, Mapping):
+        return {declared[0][0] if declared else INPUT_NAME: np.asarray(x, dtype=np.int64)}
+    if len(declared) == 1 and len(x) == 1:
+        x = {declared[0][0]: next(iter(x.values()))}
+    types = dict(declared)
+    return {k: np.asarray(v, dtype=types.get(k) or np.asarray(v).dtype) for k, v in x.items() if k in types}
+
+
 def graph_session(model: "onnx.ModelProto", *, backend: str = "ort", inference_precision: str | None = None
-                  ) -> Callable[[np.ndarray], list[tuple[str, np.ndarray]]]:
+                  ) -> Callable[[Any], list[tuple[str, np.ndarray]]]:
     """Load `model` once on the reference backend (ONNX Runtime CPU with graph optimisations off,
-    one thread; or OpenVINO CPU at `inference_precision`); the callable runs one token batch and
-    returns (output name, value) pairs in graph-output order. Used for intermediates and prefixes."""
-    input_name = model.graph.input[0].name if model.graph.input else INPUT_NAME
+    one thread; or OpenVINO CPU at `inference_precision`); the callable runs one batch (token ids,
+    or every input by name) and returns (output name, value) pairs in graph-output order. Used for
+    intermediates and prefixes."""
     if backend == "ort":
         import onnxruntime as ort
 
@@ -109,20 +121,26 @@ def graph_session(model: "onnx.ModelProto", *, backend: str = "ort", inference_p
         opts.log_severity_level = 3
         sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
         out_names = [o.name for o in sess.get_outputs()]
+        declared = [(i.name, _ORT_TYPES.get(i.type)) for i in sess.get_inputs()]
 
-        def run_ort(tokens: np.ndarray) -> list[tuple[str, np.ndarray]]:
-            return list(zip(out_names, sess.run(out_names, {input_name: np.asarray(tokens, dtype=np.int64)})))
+        def run_ort(x: Any) -> list[tuple[str, np.ndarray]]:
+            return list(zip(out_names, sess.run(out_names, _feeds(x, declared))))
 
         return run_ort
     if backend == "openvino":
         compiled = _openvino_compiled(model, inference_precision)
+        ports = [(p.get_any_name(), port_dtype(p)) for p in compiled.inputs]
 
-        def run_ov(tokens: np.ndarray) -> list[tuple[str, np.ndarray]]:
-            result = compiled({input_name: np.asarray(tokens, dtype=np.int64)})
+        def run_ov(x: Any) -> list[tuple[str, np.ndarray]]:
+            result = compiled(_feeds(x, ports))
             return [(name, value) for port, value in result.items() for name in port.get_names()]
 
         return run_ov
     raise ValueError(f"backend: unknown {backend!r} (ort, openvino)")
+
+
+_ORT_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float)": np.float32,
+              "tensor(double)": np.float64, "tensor(float16)": np.float16, "tensor(bool)": np.bool_}
 
 
 def output_runner(onnx_model: "str | Path | onnx.ModelProto", *, backend: str = "ort",
@@ -142,7 +160,7 @@ def output_runner(onnx_model: "str | Path | onnx.ModelProto", *, backend: str = 
     return run
 
 
-def onnx_intermediates(onnx_model: "str | Path | onnx.ModelProto", tokens: np.ndarray, *,
+def onnx_intermediates(onnx_model: "str | Path | onnx.ModelProto", tokens: Any, *,
                        backend: str = "ort", inference_precision: str | None = None) -> dict[str, np.ndarray]:
     """Every float tensor the graph computes (node outputs), as float64, for one batch."""
     model = with_every_output(onnx_model)

@@ -31,7 +31,10 @@ from twinbench.core.schema import PARITY_COLUMNS
 from twinbench.core.errors import RunDirError
 from twinbench.core.layout import RunDir
 from twinbench.core.manifest import read_manifest
+from twinbench.bench.feeds import unpack
+from twinbench.bench.parity.graphs import localize_user
 from twinbench.bench.parity.localize import first_divergent_layer, onnx_intermediates, output_runner
+from twinbench.bench.parity.user import feeds_of, reference_label, reference_problem
 from twinbench.bench.parity.steps import locate_steps
 from twinbench.exporters.artifact import Artifact
 from twinbench.exporters.native import load_keras, load_torch
@@ -181,6 +184,10 @@ def parity_table(run_dir: str | Path, *, cells: str = "cells", localize_failures
 
 def _group_rows(group: CellGroup, goldens: _Goldens, run_dir: Path, run_id: str,
                 localize_failures: bool, notes: dict[tuple[str, str], str] | None = None) -> list[dict[str, Any]]:
+    if group.outputs is None and not group.parity_asked:
+        unjudged = _unjudged_user_file(group, run_dir, run_id)
+        if unjudged:
+            return unjudged
     if group.outputs is None:
         if not group.parity_expected:
             return []  # e.g. the calibration cell: nothing to compare, its failure is not parity's
@@ -203,13 +210,13 @@ def _group_rows(group: CellGroup, goldens: _Goldens, run_dir: Path, run_id: str,
     base = _base_row(cell, run_id)
     name, reason = explain_profile(str(cell.get("precision") or "fp32"), str(cell.get("runtime", "")),
                                    str(cell.get("device", "cpu")), _settings(cell))
-    base["profile"], base["profile_reason"] = name, reason
+    base["profile"], base["profile_reason"] = name, reason + _read_from_file(run_dir, cell)
     source = str(cell.get("source") or "")
     if not source:
         art = find_artifact(run_dir, str(cell.get("twin")), str(cell.get("artifact")))
         source = art.source if art is not None else "torch"
-    if source == "user" and not RunDir(run_dir).golden(str(cell.get("twin"))).is_file():
-        return [dict(base, verdict="SKIP", inputs="", error="user ONNX file: no golden reference of its weights")]
+    if source == "user":
+        return _user_rows(group, cell, base, run_dir, localize_failures)
     try:
         golden, golden_file = goldens.golden(str(cell.get("twin")), source)
     except RunDirError as exc:
@@ -244,6 +251,111 @@ def _group_rows(group: CellGroup, goldens: _Goldens, run_dir: Path, run_id: str,
             row["error"] = add_note(row["error"], note)
         rows.append(row)
     return rows
+
+
+def _judged(golden: dict[str, np.ndarray], group: CellGroup, profile: str) -> dict[str, dict[str, Any]]:
+    """`compare` of every golden batch with the group's output (a missing output is a FAIL naming
+    the worker's error for that batch)."""
+    results = {}
+    for batch, g in golden.items():
+        if group.outputs is not None and batch in group.outputs:
+            results[batch] = compare(g, group.outputs[batch], profile)
+        else:
+            res = compare(g, np.empty((0,)), profile)
+            why = group.batch_errors.get(batch)
+            res["error"] = f"no output for batch {batch!r}" + (f": {why}" if why else "")
+            results[batch] = res
+    return results
+
+
+def _rows_of(base: dict[str, Any], results: dict[str, dict[str, Any]], layer: str) -> list[dict[str, Any]]:
+    rows = []
+    for batch, res in results.items():
+        row = dict(base)
+        row.update({k: res[k] for k in ("n", "max_abs", "max_rel", "mean_abs", "rmse", "cosine", "argmax_agree",
+                                         "worst_index", "atol", "rtol", "verdict", "error")})
+        row["inputs"] = batch
+        row["first_divergent_layer"] = layer if res["verdict"] != "PASS" else ""
+        rows.append(row)
+    return rows
+
+
+def _read_from_file(run_dir: Path, cell: dict[str, Any]) -> str:
+    """For a file whose precision was read from its graph (a user's file, a judged copy): what was read."""
+    if str(cell.get("precision") or "fp32") == "fp32" or str(cell.get("exporter")) != "user":
+        return ""
+    art = find_artifact(run_dir, str(cell.get("twin")), str(cell.get("artifact")))
+    why = art.meta.get("precision_reason") if art is not None else None
+    return f" (read from the file: {why})" if why else ""
+
+
+def _unjudged_user_file(group: CellGroup, run_dir: Path, run_id: str) -> list[dict[str, Any]]:
+    """The one row saying why a user's file that ran has no parity check (no reference runtime
+    here: SKIP; a reference that failed: ERROR), so the reason is seen rather than silent."""
+    first = group.rows[0]
+    if str(first.get("source")) != "user" or not any(r.get("status") in ("ok", "invalid") for r in group.rows):
+        return []
+    art = find_artifact(run_dir, str(first.get("twin")), str(first.get("artifact")))
+    problem = reference_problem(art.meta) if art is not None else None
+    if problem is None:
+        return []
+    return [dict(_base_row(first, run_id), verdict=problem[0], inputs="", error=problem[1])]
+
+
+def _backend(runtime: str, settings: dict[str, Any]) -> tuple[str, Any]:
+    """The graph backend localisation reproduces a runtime with, and its precision."""
+    if runtime in ("openvino", "ort-openvino"):
+        return "openvino", settings.get("inference_precision")
+    return "ort", None
+
+
+def _user_rows(group: CellGroup, cell: dict[str, Any], base: dict[str, Any], run_dir: Path,
+               localize_failures: bool) -> list[dict[str, Any]]:
+    """A user's ONNX file against its own reference (bench/parity/user.py): SKIP without one, and
+    on the reference runtime itself (agreement with itself proves nothing)."""
+    twin, runtime = str(cell.get("twin")), str(cell.get("runtime", ""))
+    art = find_artifact(run_dir, twin, str(cell.get("artifact")))
+    meta = art.meta if art is not None else {}
+    problem = reference_problem(meta)
+    if problem:
+        return [dict(base, verdict=problem[0], inputs="", error=problem[1])]
+    golden_rel = str(meta["golden"])
+    ref = meta.get("reference") or {}
+    if ref.get("kind") == "runtime" and ref.get("runtime") == runtime:
+        return [dict(base, verdict="SKIP", inputs="", error=f"{runtime} is the reference runtime of this file: "
+                                                            f"the other runtimes are judged against it")]
+    try:
+        golden = load_batches(run_dir / golden_rel)
+    except RunDirError as exc:
+        return [dict(base, verdict="ERROR", inputs="", error=str(exc))]
+    base["profile_reason"] = f"{base['profile_reason']}; {reference_label(meta)}".strip("; ")
+    results = _judged(golden, group, base["profile"])
+    layer = ""
+    worst = worst_batch(results)
+    if worst is not None and localize_failures and art is not None:
+        layer = _localize_user(art, run_dir, runtime, _settings(cell), worst, PROFILES[base["profile"]])
+    return _rows_of(base, results, layer)
+
+
+def _localize_user(art: Artifact, run_dir: Path, runtime: str, settings: dict[str, Any], batch: str,
+                   profile: Profile) -> str:
+    """The first diverging node of a failing user file (bench/parity/graphs.py), best effort."""
+    import onnx
+
+    ref = art.meta.get("reference") or {}
+    backend, precision = _backend(runtime, settings)
+    try:
+        stored = unpack(load_batches(run_dir / str(art.meta["parity_inputs"])))
+        feeds = feeds_of(art, stored[batch])
+        reference = onnx.load(str(run_dir / ref["path"])) if ref.get("kind") == "onnx" and ref.get("path") else None
+        if reference is None and ref.get("kind") != "runtime":
+            return ""  # a golden .npz has no graph to compare with
+        ref_backend = _backend(str(ref.get("runtime", "")), {})[0]
+        return localize_user(onnx.load(str(art.abspath(run_dir))), feeds, profile, backend=backend,
+                             inference_precision=precision, reference=reference, reference_backend=ref_backend)
+    except Exception as exc:  # best effort: a localisation problem must never cost the table
+        log.warning("localize %s/%s on %s failed: %s", art.twin, art.name, runtime, exc)
+        return ""
 
 
 def find_artifact(run_dir: Path, twin: str, name: str) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from twinbench.core.errors import ConfigError
 from twinbench.core.typed import build
@@ -28,6 +28,21 @@ def only_input(feeds: Mapping[str, Any]) -> Any:
     if len(feeds) != 1:
         raise ConfigError(f"feeds: expected exactly one input, got {sorted(feeds)}")
     return next(iter(feeds.values()))
+
+
+def feed_list(feeds: Mapping[str, Any], names: Sequence[str]) -> list[Any]:
+    """The value of each of a model's inputs `names`, in order. A one-input model takes the one
+    feed whatever its name (twins feed "tokens", exporters may name it otherwise); a model with
+    several inputs takes each by name, and a missing or unknown one is one ConfigError line."""
+    if len(names) == 1 and len(feeds) == 1:
+        return [next(iter(feeds.values()))]
+    missing = [n for n in names if n not in feeds]
+    extra = sorted(set(feeds) - set(names))
+    if missing or extra:
+        raise ConfigError(f"feeds: the model's inputs are {list(names)}; "
+                          + (f"not given: {missing}" if missing else "") + ("; " if missing and extra else "")
+                          + (f"not inputs of the model: {extra}" if extra else ""))
+    return [feeds[n] for n in names]
 
 
 def check_device(runtime: str, device: str, allowed: tuple[str, ...]) -> None:

@@ -53,6 +53,15 @@ def normalise_precision(value: Any) -> str:
     return text
 
 
+_PORT_TYPES = {"i64": np.int64, "i32": np.int32, "f32": np.float32, "f16": np.float16, "f64": np.float64,
+               "boolean": np.bool_, "u8": np.uint8}
+
+
+def port_dtype(port: Any) -> Any:
+    """The numpy dtype of an OpenVINO port's element type (int64 when it says nothing we know)."""
+    return _PORT_TYPES.get(port.get_element_type().get_type_name(), np.int64)
+
+
 class OpenVinoSession:
     def __init__(self, compiled: Any, threads: int, settings: dict[str, Any]) -> None:
         import openvino as ov
@@ -62,13 +71,16 @@ class OpenVinoSession:
         self.request = compiled.create_infer_request()
         self.threads = threads
         self.settings = settings
-        port = compiled.inputs[0]
-        self.input_dtype = np.int32 if "i32" in str(port.get_element_type()) else np.int64
+        #: (name, numpy dtype) of every input port, in port order
+        self.ports = [(port.get_any_name(), port_dtype(port)) for port in compiled.inputs]
+        self.input_dtype = self.ports[0][1]
 
     def bind(self, feeds: Mapping[str, np.ndarray]) -> Callable[[], Any]:
-        x = np.ascontiguousarray(_util.only_input(feeds), dtype=self.input_dtype)
+        """Every input port by name (a one-input model takes its one feed whatever its name)."""
+        values = _util.feed_list(feeds, [name for name, _ in self.ports])
         req = self.request
-        req.set_input_tensor(0, self._ov.Tensor(x, shared_memory=False))
+        for i, ((_, dtype), v) in enumerate(zip(self.ports, values)):
+            req.set_input_tensor(i, self._ov.Tensor(np.ascontiguousarray(v, dtype=dtype), shared_memory=False))
         infer = req.infer
 
         def call() -> Any:

@@ -29,7 +29,7 @@ class OrtSettings:
     trt_fp16: bool = False
     provider_options: dict[str, Any] = field(default_factory=dict)
 _NP_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float)": np.float32,
-             "tensor(double)": np.float64, "tensor(float16)": np.float16}
+             "tensor(double)": np.float64, "tensor(float16)": np.float16, "tensor(bool)": np.bool_}
 
 
 @dataclass(frozen=True)
@@ -101,28 +101,31 @@ class OrtSession:
         self.ep = ep
         self.threads = threads
         self.settings = settings
-        inp = sess.get_inputs()[0]
-        self.input_name = inp.name
-        self.input_dtype = _NP_TYPES.get(inp.type, np.int64)
+        self.inputs = [(i.name, _NP_TYPES.get(i.type, np.int64)) for i in sess.get_inputs()]
+        self.input_name, self.input_dtype = self.inputs[0]
         self.output_names = [o.name for o in sess.get_outputs()]
         self._gpu = ep.device == "cuda"
 
     def bind(self, feeds: Mapping[str, np.ndarray]) -> Callable[[], Any]:
-        x = np.ascontiguousarray(_util.only_input(feeds), dtype=self.input_dtype)
+        """Every input by name (a one-input model takes its one feed whatever its name), cast to
+        the dtype the graph declares."""
+        values = _util.feed_list(feeds, [name for name, _ in self.inputs])
+        f = {name: np.ascontiguousarray(v, dtype=dtype) for (name, dtype), v in zip(self.inputs, values)}
         sess = self.sess
         if not self._gpu:
-            run, names, f = sess.run, self.output_names, {self.input_name: x}
+            run, names = sess.run, self.output_names
             return lambda: run(names, f)
         io = sess.io_binding()
-        x_dev = self._ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0)
-        io.bind_ortvalue_input(self.input_name, x_dev)
+        on_device = [self._ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0) for x in f.values()]
+        for name, x_dev in zip(f, on_device):
+            io.bind_ortvalue_input(name, x_dev)
         for name in self.output_names:
             io.bind_output(name, "cuda", 0)
         run_io = sess.run_with_iobinding
 
         def call() -> Any:
             run_io(io)
-            return (io, x_dev)
+            return (io, on_device)
 
         return call
 

@@ -29,9 +29,9 @@ def _specs(tiny_run, runtimes, **kw):
 
 def test_inputs_are_deterministic_word_ids(tiny_run) -> None:
     spec = _specs(tiny_run, ["ort-cpu"])[0]
-    x = make_inputs(spec)
+    x = make_inputs(spec)["tokens"]
     assert x.dtype == np.int64 and x.shape == (2, 6) and x.min() >= 2 and x.max() < 40
-    np.testing.assert_array_equal(x, make_inputs(spec))
+    np.testing.assert_array_equal(x, make_inputs(spec)["tokens"])
 
 
 def test_run_cell_in_process_writes_row_samples_and_outputs(tiny_run) -> None:

@@ -37,6 +37,7 @@ from twinbench.core.tables import write_table
 from twinbench.exporters.artifact import Artifact
 from twinbench.exporters.finalize import io_signature
 from twinbench.exporters.user_onnx import copy_onnx
+from twinbench.exporters.precision import graph_precision
 from twinbench.models.registry import TWINS, load_twin_module
 from twinbench.overrides import apply_sets
 from twinbench.preflight import check_onnx_file
@@ -50,18 +51,25 @@ PARITY_CELLS = "parity_only"
 NATIVE_KINDS = ("torch", "keras")
 
 
+def _has_golden(layout: RunDir, art: Artifact) -> bool:
+    """A twin's artifact: its twin's golden and parity inputs; a user's file: its own (bench/parity/user.py)."""
+    own = [art.meta.get("golden"), art.meta.get("parity_inputs")]
+    if art.source == "user":
+        return all(isinstance(p, str) and (layout.root / p).is_file() for p in own)
+    return layout.golden(art.twin).is_file() and layout.parity_inputs(art.twin).is_file()
+
+
 def read_artifacts(layout: RunDir, *, only: Any = None, with_goldens: bool = True) -> list[Artifact]:
-    """The artifacts recorded in a run directory's sidecars (of twins with goldens when asked)."""
+    """The artifacts recorded in a run directory's sidecars (those with a golden when asked)."""
     out = []
     for twin_dir in layout.twin_dirs():
-        if with_goldens and not (layout.golden(twin_dir.name).is_file()
-                                 and layout.parity_inputs(twin_dir.name).is_file()):
-            continue
         for side in sorted(twin_dir.glob("*.json")):
             try:
                 art = Artifact.read_sidecar(side)
             except (OSError, ValueError, TypeError) as exc:
                 raise RunDirError(f"{side}: unreadable artifact sidecar ({exc})") from None
+            if with_goldens and not _has_golden(layout, art):
+                continue
             if only is None or art.name in only:
                 out.append(art)
     return out
@@ -95,7 +103,7 @@ def parity_only(run_dir: str | Path, *, runtimes: list[str] | None = None, threa
         raise RunDirError(f"{run_dir}: no artifacts/ folder (not a twinbench run directory?)")
     artifacts = read_artifacts(layout, only=only)
     if not artifacts:
-        raise RunDirError(f"{layout.artifacts}: no artifacts with golden.npz and parity_inputs.npz")
+        raise RunDirError(f"{layout.artifacts}: no artifacts with a golden and parity inputs")
     check_twin_modules(cfg.twin_modules, twin_modules, artifacts)
     names = list(runtimes) if runtimes else RUNTIMES.names()
     for name in names:
@@ -186,10 +194,12 @@ def prepare_judged(run_dir: Path, onnx_file: Path, twin: str) -> tuple[Path, str
     dst = scratch.twin(twin) / f"{name}.onnx"
     data = copy_onnx(onnx_file, dst)  # with its external data, if any
     model = onnx.load(str(dst), load_external_data=False)
+    precision, why = graph_precision(model)  # an fp16 or int8 copy is judged by its own profile
     art = Artifact(name=name, kind="onnx", path=scratch.rel(dst), twin=twin, source="torch", exporter="user",
-                   twin_config=dict(base.twin_config) if base else {},
+                   precision=precision, twin_config=dict(base.twin_config) if base else {},
                    meta={"original_path": str(onnx_file.resolve()), "sha256": digest, "judged": True,
-                         "extra_files": [scratch.rel(p) for p in data], **io_signature(model)})
+                         "extra_files": [scratch.rel(p) for p in data], "precision_reason": why,
+                         **io_signature(model)})
     art.write_sidecar(scratch.root)
     return scratch.root, name
 

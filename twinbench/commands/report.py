@@ -11,6 +11,7 @@ from pathlib import Path
 from twinbench.config import check_recorded_config
 from twinbench.reports.build import Built, build, build_reports
 from twinbench.reports.lead import summary_line
+from twinbench.reports.ranking import save_baseline
 from twinbench.summary import Answer, lines, run_summary
 
 
@@ -36,6 +37,8 @@ def summary(run_dir: str | Path, baseline: str | Path | None = None) -> str:
 def main(run_dir: Path, *, baseline: Path | None = None, summary_only: bool = False) -> Answer:
     """`twinbench report`: the reports (or, with `summary_only`, just the line), then its Answer."""
     _checked(run_dir, baseline)
+    if baseline is not None and not summary_only:  # the ranking section: the baseline's figures copied in
+        save_baseline(run_dir, baseline)
     built: Built = build(run_dir, baseline, write=not summary_only)
     line = summary_line(built.lead)
     data = {**run_summary(built.run_dir, built.lead.parity, report_md=built.report_md,

@@ -25,6 +25,7 @@ from twinbench.presets import timing_overrides
 from twinbench.reports.build import build
 from twinbench.reports.lead import Lead, summary_line
 from twinbench.reports.load import summary_lines
+from twinbench.reports.ranking import check_baseline, save_baseline
 from twinbench.stages.build import build_all, save_inputs
 from twinbench.stages.finish import cell_counts, finish_run
 from twinbench.stages.measure import make_executor, measure, plan
@@ -169,7 +170,8 @@ def overrides(*, twin: Sequence[str] | None = None, runtime: Sequence[str] | Non
               load_duration: float | None = None, streams: Sequence[int] | None = None,
               max_batch: Sequence[int] | None = None, fast: bool = False, rigorous: bool = False,
               repeats: int | None = None, min_time: float | None = None, max_time: float | None = None,
-              min_iters: int | None = None) -> dict[str, Any]:
+              min_iters: int | None = None, onnx_input: Sequence[str] | None = None, reference: str | None = None,
+              golden: str | None = None, reference_runtime: str | None = None) -> dict[str, Any]:
     """`run`'s options as config overrides (config keys, as a TOML file spells them); they win over
     the config file and its `--set` items."""
     out_ = _given(twins=twin, runtimes=runtime, exporters=exporter, variants=variant, batches=batch,
@@ -193,7 +195,23 @@ def overrides(*, twin: Sequence[str] | None = None, runtime: Sequence[str] | Non
                   max_batch=max_batch)
     if load:
         out_["load"] = load
+    if onnx_input:
+        out_["onnx_inputs"] = pairs("--onnx-input", onnx_input)
+    ref = _given(onnx=reference, golden=golden, runtime=reference_runtime)
+    if ref:
+        out_["onnx_reference"] = ref
     return out_
+
+
+def pairs(option: str, items: Sequence[str]) -> dict[str, str]:
+    """NAME=VALUE options as a mapping (one line, exit 2, on a missing '=')."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise ConfigError(f"{option}: expected NAME=VALUE, got {item!r}")
+        out[name.strip()] = value.strip()
+    return out
 
 
 #: A `run` or `bench` in which a cell the user asked for failed (crash, timeout, runtime or export error).
@@ -225,13 +243,16 @@ def outcome_answer(outcome: RunOutcome, *, before: Sequence[str] = (), after: Se
 def main(*, config: Path | None, sets: Sequence[str] = (), options: dict[str, Any] | None = None,
          resume: Path | None = None, check: bool = False, wait: bool = True, allow_overlap: bool = False,
          keep_failed: bool = False, allow_failed: bool = False, fail_invalid: bool = False,
+         preset: str | None = None, baseline: Path | None = None,
          say: Say = silent_say, progress: Progress | None = None) -> Answer:
     """`twinbench run`: the config (file, then `--set` items, then `options` from `overrides`), then
     `--check` alone or the whole run. `--resume` takes the run's own config: only the modules to
     trust (`--twin-module`) and where cells run (`--executor`, `--ray-address`) come from here."""
     options = options or {}
+    if baseline is not None:
+        check_baseline(baseline)  # before any training: one line, exit 2
     if resume is not None:
-        if config is not None or sets or set(options) - {"twin_modules", "executor"}:
+        if config is not None or sets or preset or set(options) - {"twin_modules", "executor"}:
             raise ConfigError("--resume: continues the run with its own config; give no config or options "
                               "(but --twin-module, --executor, --ray-address)")
         cfg = open_for_resume(resume, twin_modules=tuple(options.get("twin_modules") or ()),
@@ -239,7 +260,7 @@ def main(*, config: Path | None, sets: Sequence[str] = (), options: dict[str, An
     else:
         if keep_failed:
             raise ConfigError("--keep-failed: only with --resume")
-        cfg = load_config(config, options, sets=sets)
+        cfg = load_config(config, options, sets=sets, preset=preset)
     if check:
         run(cfg, say=silent_say, resume=resume, check_only=True)
         # the config as checked (file, --set items and options merged): what a run would do
@@ -247,6 +268,11 @@ def main(*, config: Path | None, sets: Sequence[str] = (), options: dict[str, An
     outcome = run(cfg, say=say, progress=progress, resume=resume, wait=wait, allow_overlap=allow_overlap,
                   keep_failed=keep_failed)
     assert outcome is not None  # only check_only returns None
+    if baseline is not None:  # the ranking section: this run next to the baseline's sizes
+        save_baseline(outcome.run_dir, baseline)
+        built = build(outcome.run_dir)
+        outcome = dataclasses.replace(outcome, report_md=built.report_md, report_html=built.report_html,
+                                      lead=built.lead)
     # Server max QPS and Offline samples/s per runtime, then the verdict and the reports
     return outcome_answer(outcome, before=summary_lines(outcome.run_dir),
                           after=[f"html:   {outcome.report_html}"] if outcome.report_html else [],

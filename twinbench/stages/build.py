@@ -16,6 +16,7 @@ import numpy as np
 
 from twinbench.bench.parity.inputs import parity_inputs, save_goldens, save_parity_inputs
 from twinbench.bench.parity.reference_check import save_references
+from twinbench.bench.parity.user import attach_reference
 from twinbench.config import RunConfig
 from twinbench.core.atomic import write_json, write_with
 from twinbench.core.errors import one_line
@@ -106,8 +107,17 @@ def user_onnx_names(paths: Sequence[str]) -> list[str]:
             for p, stem in zip(paths, stems)]
 
 
-def user_onnx_artifacts(cfg: RunConfig, run_dir: Path) -> list[Artifact]:
-    return [from_user_onnx(path, run_dir, name=name) for path, name in zip(cfg.onnx, user_onnx_names(cfg.onnx))]
+def user_onnx_artifacts(cfg: RunConfig, run_dir: Path, seq_len: int = 16) -> list[Artifact]:
+    """The user's ONNX files, each with its input roles and its reference (bench/parity/user.py):
+    parity inputs and a golden written beside it, unless parity is off."""
+    out = []
+    for path, name in zip(cfg.onnx, user_onnx_names(cfg.onnx)):
+        art = from_user_onnx(path, run_dir, name=name, declared_inputs=cfg.onnx_inputs)
+        if cfg.parity:
+            art = attach_reference(art, run_dir, cfg.onnx_reference, seq_len=seq_len,
+                                   runtime_settings=cfg.runtime_settings)
+        out.append(art)
+    return out
 
 
 # build records (resume) -------------------------------------------------------------------------------
@@ -150,4 +160,4 @@ def build_all(prep: Prepared, run_dir: Path, *, resume: bool, say: Say) -> tuple
             say(f"{resolved.twin.name}: artifacts and goldens complete, not rebuilt")
         artifacts += built.artifacts
         builds.append(built)
-    return artifacts + user_onnx_artifacts(prep.cfg, run_dir), builds
+    return artifacts + user_onnx_artifacts(prep.cfg, run_dir, prep.seq_lens[0]), builds

@@ -19,7 +19,7 @@ from twinbench.core.manifest import new_run_id
 from twinbench.models.data import DEFAULT_SIZES, load_data
 from twinbench.models.embeddings import read_vec
 from twinbench.models.registry import Twin, get_twin
-from twinbench.preflight import check_onnx_file, preflight
+from twinbench.preflight import check_onnx_files, preflight
 from twinbench.sizes import Footprint, check_cells, check_data, check_training, footprint
 
 Say = Callable[[str], None]
@@ -156,7 +156,7 @@ def prepare(cfg: RunConfig, *, say: Say = print, resume: bool = False, wait: boo
     without `allow_overlap`) a busy machine is refused now, before any training."""
     declared = check_config(cfg)
     run_id = cfg.run_id or new_run_id()
-    inputs = [check_onnx_file(path) for path in cfg.onnx] if resume else preflight(cfg, run_id)
+    inputs = check_onnx_files(cfg) if resume else preflight(cfg, run_id)
     cfg = onnx_only_shapes(cfg, inputs)
     if not wait and not allow_overlap:
         check_free()  # --no-wait: refuse before any training when the machine is busy
