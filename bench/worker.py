@@ -96,8 +96,12 @@ def _parity_outputs(spec: CellSpec, session: Any, p: CellFiles) -> None:
 def _delayed(call: Any, spec: CellSpec) -> Any:
     """A test hook: `test_delay_ns` in a cell's settings adds a busy-wait of that many ns to every
     timed call, a real and exactly known slowdown for checking regression verdicts end to end
-    (benchmarks/ab_regression.py). Busy, not sleeping: a sleep would free the core."""
-    delay = int(spec.settings.get("test_delay_ns", 0) or 0)
+    (benchmarks/ab_regression.py). Busy, not sleeping: a sleep would free the core. A table
+    {batch = ns, ...} gives each batch size its own delay (benchmarks/gate.py: +10% of each cell)."""
+    delay = spec.settings.get("test_delay_ns", 0) or 0
+    if isinstance(delay, dict):
+        delay = delay.get(str(spec.batch), 0) or 0
+    delay = int(delay)
     if delay <= 0:
         return call
     pc = time.perf_counter_ns

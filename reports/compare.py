@@ -23,7 +23,8 @@ from twinbench.core.errors import ConfigError, RunDirError
 from twinbench.reports.format import fnum, fratio, fsci, is_missing, md_table, text
 from twinbench.reports.load_compare import load_compare_markdown, load_compare_rows
 from twinbench.reports.pytest_benchmark import OWN_COLUMNS, is_pytest_run, own_label
-from twinbench.reports.verdicts import speed_test
+from twinbench.reports.verdicts import sequential_test, speed_test
+from twinbench.bench.sequential import SequentialDesign
 from twinbench.bench.repeats import fast_level
 from twinbench.bench.repeats import process_figures
 from twinbench.reports.pytest_benchmark import as_run_dir
@@ -40,6 +41,7 @@ COMPARE_COLUMNS = ["kind", *SPEED_KEY, "inputs", "verdict", "ratio", "ci_low", "
                    "base_p50_ms", "cand_p50_ms", "n_base", "n_cand", "base_parity", "cand_parity",
                    "base_max_abs", "cand_max_abs", "note", "scenario", "base_value", "cand_value",
                    "more_per_side",  # INCONCLUSIVE speed cells: more processes a side that would likely decide it
+                   "looks", "level", "stop",  # the evidence of a sequential comparison (twinbench gate)
                    *OWN_COLUMNS]
 #: What one figure of the speed test is, per kind of run (the evidence line of compare_markdown).
 FIGURE = {"twinbench": "one figure per worker process (its fast-state p50)",
@@ -129,8 +131,8 @@ def _figures(base: Any, cand: Any, same_machine: bool) -> tuple[dict[tuple, Any]
     return fb, fc
 
 
-def _speed_rows(base: Any, cand: Any, *, min_effect: float, alpha: float,
-                same_machine: bool = True) -> list[dict[str, Any]]:
+def _speed_rows(base: Any, cand: Any, *, min_effect: float, alpha: float, same_machine: bool = True,
+                design: SequentialDesign | None = None) -> list[dict[str, Any]]:
     b_rows = {_key(r, SPEED_KEY): r for _, r in base.results.iterrows()}
     c_rows = {_key(r, SPEED_KEY): r for _, r in cand.results.iterrows()}
     fb, fc = _figures(base, cand, same_machine)
@@ -152,16 +154,21 @@ def _speed_rows(base: Any, cand: Any, *, min_effect: float, alpha: float,
             continue
         pb = fb.get(key, {"figures": [], "processes": 0, "fast": 0})
         pc = fc.get(key, {"figures": [], "processes": 0, "fast": 0})
-        test = speed_test(pb["figures"], pc["figures"], min_effect=min_effect, alpha=alpha,
-                          base_invalid=text(rb["error"]) if sb == "invalid" else "",
-                          cand_invalid=text(rc["error"]) if sc == "invalid" else "")
+        invalid = {"base_invalid": text(rb["error"]) if sb == "invalid" else "",
+                   "cand_invalid": text(rc["error"]) if sc == "invalid" else ""}
+        if design is None:
+            test = speed_test(pb["figures"], pc["figures"], min_effect=min_effect, alpha=alpha, **invalid)
+        else:  # the look the processes measured so far have reached (bench/sequential.py)
+            look = design.look_of(min(pb["processes"], pc["processes"]))
+            test = sequential_test(pb["figures"], pc["figures"], min_effect=min_effect, design=design, look=look,
+                                   **invalid)
         reason = test.reason
         if test.verdict == "INCONCLUSIVE" and (pb["fast"] < pb["processes"] or pc["fast"] < pc["processes"]):
             reason += (f"; processes with a fast-state round: baseline {pb['fast']}/{pb['processes']}, "
                        f"candidate {pc['fast']}/{pc['processes']}")
         out.append(dict(row, verdict=test.verdict, ratio=test.ratio, ci_low=test.ci_low, ci_high=test.ci_high,
                         p_value=test.p_value, mde=test.mde, n_base=test.n_base, n_cand=test.n_cand, note=reason,
-                        more_per_side=test.more_per_side))
+                        more_per_side=test.more_per_side, looks=test.looks, level=test.level))
     return out
 
 
@@ -200,8 +207,10 @@ def _parity_rows(base: Any, cand: Any) -> list[dict[str, Any]]:
 
 def compare_loaded(base: Any, cand: Any, *, min_effect: float = 0.05, alpha: float = 0.01,
                    allow_hardware: bool = False, allow_versions: bool = False,
-                   evidence: str = "two independent runs") -> Any:
-    """`compare_runs` on two RunData objects (see tables.load_run)."""
+                   evidence: str = "two independent runs", design: SequentialDesign | None = None) -> Any:
+    """`compare_runs` on two RunData objects (see tables.load_run). With a sequential `design`
+    (twinbench gate), each cell is judged at the look its processes have reached, at that look's
+    nominal level (its alpha is the design's)."""
     import pandas as pd
 
     if not 0 < alpha < 1:
@@ -218,7 +227,9 @@ def compare_loaded(base: Any, cand: Any, *, min_effect: float = 0.05, alpha: flo
                           f"{shown(kc)}): compare like with like, or see them side by side with `twinbench "
                           "hardware`")
     same_machine = base.manifest.machine.fingerprint == cand.manifest.machine.fingerprint
-    speed = _speed_rows(base, cand, min_effect=min_effect, alpha=alpha, same_machine=same_machine)
+    if design is not None:
+        alpha = design.alpha
+    speed = _speed_rows(base, cand, min_effect=min_effect, alpha=alpha, same_machine=same_machine, design=design)
     load = load_compare_rows(base, cand, min_effect=min_effect)  # Server / Offline figures (reports/load_compare.py)
     if not speed and not load:
         raise RunDirError(f"no cells in common between {base.path} and {cand.path}")
@@ -227,24 +238,27 @@ def compare_loaded(base: Any, cand: Any, *, min_effect: float = 0.05, alpha: flo
         if c not in df:
             df[c] = None
     df = df[COMPARE_COLUMNS]
+    df["looks"] = df["looks"].astype("Float64").round().astype("Int64")  # whole looks, null for parity / load rows
     pytest_runs = is_pytest_run(base) and is_pytest_run(cand)
     if pytest_runs and evidence == "two independent runs":
         evidence = "two sets of pytest-benchmark sessions"
     df.attrs.update(base=base.run_id, candidate=cand.run_id, min_effect=min_effect, alpha=alpha, notes=notes,
-                    evidence=evidence, figure=FIGURE["pytest-benchmark" if pytest_runs else "twinbench"])
+                    evidence=evidence, figure=FIGURE["pytest-benchmark" if pytest_runs else "twinbench"],
+                    sequential=design.to_dict() if design is not None else None)
     return df
 
 
 def compare_runs(base_dir: str | Path, cand_dir: str | Path, *, min_effect: float = 0.05, alpha: float = 0.01,
                  allow_hardware: bool = False, allow_versions: bool = False,
-                 evidence: str = "two independent runs") -> Any:
+                 evidence: str = "two independent runs", design: SequentialDesign | None = None) -> Any:
     """One row per cell (and per parity check) present in both runs, with a verdict each.
 
     Raises ConfigError when machines / versions differ (unless allowed) and RunDirError when a run
     directory is bad or the runs have no cell in common (the CLI exits 2 for both)."""
     base_dir, cand_dir = as_run_dir(base_dir), as_run_dir(cand_dir)  # pytest-benchmark files / folders too
     return compare_loaded(load_run(base_dir), load_run(cand_dir), min_effect=min_effect, alpha=alpha,
-                          allow_hardware=allow_hardware, allow_versions=allow_versions, evidence=evidence)
+                          allow_hardware=allow_hardware, allow_versions=allow_versions, evidence=evidence,
+                          design=design)
 
 
 def has_regression(df: Any) -> bool:
@@ -271,6 +285,25 @@ def _pytest_markdown(df: Any, lines: list[str], speed: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _looks(r: Any) -> str:
+    """A cell's looks, and why a sequential comparison stopped where it did not decide."""
+    looks = "1" if is_missing(getattr(r, "looks", None)) else f"{int(r.looks)}"
+    stop = text(getattr(r, "stop", ""))
+    return f"{looks} ({stop})" if stop and stop != "decided" else looks
+
+
+def _design_lines(design: Any) -> list[str]:
+    """What a sequential comparison's verdicts rest on (nothing for a single test)."""
+    if not design:
+        return []
+    looks = "/".join(str(n) for n in design["looks"])
+    levels = ", ".join(f"{x:.2g}" for x in design["levels"])
+    return [f"Sequential: looks at {looks} processes a side, measured until a verdict; alpha {design['alpha']:g} "
+            f"spent over the looks ({design['spending']}: nominal levels {levels}), so looking again keeps the "
+            "false-positive rate at most alpha. CI = the repeated confidence interval of the cell's last look; "
+            "n = processes a side that gave a figure.", ""]
+
+
 def compare_markdown(df: Any) -> str:
     """Summary line, what the verdicts rest on, the speed table (regressions first), the
     INCONCLUSIVE cells with their reasons, and the parity changes."""
@@ -284,6 +317,7 @@ def compare_markdown(df: Any) -> str:
              f"Evidence: {df.attrs.get('evidence', 'two independent runs')}; "
              f"{df.attrs.get('figure', FIGURE['twinbench'])}, Welch t test on their logs; ratio = candidate / "
              "baseline.", ""]
+    lines += _design_lines(df.attrs.get("sequential"))
     lines += [f"Note: {n}" for n in df.attrs.get("notes") or []]
     if df.attrs.get("notes"):
         lines.append("")
@@ -294,11 +328,11 @@ def compare_markdown(df: Any) -> str:
     rows = [(r.verdict, r.twin, r.artifact, r.runtime, r.device, text(r.batch), text(r.seq_len), text(r.threads),
              fnum(r.base_p50_ms), fnum(r.cand_p50_ms), fratio(r.ratio),
              "-" if is_missing(r.ci_low) else f"{r.ci_low:.3f}-{r.ci_high:.3f}",
-             "-" if is_missing(r.mde) else f"{r.mde:.1%}", fsci(r.p_value), text(r.n_base), text(r.n_cand))
-            for r in speed.itertuples()]
+             "-" if is_missing(r.mde) else f"{r.mde:.1%}", fsci(r.p_value), text(r.n_base), text(r.n_cand),
+             _looks(r)) for r in speed.itertuples()]
     lines += ["## Speed", "", md_table(["verdict", "twin", "artifact", "runtime", "device", "batch", "seq_len",
                                         "threads", "base p50 ms", "cand p50 ms", "ratio", "CI", "MDE", "p",
-                                        "n base", "n cand"], rows, "lllllrrrrrrrrrrr"), ""]
+                                        "n base", "n cand", "looks"], rows, "lllllrrrrrrrrrrrr"), ""]
     lines += ["## Why", ""]
     why = speed[speed["note"].map(text) != ""]
     if len(why):

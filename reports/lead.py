@@ -205,7 +205,8 @@ def changes(df: Any) -> Changes | None:
     moved = moved.assign(_o=moved["verdict"].map(order), _size=(moved["ratio"].astype(float).map(_log_size)))
     moved = moved.sort_values(["_o", "_size"], ascending=[True, False], kind="stable")
     keep = ["verdict", "twin", "artifact", "runtime", "device", "batch", "seq_len", "threads", "ratio",
-            "base_p50_ms", "cand_p50_ms", "note", "benchmark", "group", "params"]
+            "base_p50_ms", "cand_p50_ms", "note", "benchmark", "group", "params",
+            "n_base", "n_cand", "looks", "ci_low", "ci_high"]  # the evidence a verdict rests on
     rows = tuple({k: r.get(k) for k in keep if k in r} for r in moved.to_dict("records"))
     parity = df[(df["kind"] == "parity") & (df["verdict"] != "SAME")]
     return Changes(base=str(df.attrs.get("base") or "baseline"), verdicts=counts, parity_changes=len(parity),

@@ -386,11 +386,21 @@ def _changes_lead(found: Lead) -> list[Block]:
     shown = ch.moved[:LEAD_PROBLEMS]
     if shown:
         rows = [(r.get("verdict"), _moved_cell(r), fnum(r.get("base_p50_ms")), fnum(r.get("cand_p50_ms")),
-                 fratio(r.get("ratio")), text(r.get("note"))) for r in shown]
-        blocks.append(table(["verdict", "cell", "base p50 ms", "p50 ms", "ratio", "note"], rows, "llrrrl"))
+                 fratio(r.get("ratio")), _evidence(r), text(r.get("note"))) for r in shown]
+        blocks.append(table(["verdict", "cell", "base p50 ms", "p50 ms", "ratio", "evidence", "note"], rows,
+                            "llrrrll"))
     if len(ch.moved) > len(shown):
         blocks.append(Para(f"... and {len(ch.moved) - len(shown)} more (largest changes shown first)."))
     return blocks
+
+
+def _evidence(r: dict[str, Any]) -> str:
+    """What a verdict rests on: processes a side, looks, interval ("n 5/5, 1 look, CI 1.08-1.12")."""
+    if is_missing(r.get("n_base")):
+        return "-"
+    looks = 1 if is_missing(r.get("looks")) else int(r["looks"])
+    interval = "" if is_missing(r.get("ci_low")) else f", CI {float(r['ci_low']):.3f}-{float(r['ci_high']):.3f}"
+    return f"n {int(r['n_base'])}/{int(r['n_cand'])}, {looks} look{'s' if looks != 1 else ''}{interval}"
 
 
 def _moved_cell(r: dict[str, Any]) -> str:

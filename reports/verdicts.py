@@ -28,12 +28,14 @@ then says so.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
+from twinbench.bench.sequential import SequentialDesign
 from twinbench.bench.stats import (POWER, drop_slow_outliers, mde as mde_of, t_quantile,  # noqa: F401 (re-exported)
                                    t_two_sided_p, welch_df)
 
@@ -59,6 +61,18 @@ class SpeedTest:
     reason: str
     df: float = math.nan  # Welch-Satterthwaite degrees of freedom
     more_per_side: float = math.nan  # INCONCLUSIVE only: more processes a side that would likely decide it
+    looks: int = 1        # the look of a sequential design this verdict was given at (1: a single test)
+    level: float = math.nan  # the nominal two-sided level the test used (alpha for a single test)
+
+
+def _share(x: float, sign: str = "") -> str:
+    """A relative figure as a percentage; beyond 1000% just that (an early look's bounds can be huge)."""
+    return f">{sign}1000%" if x > 10 else f"{x:{sign}.1%}"
+
+
+def _exp(x: float) -> float:
+    """exp that gives inf instead of overflowing."""
+    return math.exp(x) if x < 700 else math.inf
 
 
 def processes_to_decide(est: float, spread: float, *, min_effect: float, alpha: float,
@@ -113,8 +127,11 @@ def _more_processes(a: np.ndarray, b: np.ndarray, est: float, *, min_effect: flo
 
 
 def speed_test(base: Sequence[float], cand: Sequence[float], *, min_effect: float, alpha: float,
-               base_invalid: str = "", cand_invalid: str = "") -> SpeedTest:
-    """The verdict for one cell from its process figures (milliseconds, one per process)."""
+               base_invalid: str = "", cand_invalid: str = "", advise: bool = True,
+               advise_alpha: float | None = None) -> SpeedTest:
+    """The verdict for one cell from its process figures (milliseconds, one per process).
+    `advise`: an INCONCLUSIVE verdict says how many more processes would likely decide it, tested
+    at `advise_alpha` (default `alpha`; a sequential design's last look uses its own level)."""
     base, out_b = drop_slow_outliers(base)
     cand, out_c = drop_slow_outliers(cand)
     a = np.log(np.asarray(base, dtype=np.float64))
@@ -122,19 +139,19 @@ def speed_test(base: Sequence[float], cand: Sequence[float], *, min_effect: floa
     n, m = a.size, b.size
     if n < MIN_PROCESSES or m < MIN_PROCESSES:
         est = float(b.mean() - a.mean()) if n and m else math.nan
-        more, why = _more_processes(a, b, est, min_effect=min_effect, alpha=alpha)
+        more, why = _more_processes(a, b, est, min_effect=min_effect, alpha=advise_alpha or alpha)
         reason = f"too few valid processes ({n} baseline, {m} candidate; need {MIN_PROCESSES} each)"
         return SpeedTest("INCONCLUSIVE", math.exp(est), math.nan, math.nan, math.nan, math.nan, n, m,
-                         reason + (f"; {why}" if why else ""), more_per_side=more)
+                         reason + (f"; {why}" if why else ""), more_per_side=more, level=alpha)
     va, vb = float(a.var(ddof=1)), float(b.var(ddof=1))
     se = math.sqrt(va / n + vb / m)
     df = welch_df(va, n, vb, m)
     est = float(b.mean() - a.mean())
     t_crit = t_quantile(1 - alpha / 2, df)
     half = t_crit * se
-    mde = math.expm1((t_crit + t_quantile(POWER, df)) * se)
+    mde = _exp((t_crit + t_quantile(POWER, df)) * se) - 1.0
     p = t_two_sided_p(est / se, df) if se > 0 else (0.0 if est else 1.0)
-    lo, hi = math.exp(est - half), math.exp(est + half)
+    lo, hi = _exp(est - half), _exp(est + half)  # a very early look's bound can be huge
     ratio = math.exp(est)
     bound = math.log1p(min_effect)
     significant = p < alpha  # the interval excludes 1 exactly then: both use t(df) at 1 - alpha/2
@@ -145,9 +162,9 @@ def speed_test(base: Sequence[float], cand: Sequence[float], *, min_effect: floa
     elif est - half >= -math.log1p(min_effect / 2) and est + half <= math.log1p(min_effect / 2):
         verdict, reason = "SAME", f"interval {lo - 1:+.1%}..{hi - 1:+.1%} within +-{min_effect / 2:.1%}"
     elif mde > min_effect:
-        verdict, reason = "INCONCLUSIVE", f"noise floor: MDE {mde:.1%} > min effect {min_effect:.0%}"
+        verdict, reason = "INCONCLUSIVE", f"noise floor: MDE {_share(mde)} > min effect {min_effect:.0%}"
     else:
-        verdict, reason = "INCONCLUSIVE", (f"{ratio - 1:+.1%} (interval {lo - 1:+.1%}..{hi - 1:+.1%}) cannot be "
+        verdict, reason = "INCONCLUSIVE", (f"{ratio - 1:+.1%} (interval {_share(lo - 1, '+')}..{_share(hi - 1, '+')}) cannot be "
                                            f"told from a {min_effect:.0%} change")
     if df < LOW_DF_SHARE * (n + m - 2):
         reason += (f"; Welch df {df:.1f} of {n + m - 2}: one side's spread dominates (baseline "
@@ -162,7 +179,52 @@ def speed_test(base: Sequence[float], cand: Sequence[float], *, min_effect: floa
     if invalid and verdict in ("REGRESSION", "IMPROVEMENT"):
         verdict, reason = "INCONCLUSIVE", f"{verdict.lower()} {reason} but {invalid}"
     more = math.nan
-    if verdict == "INCONCLUSIVE" and not invalid:
-        more, why = _more_processes(a, b, est, min_effect=min_effect, alpha=alpha)
+    if verdict == "INCONCLUSIVE" and not invalid and advise:
+        more, why = _more_processes(a, b, est, min_effect=min_effect, alpha=advise_alpha or alpha)
         reason += f"; {why}" if why else ""
-    return SpeedTest(verdict, ratio, lo, hi, p, mde, n, m, reason, df, more)
+    return SpeedTest(verdict, ratio, lo, hi, p, mde, n, m, reason, df, more, level=alpha)
+
+
+#: Verdicts that end a sequential comparison of a cell.
+DECIDED = ("REGRESSION", "IMPROVEMENT", "SAME")
+
+
+def sequential_test(base: Sequence[float], cand: Sequence[float], *, min_effect: float, design: SequentialDesign,
+                    look: int, base_invalid: str = "", cand_invalid: str = "", advise: bool = True) -> SpeedTest:
+    """`speed_test` at look `look` of `design`: the test at that look's nominal level, whose
+    interval is a repeated confidence interval (bench/sequential.py), so a verdict given at any
+    look keeps the false-positive rate at most `design.alpha` over all of them."""
+    looks = design.looks
+    look = min(max(look, 1), len(looks))
+    level = design.level(look)
+    t = speed_test(base, cand, min_effect=min_effect, alpha=level, base_invalid=base_invalid,
+                   cand_invalid=cand_invalid, advise=advise, advise_alpha=design.levels[-1])
+    where = (f"look {look} of {len(looks)} ({'/'.join(str(n) for n in looks)} processes a side, "
+             f"{design.spending} spending of alpha {design.alpha:g}: nominal level {level:.2g})")
+    return dataclasses.replace(t, looks=look, level=level, reason=f"{t.reason}; {where}")
+
+
+def stop_reason(verdict: str, ci_low: float, ci_high: float, *, look: int, design: SequentialDesign,
+                min_effect: float) -> str:
+    """Why a sequential comparison of a cell ends after look `look` ('' to measure more): a
+    verdict, the last planned look, or a change the repeated confidence interval `ci_low`..`ci_high`
+    already places between min_effect/2 and min_effect (it can be neither SAME nor REGRESSION /
+    IMPROVEMENT, whatever more processes show). Stopping without a verdict never raises an error rate."""
+    if verdict in DECIDED:
+        return "decided"
+    if look >= len(design.looks):
+        return f"the last planned look ({design.max_n} processes a side)"
+    if not (ci_low > 0 and ci_high > 0):
+        return ""
+    lo, hi = math.log(ci_low), math.log(ci_high)
+    same, effect = math.log1p(min_effect / 2), math.log1p(min_effect)
+    if (same < lo and hi < effect) or (-effect < lo and hi < -same):
+        return (f"the change lies between +-{min_effect / 2:.1%} and +-{min_effect:.0%} "
+                f"(interval {ci_low - 1:+.1%}..{ci_high - 1:+.1%}): more processes would not decide it")
+    return ""
+    lo, hi = math.log(test.ci_low), math.log(test.ci_high)
+    same, effect = math.log1p(min_effect / 2), math.log1p(min_effect)
+    if (same < lo and hi < effect) or (-effect < lo and hi < -same):
+        return (f"the change lies between +-{min_effect / 2:.1%} and +-{min_effect:.0%} "
+                f"(interval {test.ci_low - 1:+.1%}..{test.ci_high - 1:+.1%}): more processes would not decide it")
+    return ""

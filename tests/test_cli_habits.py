@@ -34,7 +34,7 @@ from reportlib import make_run  # noqa: E402
 GROUP = get_command(app)
 COMMANDS = sorted(GROUP.commands)  # type: ignore[attr-defined]
 #: The Python API's function(s) for each command (twinbench/commands/__init__.py's table).
-API = {"run": ["run"], "bench": ["bench"], "parity": ["parity", "judge"], "compare": ["compare", "has_regression"],
+API = {"run": ["run"], "bench": ["bench"], "parity": ["parity", "judge"], "compare": ["compare", "has_regression"], "gate": ["gate"],
        "report": ["report", "summary"], "hardware": ["hardware"], "history": ["history", "steps"],
        "export": ["export"], "check-system": ["check_system"], "list": ["listing"]}
 
@@ -181,7 +181,8 @@ def _invocations(r: dict[str, Path]) -> dict[str, list[str]]:
             "check-system": ["check-system", "--seconds", "0.2"],
             "run": ["run", "--check", "-t", "lstm", "-r", "ort-cpu"],
             "parity": ["parity", str(r["root"] / "no-such-run")],  # its success path trains: test_cli_output
-            "bench": ["bench", str(r["root"] / "no-such-run")]}
+            "bench": ["bench", str(r["root"] / "no-such-run")],
+            "gate": ["gate", str(r["root"] / "no-such-run"), str(r["root"] / "no-such-run")]}
 
 
 @pytest.mark.parametrize("name", COMMANDS)
@@ -192,7 +193,7 @@ def test_json_on_every_command_and_the_same_object_in_a_file(name: str, recorded
     doc = json.loads(proc.stdout)
     assert doc["schema_version"] == SCHEMA_VERSION and doc["command"] == name
     assert doc["exit_code"] == proc.returncode
-    if name in ("parity", "bench"):  # a missing run directory: one line, exit 2, and the JSON error
+    if name in ("parity", "bench", "gate"):  # a missing run directory: one line, exit 2, and the JSON error
         assert proc.returncode == 2 and set(doc) == {"schema_version", "command", "exit_code", "error"}
     else:
         assert "error" not in doc and proc.returncode in (0, 1), proc.stderr

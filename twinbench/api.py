@@ -17,6 +17,7 @@ from twinbench.commands import bench as bench_cmd
 from twinbench.commands import check_system as check_system_cmd
 from twinbench.commands import compare as compare_cmd
 from twinbench.commands import export as export_cmd
+from twinbench.commands import gate as gate_cmd
 from twinbench.commands import hardware as hardware_cmd
 from twinbench.commands import history as history_cmd
 from twinbench.commands import list as list_cmd
@@ -71,6 +72,14 @@ def compare(base: str | Path, candidate: str | Path, *, min_effect: float = 0.05
                                allow_versions=allow_versions, remeasure=remeasure, repeats=repeats, say=say)
 
 
+def gate(base: str | Path, candidate: str | Path, *, say: Say = silent_say, **settings: Any) -> Any:
+    """`twinbench gate BASE CAND`: both runs' artifacts measured here, interleaved and sequentially
+    (docs/ci.md); `settings` are GateSettings fields (`min_effect`, `alpha`, `max_repeats`,
+    `time_budget_s`). Returns the GateOutcome: `.verdicts` (compare rows with `looks`, `level`,
+    `stop`), `.base` / `.cand` (the two new runs), `.bench_s`, `.report_md`."""
+    return gate_cmd.gate_runs(base, candidate, settings=gate_cmd.GateSettings(**settings), say=say)
+
+
 def has_regression(df: Any) -> bool:
     return has_regression_in(df)
 
@@ -123,5 +132,5 @@ def listing(twin_modules: Sequence[str] = ()) -> Any:
     return list_cmd.listing(twin_modules)
 
 
-__all__ = ["run", "bench", "parity", "judge", "compare", "has_regression", "report", "summary", "hardware",
+__all__ = ["run", "bench", "parity", "judge", "compare", "gate", "has_regression", "report", "summary", "hardware",
            "load_run", "history", "steps", "export", "check_system", "listing"]

@@ -1,4 +1,4 @@
-"""Command line: `twinbench run|parity|report|compare|bench|export|hardware|history|check-system|list`.
+"""Command line: `twinbench run|parity|report|compare|gate|bench|export|hardware|history|check-system|list`.
 
 This module only declares options: each command's body is `twinbench/commands/<name>.py` `main`,
 which returns an `Answer` (exit code, `--json` object, text), and `_guard` prints it. It is also the
@@ -31,6 +31,7 @@ from twinbench.commands import bench as bench_cmd
 from twinbench.commands import check_system as check_system_cmd
 from twinbench.commands import compare as compare_cmd
 from twinbench.commands import export as export_cmd
+from twinbench.commands import gate as gate_cmd
 from twinbench.commands import hardware as hardware_cmd
 from twinbench.commands import history as history_cmd
 from twinbench.commands import list as list_cmd
@@ -98,6 +99,10 @@ RUNTIME_OPT = typer.Option(None, "--runtime", "-r", help="Runtime name (repeatab
 BATCH_OPT = typer.Option(None, "--batch", "-b", help="Batch size (repeatable).")
 SEQ_LEN_OPT = typer.Option(None, "--seq-len", "-s", help="Sequence length (repeatable).")
 THREADS_OPT = typer.Option(None, "--threads", help="Thread count (repeatable).")
+MAX_REPEATS_OPT = typer.Option(None, "--max-repeats", help="Sequential measurement: processes a side at most per "
+                               "cell, the last planned look (default 12).")
+TIME_BUDGET_OPT = typer.Option(None, "--time-budget", help="Sequential measurement: seconds of measuring at most "
+                               "(default 600); no look starts that the budget has no room for.")
 RUN_TWIN_MODULE_OPT = typer.Option(None, "--twin-module", help="Module/.py registering the run's own twins "
                                    "(a run directory never imports modules by itself).")
 
@@ -351,8 +356,12 @@ def compare(
     allow_hardware: bool = typer.Option(False, help="Allow runs from different machines."),
     allow_versions: bool = typer.Option(False, help="Allow runs with different library versions."),
     remeasure: bool = typer.Option(False, "--remeasure", help="Measure both runs' artifacts again here, "
-                                   "interleaved repeat by repeat, and compare those (cancels the machine's drift)."),
-    repeats: Optional[int] = typer.Option(None, "--repeats", help="With --remeasure: worker processes per cell."),
+                                   "interleaved, more processes for the cells still INCONCLUSIVE until each is "
+                                   "decided or the budget is spent (the measurement of `twinbench gate`)."),
+    repeats: Optional[int] = typer.Option(None, "--repeats", help="With --remeasure: worker processes per cell at "
+                                          "the first look (at least 3)."),
+    max_repeats: Optional[int] = MAX_REPEATS_OPT,
+    time_budget: Optional[float] = TIME_BUDGET_OPT,
     fail_inconclusive: bool = typer.Option(False, "--fail-inconclusive",
                                            help="Exit 1 on an INCONCLUSIVE cell too (strict gates)."),
     twin_module: Optional[List[str]] = typer.Option(None, "--twin-module", help="With --remeasure: module/.py "
@@ -365,7 +374,34 @@ def compare(
     _guard("compare", lambda say, progress: compare_cmd.main(
         base, candidate, fail_inconclusive=fail_inconclusive, min_effect=min_effect, alpha=alpha,
         allow_hardware=allow_hardware, allow_versions=allow_versions, remeasure=remeasure, repeats=repeats,
-        twin_modules=_list(twin_module), say=say, progress=progress), Out(json_out, json_file), live=remeasure, quiet=quiet)
+        max_repeats=max_repeats, time_budget=time_budget, twin_modules=_list(twin_module), say=say,
+        progress=progress), Out(json_out, json_file), live=remeasure, quiet=quiet)
+
+
+@app.command()
+def gate(
+    base: Path = typer.Argument(..., help="Baseline run directory: its artifacts are measured again here."),
+    candidate: Path = typer.Argument(..., help="Candidate run directory (e.g. this commit's `twinbench run`): its "
+                                     "artifacts are measured again here, interleaved with the baseline's."),
+    min_effect: float = typer.Option(0.05, "--min-effect", help="Smallest slowdown that counts (0.05 = 5%)."),
+    alpha: float = typer.Option(0.01, "--alpha", help="False-positive rate of the whole sequential test."),
+    repeats: Optional[int] = typer.Option(None, "--repeats", help="Worker processes per cell at the first look "
+                                          "(default: the runs' own, at least 3)."),
+    max_repeats: Optional[int] = MAX_REPEATS_OPT,
+    time_budget: Optional[float] = TIME_BUDGET_OPT,
+    fail_inconclusive: bool = typer.Option(False, "--fail-inconclusive", help="Exit 1 on an INCONCLUSIVE cell too."),
+    out: Optional[str] = typer.Option(None, "--out", help="Folder for the two new run directories (default runs/)."),
+    twin_module: Optional[List[str]] = RUN_TWIN_MODULE_OPT,
+    json_out: bool = JSON_OPT,
+    json_file: Optional[Path] = JSON_OUT_OPT,
+    quiet: bool = QUIET_OPT,
+) -> None:
+    """CI regression gate: both runs' artifacts measured here, interleaved, more processes for the cells still
+    undecided until each is REGRESSION, IMPROVEMENT or SAME or the budget is spent; exit 1 on a regression."""
+    _guard("gate", lambda say, progress: gate_cmd.main(
+        base, candidate, fail_inconclusive=fail_inconclusive, repeats=repeats, out=out,
+        twin_modules=_list(twin_module), say=say, progress=progress, min_effect=min_effect, alpha=alpha,
+        max_repeats=max_repeats, time_budget_s=time_budget), Out(json_out, json_file), live=True, quiet=quiet)
 
 
 @app.command()

@@ -7,17 +7,17 @@ from typing import Any
 
 from twinbench.bench.runtimes import _tf, _util
 from twinbench.bench.runtimes import register_runtime
-from twinbench.bench.runtimes.base import LoadOptions, Tf32Settings
+from twinbench.bench.runtimes.base import LoadOptions
 from twinbench.exporters.artifact import Artifact
 
 devices = _tf.devices
 
 
-@register_runtime("keras-predict", accepts={"keras"}, available=_tf.available, devices=devices, settings=Tf32Settings,
+@register_runtime("keras-predict", accepts={"keras"}, available=_tf.available, devices=devices, settings=_tf.TfSettings,
                   doc="Keras 3 model.predict on numpy input (host copies inside the timing)")
 def load(artifact: Artifact, opts: LoadOptions) -> _tf.TfSession:
-    _util.settings("keras-predict", opts.settings, Tf32Settings)
-    model, threads = _tf.load_model(artifact, opts, "keras-predict")
+    s = _util.settings("keras-predict", opts.settings, _tf.TfSettings)
+    model, threads, cpus = _tf.load_model(artifact, opts, "keras-predict", bind=s.bind_cpus)
     import tensorflow as tf
 
     device = _tf.tf_device(opts.device)
@@ -26,5 +26,6 @@ def load(artifact: Artifact, opts: LoadOptions) -> _tf.TfSession:
         with tf.device(device):
             return model.predict(tokens, batch_size=max(1, len(tokens)), verbose=0)
 
-    return _tf.TfSession(infer, opts.device, threads, opts.settings, takes_numpy=True)
+    return _tf.TfSession(infer, opts.device, threads, {**dict(opts.settings), "bind_cpus": s.bind_cpus},
+                         takes_numpy=True, cpus=cpus)
 

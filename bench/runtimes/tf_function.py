@@ -17,6 +17,7 @@ from twinbench.exporters.artifact import Artifact
 class TfFunctionSettings:
     jit_compile: bool = False  # XLA
     allow_tf32: bool = False
+    bind_cpus: bool = True  # bind the worker to `threads` CPUs before TF starts its pools (_tf.py says why)
 
 
 devices = _tf.devices
@@ -26,7 +27,7 @@ devices = _tf.devices
                   settings=TfFunctionSettings, doc="TensorFlow tf.function of the Keras model (optional XLA: jit_compile)")
 def load(artifact: Artifact, opts: LoadOptions) -> _tf.TfSession:
     s = _util.settings("tf-function", opts.settings, TfFunctionSettings)
-    model, threads = _tf.load_model(artifact, opts, "tf-function")
+    model, threads, cpus = _tf.load_model(artifact, opts, "tf-function", bind=s.bind_cpus)
     import tensorflow as tf
 
     shape = tuple(model.inputs[0].shape) if getattr(model, "inputs", None) else (None, None)
@@ -37,6 +38,6 @@ def load(artifact: Artifact, opts: LoadOptions) -> _tf.TfSession:
     def infer(tokens: Any) -> Any:
         return model(tokens, training=False)
 
-    settings = {**dict(opts.settings), "jit_compile": jit}
-    return _tf.TfSession(infer, opts.device, threads, settings)
+    settings = {**dict(opts.settings), "jit_compile": jit, "bind_cpus": s.bind_cpus}
+    return _tf.TfSession(infer, opts.device, threads, settings, cpus=cpus)
 

@@ -238,7 +238,7 @@ def _ci_commands() -> list[str]:
     doc = (ROOT / "docs" / "ci.md").read_text()
     out = []
     for block in re.findall(r"```yaml\n(.*?)```", doc, flags=re.S):
-        for m in re.finditer(r"twinbench ((?:run|compare|export|history|bench|report|parity)\b[^;>|\n]*)", block):
+        for m in re.finditer(r"twinbench ((?:run|compare|gate|export|history|bench|report|parity)\b[^;>|\n]*)", block):
             part = m.group(1).strip()
             out.append(part.rstrip('"').strip() if part.count('"') % 2 else part)
     return out
@@ -252,7 +252,7 @@ def test_ci_doc_commands_parse_with_the_real_cli() -> None:
     from twinbench.cli import app
 
     lines = _ci_commands()
-    assert {line.split()[0] for line in lines} >= {"run", "compare", "export"}
+    assert {line.split()[0] for line in lines} >= {"run", "gate", "export"}
     group = get_command(app)
     for line in lines:
         argv = [a.replace("$RUN", "runs/x") for a in shlex.split(line)]

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from twinbench.bench.sequential import SequentialDesign
 from twinbench.reports.compare import compare_markdown, compare_runs
-from twinbench.reports.verdicts import processes_to_decide, speed_test
+from twinbench.reports.verdicts import processes_to_decide, sequential_test, speed_test, stop_reason
 from twinbench.summary import compare_summary
 
 from reportlib import make_run
@@ -111,3 +112,79 @@ def test_compare_reports_more_processes_per_inconclusive_cell(tmp_path: Path) ->
     cells = json.loads(json.dumps(compare_summary(df, 0, "two independent runs")["cells"]))
     counts = [c["more_per_side"] for c in cells if c["kind"] == "speed" and c["more_per_side"] is not None]
     assert counts and all(isinstance(c, int) and c >= 1 for c in counts)
+
+
+def test_the_sequential_rule_keeps_the_false_positive_rate_at_most_alpha() -> None:
+    """The gate's rule (looks at 3, 5, 8, 12 processes a side, stopping at a verdict), simulated
+    with the calibration benchmark's own functions: A/A false positives at most alpha (also with
+    min effect 0, a bare t test at every look, the strict check of the boundaries), where testing
+    every look at alpha itself goes above it."""
+    cal = _calibration()
+    rng = np.random.default_rng(20261205)
+    design = SequentialDesign()
+    draws = 500
+    pooled = Counter()
+    for spread in (0.01, 0.05):
+        counts, _ = cal.sequential_verdicts(rng, design, spread, 0.0, draws, min_effect=0.0)
+        assert cal.false_positive_rate(counts) <= cal.upper_bound(design.alpha, draws), (spread, counts)
+        pooled += counts
+        counts, _ = cal.sequential_verdicts(rng, design, spread, 0.0, draws, min_effect=0.05)
+        assert cal.false_positive_rate(counts) <= cal.upper_bound(design.alpha, draws), (spread, counts)
+    assert cal.false_positive_rate(pooled) <= cal.upper_bound(design.alpha, 2 * draws)
+    naive, _ = cal.sequential_verdicts(rng, design, 0.01, 0.0, 2 * draws, min_effect=0.0, naive=True)
+    assert cal.false_positive_rate(naive) > design.alpha  # why alpha is spent, not reused
+
+
+def test_the_sequential_rule_decides_where_one_look_cannot() -> None:
+    """At a 1% spread one look at 3 processes rarely says SAME; the sequential rule nearly always
+    does. At a 2% spread it catches +10% nearly always, one look at 3 about half the time. It never
+    calls a +5% change SAME."""
+    cal = _calibration()
+    rng = np.random.default_rng(7)
+    design = SequentialDesign()
+    draws = 200
+    seq, used = cal.sequential_verdicts(rng, design, 0.01, 0.0, draws, min_effect=0.05)
+    once = cal.verdicts(rng, 3, 0.01, 0.0, draws, min_effect=0.05, alpha=0.01)
+    assert seq["SAME"] / draws >= 0.9 > 0.3 >= once["SAME"] / draws
+    assert used < design.max_n  # it stops once decided
+    seq, _ = cal.sequential_verdicts(rng, design, 0.02, 0.10, draws, min_effect=0.05)
+    once = cal.verdicts(rng, 3, 0.02, 0.10, draws, min_effect=0.05, alpha=0.01)
+    assert seq["REGRESSION"] / draws >= 0.95 > 0.8 >= once["REGRESSION"] / draws
+    five, _ = cal.sequential_verdicts(rng, design, 0.01, 0.05, draws, min_effect=0.05)
+    assert five["SAME"] == five["IMPROVEMENT"] == 0
+
+
+def test_a_look_says_where_it_is_and_when_to_stop() -> None:
+    design = SequentialDesign()
+    t = sequential_test([1.0, 1.01, 0.99], [1.0, 1.005, 0.995], min_effect=0.05, design=design, look=1)
+    assert t.verdict == "INCONCLUSIVE" and t.looks == 1 and t.level == design.levels[0]
+    assert "look 1 of 4 (3/5/8/12 processes a side, obrien-fleming spending" in t.reason
+    assert stop_reason(t.verdict, t.ci_low, t.ci_high, look=1, design=design, min_effect=0.05) == ""
+    assert stop_reason("SAME", 0.99, 1.01, look=2, design=design, min_effect=0.05) == "decided"
+    assert stop_reason("INCONCLUSIVE", 0.9, 1.1, look=4, design=design, min_effect=0.05).startswith("the last planned look")
+    # a change the interval places between min_effect/2 and min_effect: no count would decide it
+    assert "would not decide it" in stop_reason("INCONCLUSIVE", 1.03, 1.045, look=2, design=design, min_effect=0.05)
+    assert "would not decide it" in stop_reason("INCONCLUSIVE", 1 / 1.045, 1 / 1.03, look=2, design=design,
+                                                min_effect=0.05)
+    assert stop_reason("INCONCLUSIVE", 1.02, 1.045, look=2, design=design, min_effect=0.05) == ""
+    assert stop_reason("INCONCLUSIVE", math.nan, math.nan, look=1, design=design, min_effect=0.05) == ""
+    # the first look's bounds can be astronomically wide: reported, never an overflow
+    t = sequential_test([1.0, 1.01, 0.99], [1.0, 1.3, 1.0], min_effect=0.05, design=design, look=1)
+    assert t.verdict == "INCONCLUSIVE" and "MDE >1000%" in t.reason and t.more_per_side >= 1
+
+
+def test_compare_with_a_design_judges_each_cell_at_its_look(tmp_path: Path) -> None:
+    base = make_run(tmp_path, "base", seed=1, repeats=5)
+    cand = make_run(tmp_path, "cand", seed=2, repeats=5)
+    plain = compare_runs(base, cand)
+    speed = plain[plain["kind"] == "speed"]
+    assert (speed["looks"] == 1).all() and (speed["level"] == 0.01).all()
+    assert "| looks |" in compare_markdown(plain) and "Sequential:" not in compare_markdown(plain)
+    design = SequentialDesign()
+    seq = compare_runs(base, cand, design=design)
+    speed = seq[(seq["kind"] == "speed") & (seq["n_base"] > 0)]
+    assert len(speed) and (speed["looks"] == 2).all() and (speed["level"] == design.levels[1]).all()  # 5 a side: look 2
+    md = compare_markdown(seq)
+    assert "Sequential: looks at 3/5/8/12 processes a side" in md and "obrien-fleming" in md
+    cells = json.loads(json.dumps(compare_summary(seq, 0, "x")["cells"]))
+    assert all(isinstance(c["looks"], int) for c in cells if c["kind"] == "speed")

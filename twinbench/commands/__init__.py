@@ -3,9 +3,10 @@
 | module | command | Python API (twinbench/api.py) |
 | --- | --- | --- |
 | `run.py` | `twinbench run` (`--check`, `--resume`) | `api.run` |
-| `bench.py` | `twinbench bench`, and `compare --remeasure`'s measuring | `api.bench` |
+| `bench.py` | `twinbench bench`, and the copies `gate` measures | `api.bench` |
 | `parity.py` | `twinbench parity` (`--onnx` judges a file) | `api.parity`, `api.judge` |
-| `compare.py` | `twinbench compare` | `api.compare`, `api.has_regression` |
+| `compare.py` | `twinbench compare` (`--remeasure`: through `gate.py`) | `api.compare`, `api.has_regression` |
+| `gate.py` | `twinbench gate`: sequential, interleaved re-measurement and its verdicts | `api.gate` |
 | `report.py` | `twinbench report` (`--baseline`, `--summary`) | `api.report`, `api.summary` |
 | `hardware.py` | `twinbench hardware` | `api.hardware` |
 | `history.py` | `twinbench history` | `api.history`, `api.steps` |

@@ -1,7 +1,6 @@
 """`twinbench bench RUN`: measure the artifacts of an existing run directory again, on this machine,
-into a new run directory; no training, no export. `compare --remeasure` measures two runs' artifacts
-in one invocation, repeat by repeat (A's cells, then B's, then A's again...), so the machine's drift
-lands on both alike: the way asv compares two commits.
+into a new run directory; no training, no export. `compare --remeasure` and `twinbench gate`
+(commands/gate.py) prepare both runs' copies here and measure them interleaved and sequentially.
 
 It is how CI compares a runtime upgrade on the same model, how a run directory carried to another
 machine is measured there for `twinbench hardware`, and how A/A is checked cheaply. The source's
@@ -98,7 +97,8 @@ def prepare(source: str | Path, overrides: Mapping[str, Any] | None = None, *, s
     return Prepared(cfg, run_dir, manifest, specs, skipped, t0)
 
 
-def _finish(p: Prepared, runs: list[CellRun], bench_s: float) -> RunOutcome:
+def finish_prepared(p: Prepared, runs: list[CellRun], bench_s: float) -> RunOutcome:
+    """Tables, manifest and reports of a prepared run from its measured processes."""
     try:
         verdict = finish_run(p.run_dir, p.manifest, runs, parity=p.cfg.parity, twin_modules=p.cfg.twin_modules,
                              extra_rows=p.skipped, timings={"bench_s": round(bench_s, 2)}, t0=p.t0)
@@ -122,36 +122,7 @@ def remeasure(source: str | Path, overrides: Mapping[str, Any] | None = None, *,
     except BaseException as exc:
         update_manifest(p.run_dir, p.manifest, status="failed", error=one_line(exc))
         raise
-    return _finish(p, runs, time.perf_counter() - t)
-
-
-def interleave(a: list[Any], b: list[Any]) -> list[Any]:
-    """A's and B's cells repeat by repeat: A r0, B r0, A r1, B r1, ... (each keeps its own order)."""
-    out: list[Any] = []
-    for r in sorted({s.repeat for s in a} | {s.repeat for s in b}):
-        out += [s for s in a if s.repeat == r] + [s for s in b if s.repeat == r]
-    return out
-
-
-def remeasure_interleaved(base: str | Path, cand: str | Path, overrides: Mapping[str, Any] | None = None, *,
-                          say: Say = print, progress: Progress | None = None,
-                          twin_modules: Sequence[str] = ()) -> tuple[RunOutcome, RunOutcome]:
-    """Both runs' artifacts measured again in one invocation, interleaved; two new run directories."""
-    pa = prepare(base, overrides, say=say, twin_modules=twin_modules)
-    pb = prepare(cand, overrides, say=say, twin_modules=twin_modules)
-    specs = interleave(pa.specs, pb.specs)
-    say(f"benchmarking {len(specs)} cells of both runs, interleaved")
-    t = time.perf_counter()
-    try:
-        with bench_lock(pa.run_dir.name, pa.run_dir, say=say):  # one benchmark at a time on this machine
-            runs = run_cells(specs, make_executor(pa.cfg), progress=progress)
-    except BaseException as exc:
-        for p in (pa, pb):
-            update_manifest(p.run_dir, p.manifest, status="failed", error=one_line(exc))
-        raise
-    bench_s = time.perf_counter() - t
-    return tuple(_finish(p, [r for r in runs if r.spec.run_dir == str(p.run_dir)], bench_s)  # type: ignore[return-value]
-                 for p in (pa, pb))
+    return finish_prepared(p, runs, time.perf_counter() - t)
 
 
 # the command line ---------------------------------------------------------------------------------
