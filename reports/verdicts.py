@@ -222,9 +222,3 @@ def stop_reason(verdict: str, ci_low: float, ci_high: float, *, look: int, desig
         return (f"the change lies between +-{min_effect / 2:.1%} and +-{min_effect:.0%} "
                 f"(interval {ci_low - 1:+.1%}..{ci_high - 1:+.1%}): more processes would not decide it")
     return ""
-    lo, hi = math.log(test.ci_low), math.log(test.ci_high)
-    same, effect = math.log1p(min_effect / 2), math.log1p(min_effect)
-    if (same < lo and hi < effect) or (-effect < lo and hi < -same):
-        return (f"the change lies between +-{min_effect / 2:.1%} and +-{min_effect:.0%} "
-                f"(interval {test.ci_low - 1:+.1%}..{test.ci_high - 1:+.1%}): more processes would not decide it")
-    return ""
