@@ -36,6 +36,22 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{name}: must be one of {', '.join(choices)}, got {value!r}")
 
 
+#: Keras 3.15 (TensorFlow backend) `EinsumDense` with a size-1 last output axis adds its bias along the
+#: sequence axis when seq == num_heads, so a MultiHeadAttention of several one-dimensional heads computes
+#: another function at exactly that length (found by the property tests; 0.03-0.5 output error).
+#: With more than one head, each head gets at least this many dimensions (KerasHub's BERT too).
+MIN_HEAD_DIM = 2
+
+
+def check_heads(width_name: str, width: int, num_heads: int) -> None:
+    """`num_heads` divides the attention width, and several heads get MIN_HEAD_DIM dimensions each."""
+    if width % num_heads:
+        raise ValueError(f"num_heads: must divide {width_name}={width}, got {num_heads}")
+    if num_heads > 1 and width // num_heads < MIN_HEAD_DIM:
+        raise ValueError(f"num_heads: several heads need >= {MIN_HEAD_DIM} dimensions each (Keras adds one-dimensional "
+                         f"heads' biases on the wrong axis), got {width_name}={width}, num_heads={num_heads}")
+
+
 def check_head(cfg: Any) -> None:
     """`head` and `num_classes` of a classifier with a choice of head (the sigmoid one has one output)."""
     check_choice("head", cfg.head, HEADS)
