@@ -102,13 +102,16 @@ def _delayed(call: Any, spec: CellSpec) -> Any:
     if isinstance(delay, dict):
         delay = delay.get(str(spec.batch), 0) or 0
     delay = int(delay)
-    if delay <= 0:
-        return call
+    return busy_after(call, delay) if delay > 0 else call
+
+
+def busy_after(call: Any, delay_ns: int) -> Any:
+    """`call` followed by a busy-wait of `delay_ns` (also the load tests' slowed runtime)."""
     pc = time.perf_counter_ns
 
     def slower() -> Any:
         out = call()
-        end = pc() + delay
+        end = pc() + delay_ns
         while pc() < end:
             pass
         return out

@@ -3,14 +3,25 @@ measurement, exactly as a CI job does (never A and B inside one process)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 TIMEOUT_S = 1800
+
+
+def options_and_workdir(doc: str, prefix: str, **defaults: Any) -> tuple[argparse.Namespace, Path]:
+    """The script's `--name value` options (each typed like its default; `bound_ms` is `--bound-ms`)
+    and a fresh scratch folder named with `prefix`."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    for name, default in defaults.items():
+        ap.add_argument("--" + name.replace("_", "-"), type=type(default), default=default)
+    return ap.parse_args(), Path(tempfile.mkdtemp(prefix=prefix))
 
 
 def tb(*args: str) -> subprocess.CompletedProcess:

@@ -11,7 +11,6 @@ is measured on a runtime, so the machine's noise barely matters at these duratio
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import math
@@ -20,7 +19,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +29,9 @@ from twinbench.core.layout import RunDir
 from twinbench.core.manifest import create_run_dir, update_manifest
 from twinbench.core.schema import REPEATS_COLUMNS, RESULTS_COLUMNS, ROUNDS_COLUMNS
 from twinbench.core.tables import write_table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cli import options_and_workdir  # noqa: E402
 
 ROUNDS_PER_PROCESS = 6
 SAMPLES_PER_ROUND = 40
@@ -115,11 +116,7 @@ def record_seconds(run_dir: Path, store: Path) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cells", type=int, default=5000)
-    ap.add_argument("--processes", type=int, default=3)
-    args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="tb-scaling-"))
+    args, work = options_and_workdir(__doc__, "tb-scaling-", cells=5000, processes=3)
     rows = []
     try:
         for n in (args.cells, 2 * args.cells):

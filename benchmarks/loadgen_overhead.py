@@ -11,13 +11,15 @@ Usage: python benchmarks/loadgen_overhead.py [--seconds 3] [--bound-ms 10]
 
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cli import options_and_workdir  # noqa: E402
 
 
 def bare_loop(run_dir: Path, art, seconds: float) -> tuple[float, float]:
@@ -47,11 +49,7 @@ def main() -> None:
     from twinbench.bench.executors import get_executor
     from twinbench.bench.runner import run_cells
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=3.0)
-    ap.add_argument("--bound-ms", type=float, default=10.0)
-    args = ap.parse_args()
-    run_dir = Path(tempfile.mkdtemp(prefix="loadgen-overhead-"))
+    args, run_dir = options_and_workdir(__doc__, "loadgen-overhead-", seconds=3.0, bound_ms=10.0)
     art = calibration_artifact(run_dir)
     rate, us = bare_loop(run_dir, art, args.seconds)
     print(f"bare loop (ort-cpu Add, bind+run+fetch, 1 thread): {rate:,.0f} calls/s, median {us:.1f} us/call")

@@ -63,6 +63,12 @@ def _single_stream_sps(run: Any, r: Any) -> float:
     return float(vals.max()) if len(vals) else math.nan
 
 
+def _ranked(rows: list[Any], column: str) -> list[tuple[int | str, Any, bool]]:
+    """(rank, row, has a headline) best `column` first; rows without a headline come last, ranked '-'."""
+    ordered = sorted(rows, key=lambda r: -(float(r[column]) if r["headline"] else -1.0))
+    return [(i if r["headline"] else "-", r, bool(r["headline"])) for i, r in enumerate(ordered, 1)]
+
+
 def load_blocks(run: Any) -> list[Any]:
     df = _load(run)
     if df is None:
@@ -77,13 +83,11 @@ def load_blocks(run: Any) -> list[Any]:
         blocks.append(Heading(3, twin))
         server = headlines(sub, "server")
         if server:
-            ranked = sorted(server, key=lambda r: -(float(r["target_qps"]) if r["headline"] else -1.0))
             rows = []
-            for i, r in enumerate(ranked, 1):
-                ok = bool(r["headline"])
+            for rank, r, ok in _ranked(server, "target_qps"):
                 runs = sub[(sub["scenario"].map(text) == "server") & (sub["artifact"].map(text) == text(r["artifact"]))
                            & (sub["runtime"].map(text) == text(r["runtime"])) & sub["loadgen_result"].map(text).ne("")]
-                rows.append((i if ok else "-", text(r["artifact"]), text(r["runtime"]), text(r["device"]),
+                rows.append((rank, text(r["artifact"]), text(r["runtime"]), text(r["device"]),
                              text(r["streams"]), fnum(r["target_qps"]) if ok else "-",
                              fnum(bound_latency(r)) if ok else "-", fnum(r["latency_bound_ms"]),
                              fnum(r["percentile"]), len(runs), text(r["search_stop"]) if ok else _why_none(r)))
@@ -93,12 +97,10 @@ def load_blocks(run: Any) -> list[Any]:
                        Figure("latency_vs_qps", twin)]
         offline = headlines(sub, "offline")
         if offline:
-            ranked = sorted(offline, key=lambda r: -(float(r["achieved_qps"]) if r["headline"] else -1.0))
             rows = []
-            for i, r in enumerate(ranked, 1):
-                ok = bool(r["headline"])
+            for rank, r, ok in _ranked(offline, "achieved_qps"):
                 single = _single_stream_sps(run, r) if ok else math.nan
-                rows.append((i if ok else "-", text(r["artifact"]), text(r["runtime"]), text(r["device"]),
+                rows.append((rank, text(r["artifact"]), text(r["runtime"]), text(r["device"]),
                              fnum(r["achieved_qps"]) if ok else "-", text(r["streams"]) if ok else "-",
                              text(r["batch"]) if ok else "-", fnum(single),
                              fnum(float(r["achieved_qps"]) / single) + "x" if ok and single > 0 else "-",

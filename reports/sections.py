@@ -153,16 +153,21 @@ def _timed(results: Any) -> Any:
     return results[ok & results["p50_ms"].notna()]
 
 
+def _speed_intro(df: Any, empty: str, intro: str) -> list[Block]:
+    """The Speed heading and what its tables mean, or the line saying nothing was timed."""
+    return [Heading(2, "Speed"), Para(intro if len(df) else empty)]
+
+
 def pytest_speed_blocks(run: Any) -> list[Block]:
     """A run converted from pytest-benchmark: its benchmarks by their own group, name and params."""
-    blocks: list[Block] = [Heading(2, "Speed")]
     df = _timed(run.results)
+    blocks = _speed_intro(df, "No timed benchmarks in this file.",
+                          "pytest-benchmark benchmarks per group, fastest first. 'median' is the median over pytest "
+                          "sessions of each session's median (one session is one process); 'per s' is calls per "
+                          "second at that median (sequences per second for `twinbench_cell` benchmarks); "
+                          "'sessions' counts the sessions, 'spread' is the between-session spread of their medians.")
     if not len(df):
-        return blocks + [Para("No timed benchmarks in this file.")]
-    blocks.append(Para("pytest-benchmark benchmarks per group, fastest first. 'median' is the median over pytest "
-                       "sessions of each session's median (one session is one process); 'per s' is calls per "
-                       "second at that median (sequences per second for `twinbench_cell` benchmarks); 'sessions' "
-                       "counts the sessions, 'spread' is the between-session spread of their medians."))
+        return blocks
     labelled = [(own_label(r), r) for r in df.to_dict("records")]
     for group in sorted({label[0] for label, _ in labelled}):
         mine = sorted(((label, r) for label, r in labelled if label[0] == group), key=lambda lr: float(lr[1]["p50_ms"]))
@@ -183,15 +188,15 @@ PLOTTED_TWINS = 6
 def speed_blocks(run: Any) -> list[Block]:
     if is_pytest_run(run):
         return pytest_speed_blocks(run)
-    blocks: list[Block] = [Heading(2, "Speed")]
     df = _timed(run.results)
+    blocks = _speed_intro(df, "No timed cells in this run.",
+                          "Per batch x sequence length, runtimes ranked by median latency (p50: the median of "
+                          "the worker processes' fast-state medians, docs/measurement.md); 'vs fastest' is p50 / "
+                          "the fastest p50; throughput is sequences per second; 'procs' is worker processes; "
+                          "'spread' is the between-process spread of their figures and 'MDE' the smallest change "
+                          "a compare of two such runs can detect (alpha 0.01, power 0.8).")
     if not len(df):
-        return blocks + [Para("No timed cells in this run.")]
-    blocks.append(Para("Per batch x sequence length, runtimes ranked by median latency (p50: the median of "
-                       "the worker processes' fast-state medians, docs/measurement.md); 'vs fastest' is p50 / the "
-                       "fastest p50; throughput is sequences per second; 'procs' is worker processes; 'spread' "
-                       "is the between-process spread of their figures and 'MDE' the smallest change a compare "
-                       "of two such runs can detect (alpha 0.01, power 0.8)."))
+        return blocks
     twins = sorted({text(t) for t in df["twin"]} - {CALIBRATION})
     if len(twins) > PLOTTED_TWINS:
         blocks.append(Para(f"Plots are drawn for the first {PLOTTED_TWINS} of {len(twins)} twins (a report's size "

@@ -58,37 +58,37 @@ def _snapshot(root: Path) -> dict[str, tuple[float, bytes]]:
     return {str(p.relative_to(root)): (p.stat().st_mtime, p.read_bytes()) for p in root.rglob("*") if p.is_file()}
 
 
-def _assert_refused_or_fine(workdir: Path, proc: subprocess.CompletedProcess[str], before: dict) -> None:
-    out = proc.stdout + proc.stderr
-    assert "Traceback" not in out and "internal error" not in out, out
-    assert proc.returncode in (0, 2), (proc.returncode, out)
-    if proc.returncode == 2:
-        errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("twinbench: error:")]
-        assert len(errors) == 1, proc.stderr
-    assert _snapshot(workdir / "runs") == before  # the earlier run untouched, no new run directory
+def _refused_or_fine(files: dict[str, str | bytes], *args: str) -> None:
+    """Write `files` into a fresh folder holding an earlier run, run `twinbench run ARGS --check` there:
+    a pass (exit 0) or one line with exit 2, never a traceback, and the earlier run left untouched."""
+    with _workdir() as tmp:
+        workdir = Path(tmp)
+        before = _snapshot(workdir / "runs")
+        for name, content in files.items():
+            (workdir / name).write_bytes(content.encode() if isinstance(content, str) else content)
+        proc = _check(workdir, *args)
+        out = proc.stdout + proc.stderr
+        assert "Traceback" not in out and "internal error" not in out, out
+        assert proc.returncode in (0, 2), (proc.returncode, out)
+        if proc.returncode == 2:
+            errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("twinbench: error:")]
+            assert len(errors) == 1, proc.stderr
+        assert _snapshot(workdir / "runs") == before  # the earlier run untouched, no new run directory
 
 
 @SETTINGS
 @given(place=st.sampled_from(PLACES), value=junk)
 def test_malformed_config_values(place: str, value: object) -> None:
-    with _workdir() as tmp:
-        workdir = Path(tmp)
-        before = _snapshot(workdir / "runs")
-        config = json.loads(json.dumps(VALID))
-        section, _, key = place.rpartition(".")
-        (config.setdefault(section, {}) if section else config)[key] = value
-        (workdir / "c.json").write_text(json.dumps(config))
-        _assert_refused_or_fine(workdir, _check(workdir, "c.json"), before)
+    config = json.loads(json.dumps(VALID))
+    section, _, key = place.rpartition(".")
+    (config.setdefault(section, {}) if section else config)[key] = value
+    _refused_or_fine({"c.json": json.dumps(config)}, "c.json")
 
 
 @SETTINGS
 @given(raw=st.binary(max_size=200))
 def test_malformed_config_files(raw: bytes) -> None:
-    with _workdir() as tmp:
-        workdir = Path(tmp)
-        before = _snapshot(workdir / "runs")
-        (workdir / "c.toml").write_bytes(raw)
-        _assert_refused_or_fine(workdir, _check(workdir, "c.toml"), before)
+    _refused_or_fine({"c.toml": raw}, "c.toml")
 
 
 @SETTINGS
@@ -96,25 +96,15 @@ def test_malformed_config_files(raw: bytes) -> None:
                      st.lists(st.text(max_size=20), max_size=6).map(lambda ls: "\n".join(ls).encode())),
        kind=st.sampled_from(["csv", "tsv", "jsonl"]))
 def test_malformed_data_files(raw: bytes, kind: str) -> None:
-    with _workdir() as tmp:
-        workdir = Path(tmp)
-        before = _snapshot(workdir / "runs")
-        (workdir / f"d.{kind}").write_bytes(raw)
-        config = {**VALID, "data": {"source": kind, "path": f"d.{kind}"}}
-        (workdir / "c.json").write_text(json.dumps(config))
-        _assert_refused_or_fine(workdir, _check(workdir, "c.json"), before)
+    config = {**VALID, "data": {"source": kind, "path": f"d.{kind}"}}
+    _refused_or_fine({f"d.{kind}": raw, "c.json": json.dumps(config)}, "c.json")
 
 
 @SETTINGS
 @given(raw=st.one_of(st.binary(max_size=200),
                      st.lists(st.text(max_size=30), min_size=1, max_size=5).map(lambda ls: "\n".join(ls).encode())))
 def test_malformed_vectors_files(raw: bytes) -> None:
-    with _workdir() as tmp:
-        workdir = Path(tmp)
-        before = _snapshot(workdir / "runs")
-        (workdir / "v.vec").write_bytes(raw)
-        _assert_refused_or_fine(workdir, _check(workdir, "-t", "lstm", "--vectors", "v.vec", "--out", "runs"),
-                                before)
+    _refused_or_fine({"v.vec": raw}, "-t", "lstm", "--vectors", "v.vec", "--out", "runs")
 
 
 def _valid_onnx_bytes() -> bytes:
@@ -136,12 +126,7 @@ def test_malformed_onnx_files(data: st.DataObject) -> None:
         raw = good[:i] + bytes([good[i] ^ data.draw(st.integers(1, 255))]) + good[i + 1:]
     else:
         raw = data.draw(st.binary(max_size=300))
-    with _workdir() as tmp:
-        workdir = Path(tmp)
-        before = _snapshot(workdir / "runs")
-        (workdir / "m.onnx").write_bytes(raw)
-        _assert_refused_or_fine(workdir, _check(workdir, "--onnx", "m.onnx", "-r", "ort-cpu", "--out", "runs"),
-                                before)
+    _refused_or_fine({"m.onnx": raw}, "--onnx", "m.onnx", "-r", "ort-cpu", "--out", "runs")
 
 
 # what issue 22 found, each one line and exit 2 (run directories, exit codes, ONNX files: test_run_dir_is_data.py) --

@@ -14,24 +14,9 @@ from pathlib import Path
 
 import pytest
 
-FAST = """
-twins = ["lstm"]
-exporters = ["torch-script"]
-runtimes = ["ort-cpu"]
-batches = [1, 2, 3]
-seq_lens = [8]
-calibration = false
-out_dir = "runs"
-[training]
-epochs = 1
-[timing]
-min_iters = 5
-min_s = 0.05
-max_s = 0.3
-repeats = 1
-[data]
-size = 200
-"""
+from helpers import small_run_toml
+
+FAST = small_run_toml(batches=[1, 2, 3], max_s=0.3, repeats=1)
 
 
 def _env(tmp: Path) -> dict[str, str]:
@@ -104,11 +89,15 @@ def test_bad_input_refused_in_seconds_before_any_work(tmp_path: Path, case: str,
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One uninterrupted run of FAST (lstm, torch-script, ort-cpu, three cells)."""
-    tmp = tmp_path_factory.mktemp("whole")
-    (tmp / "u.toml").write_text('run_id = "whole"\n' + FAST)
+    return fast_run(tmp_path_factory.mktemp("whole"), "whole")
+
+
+def fast_run(tmp: Path, run_id: str) -> Path:
+    """A finished run of FAST named `run_id`, made in `tmp`."""
+    (tmp / "u.toml").write_text(f'run_id = "{run_id}"\n' + FAST)
     proc = tb(tmp, "run", "u.toml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return tmp / "runs" / "whole"
+    return tmp / "runs" / run_id
 
 
 def _rows(run_dir: Path) -> list[dict]:

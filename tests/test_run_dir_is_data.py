@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from test_reliability import FAST, one_line_error, tb, tiny_onnx
+from test_reliability import fast_run, one_line_error, tb, tiny_onnx
 
 HERE = Path(__file__).parent
 BAD_RUNTIMES = HERE / "bench" / "bad_runtimes.py"
@@ -33,11 +33,7 @@ ONNX_ONLY = ('batches = [1]\ncalibration = false\nout_dir = "runs"\n'
 @pytest.fixture(scope="module")
 def made_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One finished run of FAST (lstm, torch-script, ort-cpu), never changed by a test: tests copy it."""
-    tmp = tmp_path_factory.mktemp("made")
-    (tmp / "u.toml").write_text('run_id = "made"\n' + FAST)
-    proc = tb(tmp, "run", "u.toml")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return tmp / "runs" / "made"
+    return fast_run(tmp_path_factory.mktemp("made"), "made")
 
 
 def _manifest(run_dir: Path) -> dict:

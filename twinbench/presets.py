@@ -49,46 +49,39 @@ def timing_overrides(*, fast: bool = False, rigorous: bool = False, repeats: int
 #: is flagged invalid, not hidden.
 TIMING_AT_SIZE: Mapping[str, Any] = {"repeats": 2, "warmup_iters": 3, "warmup_s": 0.1, "min_iters": 10,
                                      "min_s": 0.3, "max_s": 2.0}
-SIZE_PRESETS: Mapping[str, Mapping[str, Any]] = {
-    "imdb-bilstm": {
-        "doc": "Keras IMDb BiLSTM (seeds 2 and 4): vocabulary 20000, Embedding(128), 2 stacked BiLSTM(64), "
-               "Dense(1, sigmoid), reviews padded to 200 tokens; 2,757,761 parameters (Keras count)",
-        "config": {
-            "twins": [{"name": "bilstm", "vocab_size": 20000, "embed_dim": 128, "hidden": 64, "num_layers": 2,
-                       "head": "sigmoid", "num_classes": 1}],
-            "data": {"source": "synthetic-sentiment", "size": 1000, "max_len": 200},
-            "training": {"epochs": 1, "batch_size": 64},
-            "batches": [1, 32],
-            "timing": TIMING_AT_SIZE,
-        },
-    },
-    "mr-lstm300": {
-        "doc": "sentence classifier on pretrained-size vectors (seed 5): Embedding(18765, 300) -> 2-layer "
-               "LSTM(128), dropout 0.2 between layers -> Linear(2); 18,765 is the Movie Review vocabulary "
-               "(Kim 2014); snippets padded to 64 tokens",
-        "config": {
-            "twins": [{"name": "lstm", "vocab_size": 18765, "embed_dim": 300, "hidden": 128, "num_layers": 2,
-                       "dropout": 0.2, "num_classes": 2}],
-            "data": {"source": "synthetic-sentiment", "size": 1000, "max_len": 64},
-            "training": {"epochs": 1, "batch_size": 50},
-            "batches": [1, 32],
-            "timing": TIMING_AT_SIZE,
-        },
-    },
-    "bert-mini": {
-        "doc": "BERT-base's shape (12 layers, hidden 768, 12 heads, FFN 3072, vocabulary 30522, 128 tokens) "
-               "scaled to BERT-mini for a 2-core machine: 4 layers, hidden 256, 4 heads, FFN 1024, same "
-               "vocabulary and length (the `bert` library twin; needs the hf extra)",
-        "config": {
-            "twins": [{"name": "bert", "vocab_size": 30522, "hidden": 256, "num_layers": 4, "num_heads": 4,
-                       "intermediate": 1024, "max_len": 128}],
-            "data": {"source": "synthetic-sentiment", "size": 600, "max_len": 128},
-            "training": {"epochs": 1, "batch_size": 32},
-            "batches": [1, 8],
-            "timing": TIMING_AT_SIZE,
-        },
-    },
+
+#: name -> (what it is, its twin, synthetic texts, padded length, training batch size, timed batches).
+_SIZES: Mapping[str, tuple[str, Mapping[str, Any], int, int, int, list[int]]] = {
+    "imdb-bilstm": ("Keras IMDb BiLSTM (seeds 2 and 4): vocabulary 20000, Embedding(128), 2 stacked BiLSTM(64), "
+                    "Dense(1, sigmoid), reviews padded to 200 tokens; 2,757,761 parameters (Keras count)",
+                    dict(name="bilstm", vocab_size=20000, embed_dim=128, hidden=64, num_layers=2, head="sigmoid",
+                         num_classes=1), 1000, 200, 64, [1, 32]),
+    "mr-lstm300": ("sentence classifier on pretrained-size vectors (seed 5): Embedding(18765, 300) -> 2-layer "
+                   "LSTM(128), dropout 0.2 between layers -> Linear(2); 18,765 is the Movie Review vocabulary "
+                   "(Kim 2014); snippets padded to 64 tokens",
+                   dict(name="lstm", vocab_size=18765, embed_dim=300, hidden=128, num_layers=2, dropout=0.2,
+                        num_classes=2), 1000, 64, 50, [1, 32]),
+    "bert-mini": ("BERT-base's shape (12 layers, hidden 768, 12 heads, FFN 3072, vocabulary 30522, 128 tokens) "
+                  "scaled to BERT-mini for a 2-core machine: 4 layers, hidden 256, 4 heads, FFN 1024, same "
+                  "vocabulary and length (the `bert` library twin; needs the hf extra)",
+                  dict(name="bert", vocab_size=30522, hidden=256, num_layers=4, num_heads=4, intermediate=1024,
+                       max_len=128), 600, 128, 32, [1, 8]),
 }
+
+
+def _size_preset(doc: str, twin: Mapping[str, Any], size: int, max_len: int, batch_size: int,
+                 batches: list[int]) -> Mapping[str, Any]:
+    """A size preset: one twin trained one epoch on synthetic sentiment texts, timed at TIMING_AT_SIZE."""
+    return {"doc": doc, "config": {
+        "twins": [dict(twin)],
+        "data": {"source": "synthetic-sentiment", "size": size, "max_len": max_len},
+        "training": {"epochs": 1, "batch_size": batch_size},
+        "batches": batches,
+        "timing": TIMING_AT_SIZE,
+    }}
+
+
+SIZE_PRESETS: Mapping[str, Mapping[str, Any]] = {name: _size_preset(*row) for name, row in _SIZES.items()}
 
 
 def preset_config(name: str) -> dict[str, Any]:

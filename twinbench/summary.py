@@ -52,9 +52,9 @@ def envelope(command: str | None, exit_code: int, data: Mapping[str, Any]) -> di
     return {**head, **{k: v for k, v in data.items() if k not in head}}
 
 
-def dumps(obj: Mapping[str, Any]) -> str:
-    """Strict JSON on one line: NaN and infinities as null, paths and other objects as text."""
-    return json.dumps(_clean(obj), allow_nan=False)
+def dumps(obj: Mapping[str, Any], indent: int | None = None) -> str:
+    """Strict JSON (on one line unless `indent`): NaN and infinities as null, paths and other objects as text."""
+    return json.dumps(_clean(obj), allow_nan=False, indent=indent)
 
 
 def emit(obj: Mapping[str, Any], *, stdout: bool = True, file: Path | None = None) -> None:

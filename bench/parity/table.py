@@ -223,33 +223,19 @@ def _group_rows(group: CellGroup, goldens: _Goldens, run_dir: Path, run_id: str,
         return [dict(base, verdict="ERROR", inputs="", error=str(exc))]
     if golden_file != "golden.npz":
         base["profile_reason"] = f"{reason}; vs {golden_file} (the Keras weights)"
-    results = {}
-    for batch, g in golden.items():
-        if batch in group.outputs:
-            results[batch] = compare(g, group.outputs[batch], name)
-        else:
-            res = compare(g, np.empty((0,)), name)
-            why = group.batch_errors.get(batch)
-            res["error"] = f"no output for batch {batch!r}" + (f": {why}" if why else "")
-            results[batch] = res
+    results = _judged(golden, group, name)
     layer, steps = "", ""
     worst = worst_batch(results)
     if worst is not None and localize_failures:
         layer, steps = _localize_cell(cell, goldens, run_dir, worst, PROFILES[name],
                                       golden.get(worst), group.outputs.get(worst))
     note = (notes or {}).get((str(cell.get("twin")), golden_file), "")
-    rows = []
-    for batch, res in results.items():
-        row = dict(base)
-        row.update({k: res[k] for k in ("n", "max_abs", "max_rel", "mean_abs", "rmse", "cosine", "argmax_agree",
-                                         "worst_index", "atol", "rtol", "verdict", "error")})
-        row["inputs"] = batch
-        row["first_divergent_layer"] = layer if res["verdict"] != "PASS" else ""
-        if batch == worst and steps:
+    rows = _rows_of(base, results, layer)
+    for row in rows:
+        if row["inputs"] == worst and steps:
             row["error"] = add_note(row["error"], steps)
         if note:
             row["error"] = add_note(row["error"], note)
-        rows.append(row)
     return rows
 
 

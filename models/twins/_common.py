@@ -1,15 +1,16 @@
 """Helpers shared by the built-in twins: config checks, the token input, the (optionally
-pretrained) embedding built identically on both sides."""
+pretrained) embedding built identically on both sides, the weight transfer of a layer stack."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from twinbench.core.errors import ConfigError
-from twinbench.models.registry import HEADS, INPUT_NAME
+from twinbench.models import transfer as tr
+from twinbench.models.registry import HEADS, INPUT_NAME, OUTPUT_NAME
 from twinbench.models.vocab import PAD
 
 DEFAULT_VOCAB = 1000
@@ -33,6 +34,22 @@ def check_bool(name: str, value: Any) -> None:
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"{name}: must be one of {', '.join(choices)}, got {value!r}")
+
+
+#: Keras 3.15 (TensorFlow backend) `EinsumDense` with a size-1 last output axis adds its bias along the
+#: sequence axis when seq == num_heads, so a MultiHeadAttention of several one-dimensional heads computes
+#: another function at exactly that length (found by the property tests; 0.03-0.5 output error).
+#: With more than one head, each head gets at least this many dimensions (KerasHub's BERT too).
+MIN_HEAD_DIM = 2
+
+
+def check_heads(width_name: str, width: int, num_heads: int) -> None:
+    """`num_heads` divides the attention width, and several heads get MIN_HEAD_DIM dimensions each."""
+    if width % num_heads:
+        raise ValueError(f"num_heads: must divide {width_name}={width}, got {num_heads}")
+    if num_heads > 1 and width // num_heads < MIN_HEAD_DIM:
+        raise ValueError(f"num_heads: several heads need >= {MIN_HEAD_DIM} dimensions each (Keras adds one-dimensional "
+                         f"heads' biases on the wrong axis), got {width_name}={width}, num_heads={num_heads}")
 
 
 def check_head(cfg: Any) -> None:
@@ -129,3 +146,28 @@ def finish_keras(model: Any, cfg: Any) -> Any:
         matrix[PAD] = 0.0
     layer.set_weights([matrix])
     return model
+
+
+
+Transfer = Callable[[Any, Any], None]
+
+
+def stack_transfers(body: str, prefix: str, body_t2k: Transfer, body_k2t: Transfer) -> tuple[Transfer, Transfer]:
+    """The (torch_to_keras, keras_to_torch) pair of an Embedding -> `tm.<body>` layers (Keras
+    `<prefix>_<i>`, copied with `body_t2k` / `body_k2t`) -> `tm.logits` classifier, so a twin of that
+    shape names its layers once for both directions."""
+
+    def layers(tm: Any) -> list[tuple[Any, str, Transfer, Transfer]]:
+        body_layers = [(layer, f"{prefix}_{i}", body_t2k, body_k2t) for i, layer in enumerate(getattr(tm, body))]
+        return [(tm.embedding, "embedding", tr.embedding_t2k, tr.embedding_k2t), *body_layers,
+                (tm.logits, OUTPUT_NAME, tr.dense_t2k, tr.dense_k2t)]
+
+    def torch_to_keras(tm: Any, km: Any) -> None:
+        for layer, name, t2k, _ in layers(tm):
+            t2k(layer, km.get_layer(name))
+
+    def keras_to_torch(km: Any, tm: Any) -> None:
+        for layer, name, _, k2t in layers(tm):
+            k2t(km.get_layer(name), layer)
+
+    return torch_to_keras, keras_to_torch

@@ -53,9 +53,6 @@ LAYER_NORM_EPS = 1e-12
 HF_ACTIVATION = "gelu_new"
 #: BERT's token-type (segment) table has two rows; every token here has type 0.
 TYPE_VOCAB = 2
-#: Keras' `EinsumDense` adds one-dimensional heads' biases on the wrong axis when seq == num_heads
-#: (see the `transformer` twin); KerasHub's BERT uses the same MultiHeadAttention, so the same limit.
-MIN_HEAD_DIM = 2
 BACKBONE = "backbone"
 INIT_STDDEV = 0.02  # BERT's initializer range: transformers' default, KerasHub's truncated normal
 
@@ -83,11 +80,7 @@ class BertTwinConfig:
     def __post_init__(self) -> None:
         for name in ("vocab_size", "hidden", "num_layers", "num_heads", "intermediate", "max_len", "num_classes"):
             c.check_positive(name, getattr(self, name))
-        if self.hidden % self.num_heads:
-            raise ValueError(f"num_heads: must divide hidden={self.hidden}, got {self.num_heads}")
-        if self.num_heads > 1 and self.hidden // self.num_heads < MIN_HEAD_DIM:
-            raise ValueError(f"num_heads: several heads need >= {MIN_HEAD_DIM} dimensions each (Keras adds one-dimensional "
-                             f"heads' biases on the wrong axis), got hidden={self.hidden}, num_heads={self.num_heads}")
+        c.check_heads("hidden", self.hidden, self.num_heads)  # KerasHub's BERT: the same MultiHeadAttention
         c.check_fraction("dropout", self.dropout)
 
 
@@ -244,7 +237,7 @@ def _configs() -> Any:
     @st.composite
     def sizes(draw: Any) -> dict[str, Any]:
         heads = draw(st.integers(1, 3))
-        return {"num_heads": heads, "hidden": heads * draw(st.integers(MIN_HEAD_DIM, 4)),
+        return {"num_heads": heads, "hidden": heads * draw(st.integers(c.MIN_HEAD_DIM, 4)),
                 "intermediate": draw(st.integers(1, 8)), "num_layers": draw(st.integers(1, 2)),
                 "max_len": draw(st.integers(5, 12))}
 

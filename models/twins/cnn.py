@@ -79,18 +79,7 @@ def build_keras(cfg: CnnConfig) -> Any:
     return c.finish_keras(keras.Model(tokens, out, name="cnn"), cfg)
 
 
-def torch_to_keras(tm: Any, km: Any) -> None:
-    tr.embedding_t2k(tm.embedding, km.get_layer("embedding"))
-    for i, conv in enumerate(tm.convs):
-        tr.conv1d_t2k(conv, km.get_layer(f"conv_{i}"))
-    tr.dense_t2k(tm.logits, km.get_layer(OUTPUT_NAME))
-
-
-def keras_to_torch(km: Any, tm: Any) -> None:
-    tr.embedding_k2t(km.get_layer("embedding"), tm.embedding)
-    for i, conv in enumerate(tm.convs):
-        tr.conv1d_k2t(km.get_layer(f"conv_{i}"), conv)
-    tr.dense_k2t(km.get_layer(OUTPUT_NAME), tm.logits)
+torch_to_keras, keras_to_torch = c.stack_transfers("convs", "conv", tr.conv1d_t2k, tr.conv1d_k2t)
 
 
 def _configs() -> Any:

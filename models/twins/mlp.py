@@ -72,18 +72,7 @@ def build_keras(cfg: MlpConfig) -> Any:
     return c.finish_keras(keras.Model(tokens, out, name="mlp"), cfg)
 
 
-def torch_to_keras(tm: Any, km: Any) -> None:
-    tr.embedding_t2k(tm.embedding, km.get_layer("embedding"))
-    for i, layer in enumerate(tm.hidden):
-        tr.dense_t2k(layer, km.get_layer(f"hidden_{i}"))
-    tr.dense_t2k(tm.logits, km.get_layer(OUTPUT_NAME))
-
-
-def keras_to_torch(km: Any, tm: Any) -> None:
-    tr.embedding_k2t(km.get_layer("embedding"), tm.embedding)
-    for i, layer in enumerate(tm.hidden):
-        tr.dense_k2t(km.get_layer(f"hidden_{i}"), layer)
-    tr.dense_k2t(km.get_layer(OUTPUT_NAME), tm.logits)
+torch_to_keras, keras_to_torch = c.stack_transfers("hidden", "hidden", tr.dense_t2k, tr.dense_k2t)
 
 
 def _configs() -> Any:

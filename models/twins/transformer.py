@@ -24,13 +24,6 @@ from twinbench.models.twins import _common as c
 from twinbench.models.twins import _strategies
 
 
-#: Keras 3.15 (TensorFlow backend) `EinsumDense` with a size-1 last output axis adds its bias along the
-#: sequence axis when seq == num_heads, so a MultiHeadAttention of several one-dimensional heads computes
-#: another function at exactly that length (found by the property tests; 0.03-0.5 output error).
-#: With more than one head, each head gets at least this many dimensions.
-MIN_HEAD_DIM = 2
-
-
 @dataclass(frozen=True)
 class TransformerConfig(c.EmbeddingConfig):
     embed_dim: int = 32
@@ -46,11 +39,7 @@ class TransformerConfig(c.EmbeddingConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         c.check_positive("num_heads", self.num_heads)
-        if self.embed_dim % self.num_heads:
-            raise ValueError(f"num_heads: must divide embed_dim={self.embed_dim}, got {self.num_heads}")
-        if self.num_heads > 1 and self.embed_dim // self.num_heads < MIN_HEAD_DIM:
-            raise ValueError(f"num_heads: several heads need >= {MIN_HEAD_DIM} dimensions each (Keras adds one-dimensional "
-                             f"heads' biases on the wrong axis), got embed_dim={self.embed_dim}, num_heads={self.num_heads}")
+        c.check_heads("embed_dim", self.embed_dim, self.num_heads)
         c.check_positive("ff_dim", self.ff_dim)
         c.check_positive("num_layers", self.num_layers)
         c.check_positive("max_len", self.max_len)
@@ -177,7 +166,7 @@ def _configs() -> Any:
     @st.composite
     def sizes(draw: Any) -> dict[str, Any]:
         heads = draw(st.integers(1, 3))
-        return {"num_heads": heads, "embed_dim": heads * draw(st.integers(MIN_HEAD_DIM, 3)),
+        return {"num_heads": heads, "embed_dim": heads * draw(st.integers(c.MIN_HEAD_DIM, 3)),
                 "ff_dim": draw(st.integers(1, 5)),
                 "num_layers": draw(st.integers(1, 2)), "pool": draw(st.sampled_from(["mean", "first"])),
                 "max_len": draw(st.integers(7, 12)), "num_classes": draw(st.integers(1, 3))}

@@ -11,11 +11,16 @@ from typing import Any
 import numpy as np
 import pytest
 
+from twinbench.bench.runtimes import get_runtime, unavailable_reason
+from twinbench.bench.runtimes.base import LoadOptions
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 VOCAB = 40
 SEQ = 6
 HERE = Path(__file__).parent
+#: The artifact of the tiny run each kind of runtime loads.
+ARTIFACT_FOR_KIND = {"onnx": "torch-script", "torch": "torch", "keras": "keras"}
 
 
 @dataclass
@@ -24,6 +29,18 @@ class TinyRun:
     artifacts: dict[str, Any]        # name -> Artifact ("torch", "keras", "torch-script")
     batches: dict[str, np.ndarray]   # parity inputs
     reference: dict[str, np.ndarray]  # torch float32 outputs per batch
+
+    def session(self, name: str, device: str = "cpu", settings: dict | None = None) -> Any:
+        """Runtime `name` loaded on `device` with the artifact of its kind, one thread; the test is
+        skipped where the runtime is unavailable or lacks the device."""
+        rt = get_runtime(name)
+        reason = unavailable_reason(rt)
+        if reason:
+            pytest.skip(f"{name} unavailable here: {reason}")
+        if device not in rt.devices():
+            pytest.skip(f"{name} has no {device} device (devices: {rt.devices()})")
+        art = self.artifacts[ARTIFACT_FOR_KIND[sorted(rt.accepts)[0]]]
+        return rt.load(art, LoadOptions(device=device, threads=1, run_dir=str(self.run_dir), settings=settings or {}))
 
 
 def _export_onnx(torch_model: Any, path: Path) -> None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from twinbench.bench.runtimes import RUNTIMES, get_runtime, register_runtime
 from twinbench.bench.runtimes.base import LoadOptions, NoSettings
+from twinbench.bench.worker import busy_after
 
 
 class _Wrapped:
@@ -47,19 +47,8 @@ def _ort(artifact: Any, opts: LoadOptions, drop: str) -> Any:
 
 def _busy(artifact: Any, opts: LoadOptions) -> Any:
     wait_ns = int(float(opts.settings.get("busy_wait_ms", 0.0)) * 1e6)
-    pc = time.perf_counter_ns
-
-    def around(call: Callable[[], Any]) -> Callable[[], Any]:
-        def slower() -> Any:
-            out = call()
-            end = pc() + wait_ns
-            while pc() < end:
-                pass
-            return out
-
-        return slower
-
-    return _Wrapped(_ort(artifact, opts, "busy_wait_ms"), around, {"busy_wait_ms": wait_ns / 1e6})
+    return _Wrapped(_ort(artifact, opts, "busy_wait_ms"), lambda call: busy_after(call, wait_ns),
+                    {"busy_wait_ms": wait_ns / 1e6})
 
 
 def _under_load() -> bool:

@@ -8,24 +8,14 @@ import json
 import numpy as np
 import pytest
 
-from twinbench.bench.runtimes import get_runtime, unavailable_reason
-from twinbench.bench.runtimes.base import LoadOptions
 
-_ARTIFACT = {"torch": "torch", "ort-cuda": "torch-script", "ort-trt": "torch-script", "tf-function": "keras",
-             "keras-eager": "keras"}
+GPU_RUNTIMES = ["keras-eager", "ort-cuda", "ort-trt", "tf-function", "torch"]
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("name", sorted(_ARTIFACT))
+@pytest.mark.parametrize("name", GPU_RUNTIMES)
 def test_gpu_runtime_matches_torch_with_tf32_off(name: str, tiny_run) -> None:
-    rt = get_runtime(name)
-    reason = unavailable_reason(rt)
-    if reason:
-        pytest.skip(f"{name} unavailable here: {reason}")
-    if "cuda" not in rt.devices():
-        pytest.skip(f"{name} sees no CUDA device")
-    s = rt.load(tiny_run.artifacts[_ARTIFACT[name]],
-                LoadOptions(device="cuda", threads=1, run_dir=str(tiny_run.run_dir)))
+    s = tiny_run.session(name, "cuda")
     try:
         for batch_name, x in tiny_run.batches.items():
             call = s.bind({"tokens": x})

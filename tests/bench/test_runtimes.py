@@ -12,13 +12,12 @@ import textwrap
 import numpy as np
 import pytest
 
-from twinbench.bench.runtimes import RUNTIMES, get_runtime, list_runtimes, register_runtime, unavailable_reason
+from twinbench.bench.runtimes import RUNTIMES, get_runtime, list_runtimes, register_runtime
 from twinbench.bench.runtimes.base import LoadOptions
 from twinbench.core.errors import ConfigError
 
 #: Runtimes whose first load imports TensorFlow or compiles: seconds each on 2 cores.
 _SLOW = {"torch-compile", "tf-function", "keras-eager", "keras-predict"}
-_ARTIFACT_FOR_KIND = {"onnx": "torch-script", "torch": "torch", "keras": "keras"}
 
 
 def _params() -> list:
@@ -26,21 +25,9 @@ def _params() -> list:
             for name in sorted(RUNTIMES) if not name.startswith("test-")]
 
 
-def _load(name: str, tiny_run, settings: dict | None = None):
-    rt = get_runtime(name)
-    reason = unavailable_reason(rt)
-    if reason:
-        pytest.skip(f"{name} unavailable here: {reason}")
-    if "cpu" not in rt.devices():
-        pytest.skip(f"{name} has no cpu device (devices: {rt.devices()})")
-    kind = sorted(rt.accepts)[0]
-    art = tiny_run.artifacts[_ARTIFACT_FOR_KIND[kind]]
-    return rt.load(art, LoadOptions(device="cpu", threads=1, run_dir=str(tiny_run.run_dir), settings=settings or {}))
-
-
 @pytest.mark.parametrize("name", _params())
 def test_runtime_matches_torch(name: str, tiny_run) -> None:
-    session = _load(name, tiny_run)
+    session = tiny_run.session(name)
     try:
         for batch_name, x in tiny_run.batches.items():
             call = session.bind({"tokens": x})
@@ -155,7 +142,7 @@ def test_a_module_in_the_runtimes_folder_is_a_registered_runtime(tmp_path, monke
     assert "probe-ort-plain" not in RUNTIMES
     assert "probe-ort-plain" in RUNTIMES.discover(rescan=True)
     assert ("probe-ort-plain", ["cpu"], None) in list_runtimes()
-    session = _load("probe-ort-plain", tiny_run)  # and it really runs, like every registered runtime
+    session = tiny_run.session("probe-ort-plain")  # and it really runs, like every registered runtime
     for batch_name, x in tiny_run.batches.items():
         out = session.fetch(session.bind({"tokens": x})())[0]
         np.testing.assert_allclose(out, tiny_run.reference[batch_name], rtol=1e-4, atol=1e-5)
@@ -177,25 +164,25 @@ def test_unknown_runtime_lists_known_names() -> None:
 
 def test_unknown_setting_is_a_config_error(tiny_run) -> None:
     with pytest.raises(ConfigError, match="graph_optimisation_level"):
-        _load("ort-cpu", tiny_run, {"graph_optimisation_level": "all"})
+        tiny_run.session("ort-cpu", settings={"graph_optimisation_level": "all"})
 
 
 def test_ort_graph_level_is_recorded(tiny_run) -> None:
-    s = _load("ort-cpu", tiny_run, {"graph_optimization_level": "basic"})
+    s = tiny_run.session("ort-cpu", settings={"graph_optimization_level": "basic"})
     assert s.info()["graph_optimization_level"] == "basic"
     assert s.info()["providers"] == ["CPUExecutionProvider"]
 
 
 def test_openvino_reports_the_precision_in_effect(tiny_run) -> None:
-    s = _load("openvino", tiny_run)
+    s = tiny_run.session("openvino")
     info = s.info()
     assert info["inference_precision"] == "fp32" and info["precision_effective"] == "fp32"
     assert info["inference_precision_requested"] == "f32"
-    d = _load("openvino", tiny_run, {"inference_precision": "default"}).info()
+    d = tiny_run.session("openvino", settings={"inference_precision": "default"}).info()
     assert d["precision_effective"] in ("fp32", "bf16", "fp16")  # whatever this CPU's plugin picked
     assert d["inference_precision_requested"] == "default"
     with pytest.raises(ConfigError, match="inference_precision"):
-        _load("openvino", tiny_run, {"inference_precision": "int4"})
+        tiny_run.session("openvino", settings={"inference_precision": "int4"})
 
 
 def test_wrong_device_is_a_config_error(tiny_run) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from twinbench.core.schema import RESULTS_COLUMNS
 from twinbench.bench.timing import TimingPlan
 from twinbench.bench.executors import get_executor
 from twinbench.bench.runner import rows_frame, run_cells
-from twinbench.bench.worker import make_inputs, run_cell
+from twinbench.bench.worker import busy_after, make_inputs, run_cell
 
 PLAN = TimingPlan(warmup_iters=2, warmup_s=0.0, min_iters=5, min_s=0.05, max_s=1.0, max_spread=1e9)
 
@@ -25,6 +26,13 @@ def _specs(tiny_run, runtimes, **kw):
                                 [6], [1], PLAN, {}, [], 40, **kw)
     assert not skipped
     return specs
+
+
+def test_busy_after_gives_the_output_after_at_least_the_delay() -> None:
+    slowed = busy_after(lambda: 7, 2_000_000)
+    t0 = time.perf_counter_ns()
+    assert slowed() == 7
+    assert time.perf_counter_ns() - t0 >= 2_000_000
 
 
 def test_inputs_are_deterministic_word_ids(tiny_run) -> None:

@@ -12,28 +12,11 @@ from pathlib import Path
 import pytest
 
 from fuzzlib import CASES, env_for
+from helpers import small_run_toml
 
 #: The run every run-directory mutation starts from: one twin, one exporter, ORT, two processes per
 #: cell (so `compare` reaches verdicts), a few seconds of work.
-BASE = """
-run_id = "base"
-twins = ["lstm"]
-exporters = ["torch-script"]
-runtimes = ["ort-cpu"]
-batches = [1, 2]
-seq_lens = [8]
-calibration = false
-out_dir = "runs"
-[training]
-epochs = 1
-[timing]
-min_iters = 5
-min_s = 0.05
-max_s = 0.2
-repeats = 2
-[data]
-size = 200
-"""
+BASE = 'run_id = "base"\n' + small_run_toml(batches=[1, 2], max_s=0.2, repeats=2)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,9 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from hypothesis import given
@@ -50,14 +52,21 @@ def _drive(work: Path, base: Path, run: Path, command: str) -> None:
         cli(work, "run", "--resume", str(run), allowed=(0, 1, 2, 4))
 
 
-def _copy(base: Path, work: Path, resumable: bool) -> Path:
-    run = work / "received"
-    shutil.copytree(base, run, ignore=shutil.ignore_patterns("judged"))
-    if resumable:  # a run whose driver died: `--resume` goes on with it instead of refusing at once
-        m = json.loads((run / "manifest.json").read_text())
-        m.update(status="interrupted", driver={"pid": 2**22 + 7, "host": "gone", "started": "2020-01-01"})
-        (run / "manifest.json").write_text(json.dumps(m))
-    return run
+@contextmanager
+def _received(base: Path, kind: str, command: str) -> Iterator[Path]:
+    """A copy of the base run for the body to break (for `--resume`, one whose driver died, so it goes
+    on with it instead of refusing at once); then the case is counted and `command` driven on it."""
+    with tempfile.TemporaryDirectory(prefix=f"tb-fuzz-{kind}-") as tmp:
+        work = Path(tmp)
+        run = work / "received"
+        shutil.copytree(base, run, ignore=shutil.ignore_patterns("judged"))
+        if command == "resume":
+            m = json.loads((run / "manifest.json").read_text())
+            m.update(status="interrupted", driver={"pid": 2**22 + 7, "host": "gone", "started": "2020-01-01"})
+            (run / "manifest.json").write_text(json.dumps(m))
+        yield run
+        CASES[kind] += 1
+        _drive(work, base, run, command)
 
 
 # manifests -------------------------------------------------------------------------------------------
@@ -65,17 +74,13 @@ def _copy(base: Path, work: Path, resumable: bool) -> Path:
 @fuzz_settings(12)
 @given(data=st.data(), command=commands)
 def test_a_broken_manifest_reaches_a_verdict_or_one_line(base_run: Path, data: st.DataObject, command: str) -> None:
-    with tempfile.TemporaryDirectory(prefix="tb-fuzz-manifest-") as tmp:
-        work = Path(tmp)
-        run = _copy(base_run, work, resumable=command == "resume")
+    with _received(base_run, "manifest", command) as run:
         manifest = json.loads((run / "manifest.json").read_text())
         for _ in range(data.draw(st.integers(1, 3), label="changes")):
             where = data.draw(st.sampled_from(paths(manifest)), label="path")
             how = data.draw(st.sampled_from(["set", "set", "delete", "add"]), label="how")
             manifest = mutate(manifest, where, how, finite(data.draw(junk, label="value")))
         (run / "manifest.json").write_text(json.dumps(manifest))
-        CASES["manifest"] += 1
-        _drive(work, base_run, run, command)
 
 
 # tables ----------------------------------------------------------------------------------------------
@@ -139,13 +144,9 @@ def _break_table(run: Path, data: st.DataObject) -> None:
 @fuzz_settings(16)
 @given(data=st.data(), command=commands)
 def test_a_broken_table_reaches_a_verdict_or_one_line(base_run: Path, data: st.DataObject, command: str) -> None:
-    with tempfile.TemporaryDirectory(prefix="tb-fuzz-table-") as tmp:
-        work = Path(tmp)
-        run = _copy(base_run, work, resumable=command == "resume")
+    with _received(base_run, "table", command) as run:
         for _ in range(data.draw(st.integers(1, 2), label="changes")):
             _break_table(run, data)
-        CASES["table"] += 1
-        _drive(work, base_run, run, command)
 
 
 @fuzz_settings(6)
@@ -154,9 +155,7 @@ def test_broken_samples_files_reach_a_verdict_or_one_line(base_run: Path, data: 
     """The per-call samples (`cells/*.npy`) a report reads: floats, NaN, negatives, junk bytes, gone."""
     import numpy as np
 
-    with tempfile.TemporaryDirectory(prefix="tb-fuzz-samples-") as tmp:
-        work = Path(tmp)
-        run = _copy(base_run, work, resumable=False)
+    with _received(base_run, "samples", command) as run:
         files = sorted(p for p in (run / "cells").glob("*.npy") if not p.name.endswith(".rounds.npy"))
         target = data.draw(st.sampled_from(files), label="file")
         how = data.draw(st.sampled_from(["float-nan", "negative", "bytes", "gone", "2d", "empty"]), label="how")
@@ -172,5 +171,3 @@ def test_broken_samples_files_reach_a_verdict_or_one_line(base_run: Path, data: 
             np.save(target, np.ones((3, 2), dtype=np.int64))
         else:
             np.save(target, np.zeros(0, dtype=np.int64))
-        CASES["samples"] += 1
-        _drive(work, base_run, run, command)

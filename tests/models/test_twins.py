@@ -93,19 +93,16 @@ def test_contract(name):
     assert km.inputs[0].shape[1] == twin.fixed_length
 
 
+@pytest.mark.parametrize("to_keras", [True, False], ids=["torch_to_keras", "keras_to_torch"])
 @pytest.mark.parametrize("name", TWINS)
-def test_torch_to_keras_same_function(name):
+def test_transfer_gives_the_same_function(name, to_keras):
     twin = get_twin(name)
-    tm, km = build_pair(twin)
-    twin.torch_to_keras(tm, km)
-    assert_same_function(twin, tm, km)
-
-
-@pytest.mark.parametrize("name", TWINS)
-def test_keras_to_torch_same_function(name):
-    twin = get_twin(name)
-    tm, km = build_pair(twin, seed=1)
-    twin.keras_to_torch(km, tm)
+    if to_keras:
+        tm, km = build_pair(twin)
+        twin.torch_to_keras(tm, km)
+    else:
+        tm, km = build_pair(twin, seed=1)
+        twin.keras_to_torch(km, tm)
     assert_same_function(twin, tm, km)
 
 
@@ -154,32 +151,6 @@ def test_unknown_field_is_config_error(name):
 # -- lstm specifics -------------------------------------------------------------------------------
 
 
-def test_lstm_gate_blocks_one_by_one():
-    """Perturb one gate block at a time in torch: only that block moves in Keras, same order."""
-    import torch
-
-    twin = get_twin("lstm", vocab_size=20, embed_dim=4, hidden=3)
-    tm, km = build_pair(twin)
-    h = twin.config.hidden
-    twin.torch_to_keras(tm, km)
-    base = km.get_layer("lstm_0").get_weights()
-    for gate in range(4):  # i, f, g, o in both frameworks
-        tm2, km2 = build_pair(twin)
-        tm2.load_state_dict(tm.state_dict())
-        with torch.no_grad():
-            tm2.lstm.weight_ih_l0[gate * h:(gate + 1) * h] += 1.0
-            tm2.lstm.weight_hh_l0[gate * h:(gate + 1) * h] += 2.0
-            tm2.lstm.bias_hh_l0[gate * h:(gate + 1) * h] += 3.0
-        twin.torch_to_keras(tm2, km2)
-        kernel, recurrent, bias = km2.get_layer("lstm_0").get_weights()
-        for blk in range(4):
-            cols = slice(blk * h, (blk + 1) * h)
-            moved = blk == gate
-            np.testing.assert_allclose(kernel[:, cols] - base[0][:, cols], 1.0 if moved else 0.0, atol=1e-6)
-            np.testing.assert_allclose(recurrent[:, cols] - base[1][:, cols], 2.0 if moved else 0.0, atol=1e-6)
-            np.testing.assert_allclose(bias[cols] - base[2][cols], 3.0 if moved else 0.0, atol=1e-6)
-
-
 def test_lstm_reads_the_last_time_step_even_if_padding():
     twin = get_twin("lstm", vocab_size=30)
     tm, km = build_pair(twin)
@@ -218,29 +189,40 @@ def test_bad_configs_name_the_field(name, overrides, field):
         get_twin(name, **overrides)
 
 
-def test_gru_gate_order_reset_update_new():
-    """torch packs (r, z, n), Keras (z, r, n): a torch reset-gate change lands in Keras block 1."""
+#: twin -> (its torch RNN attribute, its Keras layer, (torch gate block, Keras gate block) pairs, the
+#: torch parameters perturbed -> where each lands in Keras: (weight index, bias row or ())).
+GATE_ORDERS = {
+    # i, f, g, o in both frameworks; Keras holds one bias (b_ih + b_hh)
+    "lstm": ("lstm", "lstm_0", ((0, 0), (1, 1), (2, 2), (3, 3)),
+             {"weight_ih_l0": (0, ()), "weight_hh_l0": (1, ()), "bias_hh_l0": (2, ())}),
+    # torch packs (r, z, n), Keras (z, r, n): a torch reset-gate change lands in Keras block 1;
+    # Keras keeps the input and recurrent biases apart (rows 0 and 1)
+    "gru": ("rnn", "rnn_0", ((0, 1), (1, 0), (2, 2)), {"weight_ih_l0": (0, ()), "bias_hh_l0": (2, (1,))}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GATE_ORDERS))
+def test_gate_blocks_one_by_one_land_in_the_keras_order(name):
+    """Perturb one torch gate block at a time: only the matching Keras block moves, by as much."""
     import torch
 
-    twin = get_twin("gru", vocab_size=20, embed_dim=4, hidden=3)
+    attr, layer, order, lands = GATE_ORDERS[name]
+    twin = get_twin(name, vocab_size=20, embed_dim=4, hidden=3)
     tm, km = build_pair(twin)
     h = twin.config.hidden
     twin.torch_to_keras(tm, km)
-    base = km.get_layer("rnn_0").get_weights()
-    for torch_block, keras_block in ((0, 1), (1, 0), (2, 2)):
+    base = km.get_layer(layer).get_weights()
+    for torch_block, keras_block in order:
         tm2, km2 = build_pair(twin)
         tm2.load_state_dict(tm.state_dict())
+        expected = [np.zeros_like(w) for w in base]
         with torch.no_grad():
-            tm2.rnn.weight_ih_l0[torch_block * h:(torch_block + 1) * h] += 1.0
-            tm2.rnn.bias_hh_l0[torch_block * h:(torch_block + 1) * h] += 2.0
+            for delta, (param, (index, row)) in enumerate(lands.items(), start=1):
+                getattr(getattr(tm2, attr), param)[torch_block * h:(torch_block + 1) * h] += float(delta)
+                expected[index][(*row, ..., slice(keras_block * h, (keras_block + 1) * h))] += delta
         twin.torch_to_keras(tm2, km2)
-        kernel, _, bias = km2.get_layer("rnn_0").get_weights()
-        for blk in range(3):
-            cols = slice(blk * h, (blk + 1) * h)
-            moved = blk == keras_block
-            np.testing.assert_allclose(kernel[:, cols] - base[0][:, cols], 1.0 if moved else 0.0, atol=1e-6)
-            np.testing.assert_allclose(bias[1, cols] - base[2][1, cols], 2.0 if moved else 0.0, atol=1e-6)
-            np.testing.assert_array_equal(bias[0, cols], base[2][0, cols])
+        for got, was, want in zip(km2.get_layer(layer).get_weights(), base, expected):
+            np.testing.assert_allclose(got - was, want, atol=1e-6)
 
 
 def test_bidirectional_readout_sees_both_ends():

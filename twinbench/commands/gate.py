@@ -45,7 +45,7 @@ from twinbench.reports.verdicts import MIN_PROCESSES, stop_reason
 from twinbench.stages.measure import make_executor
 from twinbench.commands.progress import silent_say
 from twinbench.config import check_recorded_config
-from twinbench.summary import Answer, compare_summary, lines
+from twinbench.summary import Answer, compare_summary, dumps, lines
 
 Say = Callable[[str], None]
 Progress = Callable[[int, int, str], None]
@@ -352,21 +352,9 @@ def gate_summary(out: GateOutcome, code: int) -> dict[str, Any]:
 
 def write_gate_report(out: GateOutcome, code: int) -> GateOutcome:
     """gate.md and gate.json in the candidate's new run directory."""
-    import json
-
     md = out.cand.run_dir / "gate.md"
     js = out.cand.run_dir / "gate.json"
     write_text(md, compare_markdown(out.verdicts))
-    write_text(js, json.dumps(_strict(gate_summary(out, code)), indent=1, allow_nan=False) + "\n")
+    write_text(js, dumps(gate_summary(out, code), indent=1) + "\n")
     return dataclasses.replace(out, report_md=md, report_json=js)
 
-
-def _strict(obj: Any) -> Any:
-    """NaN and infinities as null (strict JSON)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _strict(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_strict(v) for v in obj]
-    return obj
