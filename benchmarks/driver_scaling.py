@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from twinbench.config import load_config
 from twinbench.core.layout import RunDir
 from twinbench.core.manifest import create_run_dir, update_manifest
 from twinbench.core.schema import REPEATS_COLUMNS, RESULTS_COLUMNS, ROUNDS_COLUMNS
@@ -58,7 +59,7 @@ def _keys(n: int) -> list[dict]:
 def make_run(out: Path, n: int, processes: int, seed: int, slower: float = 1.0) -> Path:
     """A complete run directory of `n` cells measured in `processes` processes each."""
     rng = np.random.default_rng(seed)
-    run_dir, manifest = create_run_dir(out, {"twins": [], "runtimes": ["ort-cpu", "openvino"]})
+    run_dir, manifest = create_run_dir(out, load_config(None, {"runtimes": ("ort-cpu", "openvino")}).to_dict())
     layout = RunDir(run_dir)
     layout.cells.mkdir(parents=True, exist_ok=True)
     results, repeats, rounds = [], [], []
