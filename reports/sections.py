@@ -427,6 +427,11 @@ def _moved(n: int) -> str:
     return "=" if n == 0 else (f"up {n}" if n > 0 else f"down {-n}")
 
 
+def _ranked_p50(p50: float, status: str) -> str:
+    """A ranked figure, marked when no valid cell of that runtime gave it (see the problem cells)."""
+    return fnum(p50) if status == "ok" else f"{fnum(p50)} ({status})"
+
+
 def ranking_blocks(run: Any) -> list[Block]:
     """'Ranking vs the baseline': when the run was given a baseline run (`--baseline`, e.g. the
     default size next to a `--preset`), each runtime's rank and p50 in both, per batch size
@@ -439,7 +444,8 @@ def ranking_blocks(run: Any) -> list[Block]:
     blocks.append(Para(f"How the runtime ranking changes with the model: baseline {base.get('size') or '?'}, this "
                        f"run {size or '?'}. Per batch size, every runtime both runs measured, ranked by its fastest "
                        f"artifact's p50 at each run's longest sequence length; 'x baseline' is this run's p50 / the "
-                       f"baseline's, 'moved' the change of rank."))
+                       f"baseline's, 'moved' the change of rank; a p50 marked (invalid) is the runtime's "
+                       f"fastest figure where none of its cells was valid."))
     by_batch = ranking_rows(mine, list(base["rows"]))
     if not by_batch:
         return blocks + [Para("No batch size and runtime measured in both runs.")]
@@ -447,9 +453,9 @@ def ranking_blocks(run: Any) -> list[Block]:
         lead, base_lead = rows[0]["runtime"], min(rows, key=lambda r: r["base_rank"])["runtime"]
         change = (f"fastest: {base_lead} at the baseline size, {lead} here" if lead != base_lead
                   else f"fastest in both: {lead}")
-        table_rows = [(r["rank"], r["runtime"], fnum(r["p50_ms"]), r["artifact"], r["base_rank"],
-                       fnum(r["base_p50_ms"]), r["base_artifact"], fratio(r["ratio"]), _moved(r["moved"]))
-                      for r in rows]
+        table_rows = [(r["rank"], r["runtime"], _ranked_p50(r["p50_ms"], r["status"]), r["artifact"], r["base_rank"],
+                       _ranked_p50(r["base_p50_ms"], r["base_status"]), r["base_artifact"], fratio(r["ratio"]),
+                       _moved(r["moved"])) for r in rows]
         blocks += [Heading(3, f"batch {batch} (seq_len {rows[0]['seq_len']} here, {rows[0]['base_seq_len']} "
                               f"in the baseline): {change}"),
                    table(["rank", "runtime", "p50 ms", "artifact", "baseline rank", "baseline p50 ms",

@@ -82,3 +82,24 @@ def test_report_baseline_option_adds_the_section_and_refuses_a_non_run(tmp_path:
     bad = subprocess.run([sys.executable, "-m", "twinbench", "report", str(run), "--baseline", str(tmp_path)],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.startswith("twinbench: error:")
+
+
+def test_a_runtime_with_only_invalid_cells_is_ranked_and_marked_an_ok_cell_wins_over_a_faster_invalid_one() -> None:
+    import pandas as pd
+
+    from twinbench.reports.ranking import best_per_runtime
+    from twinbench.reports.sections import _ranked_p50
+
+    cell = {"batch": 1, "seq_len": 200, "twin": "bilstm"}
+    results = pd.DataFrame([
+        {**cell, "runtime": "keras-eager", "artifact": "keras", "status": "invalid", "p50_ms": 1123.0},
+        {**cell, "runtime": "ort-cpu", "artifact": "tf2onnx", "status": "invalid", "p50_ms": 0.9},
+        {**cell, "runtime": "ort-cpu", "artifact": "torch-script", "status": "ok", "p50_ms": 1.2},
+        {**cell, "runtime": "torch", "artifact": "torch", "status": "failed", "p50_ms": float("nan")}])
+    best = {r["runtime"]: r for r in best_per_runtime(results)}
+    assert set(best) == {"keras-eager", "ort-cpu"}
+    assert (best["ort-cpu"]["artifact"], best["ort-cpu"]["status"]) == ("torch-script", "ok")
+    assert best["keras-eager"]["status"] == "invalid"
+    rows = ranking_rows(list(best.values()), [{**r, "p50_ms": r["p50_ms"] / 50} for r in best.values()])[1]
+    assert [(r["runtime"], r["status"]) for r in rows] == [("ort-cpu", "ok"), ("keras-eager", "invalid")]
+    assert _ranked_p50(1123.0, "invalid") == "1123 (invalid)" and _ranked_p50(1.2, "ok") == "1.2"
