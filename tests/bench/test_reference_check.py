@@ -286,7 +286,7 @@ def test_every_builtin_golden_passes_its_reference_check_in_a_run(tmp_path) -> N
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     args = [sys.executable, "-m", "twinbench", "run", "--out", str(tmp_path), "-e", "torch-script", "-r", "torch",
             "-b", "2", "--epochs", "1", "--set", "data.size=200", "--set", "calibration=false",
-            "--set", "timing.repeats=1", "--set", "timing.max_s=0.2"]  # the goldens' check, not the figures
+            "--set", "timing.repeats=1", "--set", "timing.min_s=0.05", "--set", "timing.max_s=0.2"]  # the goldens' check, not the figures
     for name in twins:
         args += ["-t", name]
     proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=1500)
