@@ -42,7 +42,7 @@ from twinbench.commands.progress import Progress, Say, silent_progress, silent_s
 from twinbench.core.errors import ConfigError, TwinbenchError, one_line, summary
 from twinbench.core.quiet import filter_native_stderr, quiet_python_loggers
 from twinbench.core.userdirs import cache_dir
-from twinbench.summary import Answer, emit, envelope
+from twinbench.summary import Answer, emit, envelope, say_error
 from twinbench.presets import SIZE_PRESETS
 
 # TensorFlow's C++ INFO lines (grappler "Starting new session", GPU probing) drown the progress
@@ -121,8 +121,7 @@ class Out:
         return self.json or self.json_file is not None
 
 
-def _err(msg: str) -> None:
-    print(f"twinbench: error: {msg}", file=sys.stderr)
+_err = say_error
 
 
 def _error_log(text: str) -> Path | str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -40,9 +41,19 @@ class Answer:
     show: Callable[[], None] = _nothing
 
 
-def lines(*text: str) -> Callable[[], None]:
-    """An answer's text: these lines on stdout."""
-    return lambda: print("\n".join(text)) if text else None
+def say_error(msg: str) -> None:
+    """The one error line a failed command leaves on stderr (the line a CI log reader looks for)."""
+    print(f"twinbench: error: {msg}", file=sys.stderr, flush=True)
+
+
+def lines(*text: str, error: str | None = None) -> Callable[[], None]:
+    """An answer's text: these lines on stdout, then `error` (why the exit code is not 0) on stderr."""
+    def show() -> None:
+        if text:
+            print("\n".join(text))
+        if error:
+            say_error(error)
+    return show
 
 
 def envelope(command: str | None, exit_code: int, data: Mapping[str, Any]) -> dict[str, Any]:

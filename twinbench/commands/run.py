@@ -9,7 +9,6 @@ shared with `bench`)."""
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,22 +238,12 @@ def outcome_answer(outcome: RunOutcome, *, before: Sequence[str] = (), after: Se
             "lead": outcome.lead.to_dict() if outcome.lead is not None else None,
             "cell_status": cells, "failed_cells": failed, "invalid_cells": invalid}
     text = [*before, counts, f"parity: {outcome.parity_verdict}", f"report: {outcome.report_md}", *after]
-    show = lines(*text, *([outcome.summary] if outcome.summary else []))
+    reason = None
     if code == FAILED_CELLS:
         why = (f"{failed} cell(s) failed" if failed else f"{unchecked} parity check(s) could not run") \
             if (failed or unchecked) and not allow_failed else f"{invalid} cell(s) invalid (--fail-invalid)"
         reason = f"{why}: exit {FAILED_CELLS} (see the results table's error column; --allow-failed to accept)"
-        show = _then_error(show, reason)
-    return Answer(code, data, show)
-
-
-def _then_error(show: Callable[[], None], reason: str) -> Callable[[], None]:
-    """The answer's lines on stdout, then why the exit code is not 0 as the one error line on stderr
-    (where a CI log reader looks for it, as for every other refusal)."""
-    def both() -> None:
-        show()
-        print(f"twinbench: error: {reason}", file=sys.stderr, flush=True)
-    return both
+    return Answer(code, data, lines(*text, *([outcome.summary] if outcome.summary else []), error=reason))
 
 
 def main(*, config: Path | None, sets: Sequence[str] = (), options: dict[str, Any] | None = None,
